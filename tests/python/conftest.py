@@ -1,0 +1,34 @@
+"""pytest wiring: one test per rendered fixture, skipped when the fixture targets the other chart."""
+
+import pytest
+
+import harness
+
+
+def pytest_configure(config):
+    try:
+        harness.rendered_root()
+        harness.current_target()
+    except RuntimeError as e:
+        raise pytest.UsageError(str(e))
+
+
+def pytest_report_header(config):
+    target = harness.current_target()
+    versions = harness.TARGETS[target]
+    return f"pangeo-render target {target}: jupyterhub {versions['jupyterhub']}, dask-gateway-server {versions['dask_gateway_server']}"
+
+
+def pytest_generate_tests(metafunc):
+    if "rendered" in metafunc.fixturenames:
+        items = harness.discover()
+        metafunc.parametrize("rendered", items, ids=[r.name for r in items], indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
+def rendered(request):
+    r = request.param
+    target = harness.current_target()
+    if r.chart != target:
+        pytest.skip(f"{r.name} targets hub.chart {r.chart or '(none)'}; this venv tests {target}")
+    return r
