@@ -23,6 +23,8 @@ from typing import Any
 
 import yaml
 
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
 # Chart target -> what runs it. Source: FINDINGS.md section 1 (Z2JH images/hub/requirements.txt).
 TARGETS = {
     "daskhub-2024.1.1": {"z2jh": "3.2.1", "jupyterhub": "4.0.2", "dask_gateway_server": "2024.1.0"},
@@ -93,7 +95,9 @@ class Rendered:
 
     def where(self, key: str) -> str:
         """`<rendered file> (from fixtures/<name>/pangeo.yaml): <key>` for failure messages."""
-        return f"{_display(self.daskhub)} (rendered from fixtures/{self.name}/pangeo.yaml): {key}"
+        fixture, _, variant = self.name.partition("@")
+        source = f"fixtures/{fixture}/pangeo.yaml" + (f" with hub.chart {variant}" if variant else "")
+        return f"{_display(self.daskhub)} (rendered from {source}): {key}"
 
     def get(self, key: str, default: Any = _MISSING) -> Any:
         """A value by dotted key ("dask-gateway" keeps its dash); fails naming file and key."""

@@ -103,6 +103,20 @@ def test_environment_matches_target(rendered):
     assert dask_gateway_server.__version__ == want["dask_gateway_server"]
 
 
+def test_every_chart_target_is_covered():
+    target = harness.current_target()
+    names = [r.name for r in harness.discover() if r.chart == target]
+    assert names, f"no rendered fixture in {harness.rendered_root()} targets {target}"
+
+
+def test_snippet_is_the_file_verbatim(rendered):
+    source = harness.REPO / "charts" / "daskhub" / "authenticator.py"
+    snippet = rendered.get(harness.AUTH_SNIPPET_KEY)
+    assert snippet.rstrip() == source.read_text().rstrip(), (
+        f"{rendered.where(harness.AUTH_SNIPPET_KEY)} differs from charts/daskhub/authenticator.py"
+    )
+
+
 def test_rendered_keys_agree_with_config(rendered):
     where = rendered.where
     snippet = rendered.get(harness.AUTH_SNIPPET_KEY)
