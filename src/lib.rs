@@ -1,1 +1,51 @@
+//! pangeo-render: one config file → every artifact of an EKS + DaskHub deployment, validated,
+//! diffed against the live cluster and applied with server-side apply.
+//!
+//! Data flows one way: `config` → `render` → `validate` → `kube` → `diff` | `apply`. A module
+//! never reaches to its right; `error`, `report`, `yaml`, `schema`, `rules` and `aws` sit below all.
 
+pub mod aws;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod fsutil;
+pub mod password;
+pub mod render;
+pub mod report;
+pub mod rules;
+pub mod schema;
+pub mod secrets;
+pub mod yaml;
+
+use std::io::Write;
+
+use cli::{Cli, Command};
+use error::Error;
+
+/// Runs one command; returns the exit code for successful runs (diff: 0 same, 1 different).
+pub fn run(cli: Cli) -> Result<i32, Error> {
+    match cli.command {
+        Command::Init(args) => commands::init::run(&args).map(|_| 0),
+        Command::Values(args) => commands::values::run(&args).map(|_| 0),
+        Command::Validate(_) | Command::Diff(_) | Command::Apply(_) => {
+            Err(Error::Usage("this command is not available in this build yet".into()))
+        }
+    }
+}
+
+/// Prints an error to stderr: diagnostics one per line, anything else as one message.
+pub fn print_error(err: &Error) {
+    let mut out = anstream::stderr();
+    match err {
+        Error::Invalid(diags) => {
+            let _ = report::write_text(&mut out, diags);
+            let errors = diags.iter().filter(|d| d.is_error()).count();
+            let _ = writeln!(out, "{errors} error(s); nothing was written");
+        }
+        other => {
+            let style = anstyle::AnsiColor::Red.on_default().bold();
+            let _ = writeln!(out, "{style}error:{style:#} {other}");
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! The command line: clap definitions only. Each subcommand's work lives in `commands/`.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+use crate::report::Format;
+use crate::secrets::Rotate;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pangeo-render",
+    version,
+    about = "Render, validate, diff and apply a Pangeo (JupyterHub + Dask Gateway) deployment on Amazon EKS from one config file",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a starter config with the walkthrough's defaults.
+    Init(InitArgs),
+    /// Render every artifact (eksctl cluster.yaml, DaskHub and EBS CSI values, StorageClass, Cluster Autoscaler) into a directory.
+    Values(ValuesArgs),
+    /// Check the config and rendered or hand-edited artifacts: schemas and cross-file rules.
+    Validate(ValidateArgs),
+    /// Show what `apply` would change in the live cluster (server-side apply dry-run).
+    Diff(DiffArgs),
+    /// Apply the Kubernetes objects with server-side apply.
+    Apply(ApplyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write the config.
+    #[arg(short, long, default_value = "pangeo.yaml")]
+    pub output: PathBuf,
+    /// EKS cluster name (letters, digits and '-', starting with a letter).
+    #[arg(long)]
+    pub name: String,
+    /// AWS Region, e.g. us-west-2.
+    #[arg(long)]
+    pub region: String,
+    /// KMS key ARN for Secrets encryption; the AWS account id is taken from it.
+    #[arg(long)]
+    pub kms_key_arn: String,
+    /// ACM certificate ARN for the hub's HTTPS listener.
+    #[arg(long)]
+    pub certificate_arn: String,
+    /// Public DNS name of the hub.
+    #[arg(long)]
+    pub domain: String,
+    /// Kubernetes version X.Y (default: the newest in EKS standard support).
+    #[arg(long)]
+    pub kubernetes_version: Option<String>,
+    /// JupyterHub admin user (repeatable; default: admin).
+    #[arg(long = "admin-user")]
+    pub admin_users: Vec<String>,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValuesArgs {
+    /// The config file.
+    #[arg(short, long, default_value = "pangeo.yaml")]
+    pub config: PathBuf,
+    /// Directory to write the artifacts into (created if missing).
+    #[arg(short, long, default_value = "rendered")]
+    pub output: PathBuf,
+    /// Render from this directory of templates instead of the built-in ones.
+    #[arg(long)]
+    pub charts: Option<PathBuf>,
+    /// Read the admin password from standard input (otherwise one is generated the first time).
+    #[arg(long)]
+    pub admin_password_stdin: bool,
+    /// Replace secrets on purpose: new tokens, or a new admin password.
+    #[arg(long, value_enum)]
+    pub rotate: Vec<Rotate>,
+    /// The secrets file (default: beside the config, CONFIG-STEM.secrets.yaml).
+    #[arg(long)]
+    pub secrets: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The config file; when given, artifacts are also checked against it.
+    #[arg(short, long)]
+    pub config: Option<PathBuf>,
+    /// Files to check: config, eksctl cluster.yaml, DaskHub or EBS CSI values, Kubernetes manifests.
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Treat warnings as errors.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ClusterArgs {
+    /// The config file.
+    #[arg(short, long, default_value = "pangeo.yaml")]
+    pub config: PathBuf,
+    /// Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context (default: the current context).
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Render from this directory of templates instead of the built-in ones.
+    #[arg(long)]
+    pub charts: Option<PathBuf>,
+    /// The secrets file (default: beside the config).
+    #[arg(long)]
+    pub secrets: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Output format: unified diff text, or JSON.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Run everything as a server-side dry run; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Take ownership of fields another field manager owns.
+    #[arg(long)]
+    pub force_conflicts: bool,
+    /// Delete and re-create objects whose immutable fields must change (StorageClass parameters).
+    #[arg(long)]
+    pub recreate: bool,
+    /// Also run the `helm upgrade --install` commands (needs helm on PATH).
+    #[arg(long)]
+    pub helm: bool,
+}

@@ -1,0 +1,108 @@
+//! Values derived from the config for the templates: computed once, named once.
+
+use serde::Serialize;
+
+use crate::aws::{autoscaler, ecr};
+use crate::config::{Config, NodeGroup, Taint};
+
+#[derive(Debug, Serialize)]
+pub struct Derived {
+    pub account_id: String,
+    pub autoscaler_role_name: String,
+    pub autoscaler_role_arn: String,
+    pub ebs_csi_role_name: String,
+    pub ebs_csi_role_arn: String,
+    pub autoscaler_image: String,
+    pub ebs_image_repository: Option<String>,
+    pub node_groups: Vec<DerivedGroup>,
+    pub allowed_users: Vec<String>,
+    pub capacity_type: &'static str,
+    pub worker_taint: Option<Taint>,
+    pub chart: ChartInfo,
+    pub helm_command: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DerivedGroup {
+    pub name: String,
+    pub instance_types: Vec<String>,
+    pub min_size: u32,
+    pub max_size: u32,
+    pub zone: String,
+    pub volume_size: u32,
+    pub spot: bool,
+    pub private_networking: bool,
+    pub taint: Option<Taint>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChartInfo {
+    pub id: &'static str,
+    pub z2jh: &'static str,
+    pub dask_gateway: &'static str,
+}
+
+/// IAM role names are per account, not per cluster: the cluster name keeps two clusters in one
+/// account from sharing (and overwriting) each other's roles.
+pub fn autoscaler_role_name(config: &Config) -> String {
+    format!("{}-cluster-autoscaler", config.cluster.name)
+}
+
+pub fn ebs_csi_role_name(config: &Config) -> String {
+    format!("{}-ebs-csi-driver", config.cluster.name)
+}
+
+pub fn derive(config: &Config) -> Derived {
+    let account_id = config.account_id();
+    let partition = config.partition();
+    let role_arn = |name: &str| format!("arn:{partition}:iam::{account_id}:role/{name}");
+    let group = |g: &NodeGroup| DerivedGroup {
+        name: g.name.clone(),
+        instance_types: g.instance_types.clone(),
+        min_size: g.min_size,
+        max_size: g.max_size,
+        zone: config.zone_of(g).to_string(),
+        volume_size: g.volume_size,
+        spot: g.spot,
+        private_networking: g.private_networking,
+        taint: g.taint.clone(),
+    };
+    let workers = &config.cluster.node_groups.dask_workers;
+    let mut allowed = config.hub.admin_users.clone();
+    for u in &config.hub.allowed_users {
+        if !allowed.contains(u) {
+            allowed.push(u.clone());
+        }
+    }
+    let (chart_ref, chart_version) = config.hub.chart.helm_reference();
+    let rel = &config.releases.daskhub;
+    let version_flag = chart_version.map(|v| format!(" --version {v}")).unwrap_or_default();
+    Derived {
+        autoscaler_role_name: autoscaler_role_name(config),
+        autoscaler_role_arn: role_arn(&autoscaler_role_name(config)),
+        ebs_csi_role_name: ebs_csi_role_name(config),
+        ebs_csi_role_arn: role_arn(&ebs_csi_role_name(config)),
+        autoscaler_image: autoscaler::image_for(&config.cluster.kubernetes_version).unwrap_or_else(|| {
+            format!("{}:v{}.0", autoscaler::IMAGE_REPOSITORY, config.cluster.kubernetes_version)
+        }),
+        ebs_image_repository: config
+            .ebs_csi_driver
+            .regional_image_registry
+            .then(|| format!("{}/eks/aws-ebs-csi-driver", ecr::registry(&config.cluster.region))),
+        node_groups: vec![group(&config.cluster.node_groups.main), group(workers)],
+        allowed_users: allowed,
+        capacity_type: if workers.spot { "SPOT" } else { "ON_DEMAND" },
+        worker_taint: workers.taint.clone(),
+        chart: ChartInfo {
+            id: config.hub.chart.id(),
+            z2jh: config.hub.chart.z2jh_version(),
+            dask_gateway: config.hub.chart.dask_gateway_version(),
+        },
+        helm_command: format!(
+            "helm upgrade --install {} {chart_ref}{version_flag} --namespace {} --create-namespace --values daskhub.yaml",
+            rel.name, rel.namespace
+        ),
+        account_id,
+    }
+}

@@ -1,0 +1,107 @@
+//! Rendering: (config, secrets, templates) → the five artifacts, as text. No I/O, no cluster.
+//!
+//! Templates are the minijinja files under `charts/`, compiled into the binary; `--charts DIR`
+//! renders from a user's own copy instead. Values that the templates need but the config does
+//! not spell out (role ARNs, the autoscaler image, zones) are derived once, in [`derive`], so
+//! templates stay declarative.
+
+mod context;
+mod templates;
+
+pub use context::{derive, Derived};
+pub use templates::Templates;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::secrets::Secrets;
+
+/// What a rendered file is, which decides how later stages treat it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArtifactKind {
+    EksctlCluster,
+    DaskhubValues,
+    StorageClass,
+    ClusterAutoscaler,
+    EbsCsiValues,
+}
+
+impl ArtifactKind {
+    /// Kubernetes manifests are applied by `apply`; the others are Helm values or eksctl input.
+    pub fn is_manifest(self) -> bool {
+        matches!(self, ArtifactKind::StorageClass | ArtifactKind::ClusterAutoscaler)
+    }
+    /// Files holding secrets are written 0600.
+    pub fn holds_secrets(self) -> bool {
+        matches!(self, ArtifactKind::DaskhubValues)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Artifact {
+    pub file_name: &'static str,
+    pub kind: ArtifactKind,
+    pub text: String,
+}
+
+/// The five artifacts, in the order a user applies them.
+pub const ARTIFACTS: &[(&str, &str, ArtifactKind)] = &[
+    ("cluster.yaml", "cluster.yaml.j2", ArtifactKind::EksctlCluster),
+    ("cluster-autoscaler.yaml", "cluster-autoscaler.yaml.j2", ArtifactKind::ClusterAutoscaler),
+    ("aws-ebs-csi-driver.yaml", "aws-ebs-csi-driver.yaml.j2", ArtifactKind::EbsCsiValues),
+    ("storageclass.yaml", "storageclass.yaml.j2", ArtifactKind::StorageClass),
+    ("daskhub.yaml", "daskhub.yaml.j2", ArtifactKind::DaskhubValues),
+];
+
+/// Renders every artifact. `source` is the config's file name, quoted in each file's header.
+pub fn render(config: &Config, secrets: &Secrets, templates: &Templates, source: &str) -> Result<Vec<Artifact>> {
+    let env = templates.environment()?;
+    let derived = derive(config);
+    let config_value = minijinja::Value::from(minijinja::value::Serde(config));
+    let secrets_value = minijinja::Value::from(minijinja::value::Serde(secrets));
+    let derived_value = minijinja::Value::from(minijinja::value::Serde(&derived));
+    let gateway_image = config.gateway_image().reference();
+
+    let snippet_ctx = minijinja::context! {
+        config => config_value.clone(),
+        gateway_image => gateway_image.clone(),
+    };
+    let render_one = |name: &str, ctx: &minijinja::Value| -> Result<String> {
+        let tmpl = env.get_template(name).map_err(|e| template_error(name, &e))?;
+        tmpl.render(ctx).map_err(|e| template_error(name, &e))
+    };
+    let authenticator = render_one("daskhub/authenticator.py", &snippet_ctx)?;
+    let options_handler = render_one("daskhub/gateway-options.py.j2", &snippet_ctx)?;
+
+    let ctx = minijinja::context! {
+        c => config_value.clone(),
+        config => config_value,
+        s => secrets_value,
+        d => derived_value,
+        source => source,
+        gateway_image => gateway_image,
+        authenticator => authenticator.trim_end(),
+        options_handler => options_handler.trim_end(),
+    };
+    ARTIFACTS
+        .iter()
+        .map(|(file_name, template, kind)| {
+            let mut text = render_one(template, &ctx)?;
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            Ok(Artifact { file_name, kind: *kind, text })
+        })
+        .collect()
+}
+
+fn template_error(name: &str, e: &minijinja::Error) -> Error {
+    // minijinja's Display carries the line; the detailed form adds the source snippet.
+    let mut message = e.to_string();
+    if let Some(detail) = e.detail() {
+        if !message.contains(detail) {
+            message.push_str(": ");
+            message.push_str(detail);
+        }
+    }
+    Error::Template { name: name.to_string(), message }
+}

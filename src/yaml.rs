@@ -1,0 +1,379 @@
+//! YAML documents as trees that remember where each value came from.
+//!
+//! Every command reports problems as `FILE:LINE:COL`, so parsed YAML keeps a line and column on
+//! every node and mapping key. Parsing goes through serde-saphyr (the project's one YAML crate),
+//! whose default budget bounds hostile input: alias bombs, deep nesting, duplicate keys and
+//! oversized documents are refused with an error instead of eating memory.
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::Spanned;
+use std::fmt;
+
+/// A place in a source file, 1-based.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pos {
+    pub line: u32,
+    pub col: u32,
+}
+
+impl Pos {
+    fn from_location(loc: serde_saphyr::Location) -> Pos {
+        Pos { line: loc.line() as u32, col: loc.column() as u32 }
+    }
+}
+
+/// One YAML value with its position.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub value: Value,
+    pub pos: Pos,
+}
+
+/// A mapping entry: the key keeps its own position, so "unknown key" points at the key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub key: String,
+    pub key_pos: Pos,
+    pub value: Node,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    Map(Vec<Entry>),
+}
+
+/// A YAML parse failure, with the position the parser reported.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParseError {
+    pub message: String,
+    pub pos: Pos,
+}
+
+fn parse_options() -> serde_saphyr::Options {
+    let mut options = serde_saphyr::Options::default();
+    options.with_snippet = false;
+    options
+}
+
+fn parse_error(err: serde_saphyr::Error) -> ParseError {
+    let pos = err.location().map(Pos::from_location).unwrap_or(Pos { line: 1, col: 1 });
+    let text = err.without_snippet().to_string();
+    // serde-saphyr appends " at line X, column Y"; the position is reported separately.
+    let message = match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    };
+    ParseError { message, pos }
+}
+
+/// Parses every document of a (possibly multi-document) YAML text. Empty documents are dropped.
+pub fn parse_documents(text: &str) -> Result<Vec<Node>, ParseError> {
+    if text.contains('\t') {
+        // Tabs are never valid YAML indentation; name the first one instead of a confusing
+        // downstream parse error.
+        if let Some((i, line)) = text.lines().enumerate().find(|(_, l)| {
+            let indent: String = l.chars().take_while(|c| c.is_whitespace()).collect();
+            indent.contains('\t')
+        }) {
+            let col = line.find('\t').unwrap_or(0) as u32 + 1;
+            return Err(ParseError {
+                message: "a tab character is used for indentation; YAML allows only spaces".into(),
+                pos: Pos { line: i as u32 + 1, col },
+            });
+        }
+    }
+    let docs: Vec<Option<Node>> =
+        serde_saphyr::from_str_multiple_with_options(text, parse_options()).map_err(parse_error)?;
+    Ok(docs.into_iter().flatten().filter(|n| n.value != Value::Null).collect())
+}
+
+/// Parses a text that must hold exactly one document.
+pub fn parse_single(text: &str) -> Result<Node, ParseError> {
+    let mut docs = parse_documents(text)?;
+    match docs.len() {
+        0 => Err(ParseError { message: "the file is empty".into(), pos: Pos { line: 1, col: 1 } }),
+        1 => Ok(docs.remove(0)),
+        _ => Err(ParseError {
+            message: "the file holds several YAML documents; one is expected".into(),
+            pos: docs[1].pos,
+        }),
+    }
+}
+
+impl Node {
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entry(key).map(|e| &e.value)
+    }
+
+    pub fn entry(&self, key: &str) -> Option<&Entry> {
+        match &self.value {
+            Value::Map(entries) => entries.iter().find(|e| e.key == key),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_seq(&self) -> &[Node] {
+        match &self.value {
+            Value::Seq(items) => items,
+            _ => &[],
+        }
+    }
+
+    pub fn as_map(&self) -> &[Entry] {
+        match &self.value {
+            Value::Map(entries) => entries,
+            _ => &[],
+        }
+    }
+
+    /// Follows a path of keys and indices, e.g. `["managedNodeGroups", "0", "taints"]`.
+    pub fn at<S: AsRef<str>>(&self, path: &[S]) -> Option<&Node> {
+        let mut node = self;
+        for seg in path {
+            let seg = seg.as_ref();
+            node = match &node.value {
+                Value::Map(_) => node.get(seg)?,
+                Value::Seq(items) => items.get(seg.parse::<usize>().ok()?)?,
+                _ => return None,
+            };
+        }
+        Some(node)
+    }
+
+    /// The position that best names `path`: the node itself or, when it is missing, the
+    /// nearest ancestor that exists. With `key` set, a mapping value is located at its key.
+    pub fn locate<S: AsRef<str>>(&self, path: &[S], key: bool) -> Pos {
+        let mut node = self;
+        let mut pos = self.pos;
+        for seg in path {
+            let seg = seg.as_ref();
+            match &node.value {
+                Value::Map(entries) => match entries.iter().find(|e| e.key == seg) {
+                    Some(e) => {
+                        pos = if key { e.key_pos } else { e.value.pos };
+                        node = &e.value;
+                    }
+                    None => return pos,
+                },
+                Value::Seq(items) => match seg.parse::<usize>().ok().and_then(|i| items.get(i)) {
+                    Some(item) => {
+                        pos = item.pos;
+                        node = item;
+                    }
+                    None => return pos,
+                },
+                _ => return pos,
+            }
+        }
+        pos
+    }
+
+    /// The JSON equivalent, for schema validation and typed deserialisation.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match &self.value {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or(J::Null),
+            Value::Str(s) => J::String(s.clone()),
+            Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            Value::Map(entries) => J::Object(
+                entries.iter().map(|e| (e.key.clone(), e.value.to_json())).collect(),
+            ),
+        }
+    }
+
+    /// Every string scalar with its path, for rules that look at all values (placeholders).
+    pub fn walk_strings<'a>(&'a self, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, &'a Node)>) {
+        match &self.value {
+            Value::Str(_) => out.push((path.clone(), self)),
+            Value::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    path.push(i.to_string());
+                    item.walk_strings(path, out);
+                    path.pop();
+                }
+            }
+            Value::Map(entries) => {
+                for e in entries {
+                    path.push(e.key.clone());
+                    e.value.walk_strings(path, out);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Renders a path as the dotted form users write (`hub.config.Authenticator.admin_users[0]`).
+pub fn dotted<S: AsRef<str>>(path: &[S]) -> String {
+    let mut out = String::new();
+    for seg in path {
+        let seg = seg.as_ref();
+        if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(&format!("[{seg}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(seg);
+        }
+    }
+    if out.is_empty() { "(top level)".into() } else { out }
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let spanned = Spanned::<Value>::deserialize(deserializer)?;
+        Ok(Node { value: spanned.value, pos: Pos::from_location(spanned.referenced) })
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Int(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        i64::try_from(v).map(Value::Int).or(Ok(Value::Float(v as f64)))
+    }
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Value, E> {
+        i64::try_from(v).map(Value::Int).or(Ok(Value::Float(v as f64)))
+    }
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
+        i64::try_from(v).map(Value::Int).or(Ok(Value::Float(v as f64)))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::Float(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::Str(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::Str(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        Value::deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Node>()? {
+            items.push(item);
+        }
+        Ok(Value::Seq(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key::<Spanned<KeyText>>()? {
+            let value = map.next_value::<Node>()?;
+            entries.push(Entry {
+                key: key.value.0,
+                key_pos: Pos::from_location(key.referenced),
+                value,
+            });
+        }
+        Ok(Value::Map(entries))
+    }
+}
+
+/// Mapping keys are compared as text: `1: x` and `"1": x` name the same key for our purposes.
+struct KeyText(String);
+
+impl<'de> Deserialize<'de> for KeyText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(deserializer)?;
+        Ok(KeyText(match v {
+            Value::Str(s) => s,
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => f.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Null => "null".into(),
+            Value::Seq(_) | Value::Map(_) => {
+                return Err(de::Error::custom("a mapping key must be a plain value, not a list or mapping"));
+            }
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_positions_of_keys_and_values() {
+        let doc = parse_single("a:\n  b: [1, \"x\"]\n  c: 1.30\n").unwrap();
+        assert_eq!(doc.locate(&["a", "b"], true), Pos { line: 2, col: 3 });
+        assert_eq!(doc.at(&["a", "b", "1"]).unwrap().as_str(), Some("x"));
+        assert_eq!(doc.at(&["a", "c"]).unwrap().value, Value::Float(1.3));
+        assert_eq!(doc.locate(&["a", "c"], false).line, 3);
+    }
+
+    #[test]
+    fn quoted_version_stays_a_string() {
+        let doc = parse_single("version: \"1.30\"\n").unwrap();
+        assert_eq!(doc.get("version").unwrap().as_str(), Some("1.30"));
+    }
+
+    #[test]
+    fn refuses_duplicate_keys_and_tabs() {
+        let err = parse_single("a: 1\na: 2\n").unwrap_err();
+        assert!(err.message.to_lowercase().contains("duplicate"), "{}", err.message);
+        let err = parse_single("a:\n\tb: 1\n").unwrap_err();
+        assert_eq!(err.pos.line, 2);
+    }
+
+    #[test]
+    fn refuses_alias_bombs_quickly() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let p = i - 1;
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        assert!(parse_documents(&text).is_err());
+    }
+
+    #[test]
+    fn multi_document() {
+        let docs = parse_documents("a: 1\n---\nb: 2\n---\n").unwrap();
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[1].pos.line, 3);
+    }
+}

@@ -1,0 +1,265 @@
+//! `init` and `values` end to end, through the real binary: snapshots of every artifact for each
+//! fixture, idempotency, secrets handling, and a table of bad inputs.
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use support::{fixture_configs, Workspace};
+
+const ARTIFACTS: &[&str] = &[
+    "cluster.yaml",
+    "cluster-autoscaler.yaml",
+    "aws-ebs-csi-driver.yaml",
+    "storageclass.yaml",
+    "daskhub.yaml",
+];
+
+#[test]
+fn snapshots_of_every_artifact_for_every_fixture() {
+    let fixtures = fixture_configs();
+    assert!(fixtures.len() >= 3, "expected at least three fixtures, found {fixtures:?}");
+    for (name, config) in fixtures {
+        let ws = Workspace::with_config(&config);
+        ws.write_fixed_secrets();
+        ws.values().assert().success();
+        for file in ARTIFACTS {
+            let text = fs::read_to_string(ws.out().join(file)).unwrap();
+            insta::assert_snapshot!(format!("{name}__{file}"), text);
+        }
+    }
+}
+
+#[test]
+fn second_run_is_byte_identical_and_writes_nothing() {
+    let ws = Workspace::with_config(&support::fixture("walkthrough"));
+    ws.values().write_stdin("a-good-password\n").arg("--admin-password-stdin").assert().success();
+    let first: Vec<(PathBuf, Vec<u8>, std::time::SystemTime)> = snapshot_dir(&ws.out());
+    let secrets_before = fs::read(ws.secrets_path()).unwrap();
+    let out = ws.values().assert().success().get_output().stderr.clone();
+    let stderr = String::from_utf8_lossy(&out);
+    assert!(stderr.contains("unchanged"), "{stderr}");
+    assert!(!stderr.contains("wrote"), "a second run rewrote files: {stderr}");
+    assert_eq!(snapshot_dir(&ws.out()), first);
+    assert_eq!(fs::read(ws.secrets_path()).unwrap(), secrets_before);
+}
+
+fn snapshot_dir(dir: &Path) -> Vec<(PathBuf, Vec<u8>, std::time::SystemTime)> {
+    let mut v: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            let m = fs::metadata(&p).unwrap().modified().unwrap();
+            (p.clone(), fs::read(&p).unwrap(), m)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn secrets_are_generated_distinct_hex_and_kept_0600() {
+    let ws = Workspace::with_config(&support::fixture("walkthrough"));
+    let out = ws.values().assert().success().get_output().clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let secrets = fs::read_to_string(ws.secrets_path()).unwrap();
+    let field = |k: &str| {
+        secrets.lines().find_map(|l| l.strip_prefix(&format!("{k}: "))).unwrap().trim_matches('"').to_string()
+    };
+    let (t1, t2, hash) = (field("proxySecretToken"), field("daskGatewayApiToken"), field("adminPasswordHash"));
+    for t in [&t1, &t2] {
+        assert_eq!(t.len(), 64);
+        assert!(t.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+    assert_ne!(t1, t2);
+    assert!(hash.starts_with("$pbkdf2-sha256$i=600000,l=32$"), "{hash}");
+    support::assert_mode(&ws.secrets_path(), 0o600);
+    support::assert_mode(&ws.out().join("daskhub.yaml"), 0o600);
+    support::assert_mode(&ws.out().join("cluster.yaml"), 0o644);
+
+    // The API token appears in both places, the proxy token once.
+    let daskhub = fs::read_to_string(ws.out().join("daskhub.yaml")).unwrap();
+    assert_eq!(daskhub.matches(&t2).count(), 2);
+    assert_eq!(daskhub.matches(&t1).count(), 1);
+    assert_eq!(daskhub.matches(&hash).count(), 1);
+
+    // The generated password is shown once, on stderr, with a warning; it is stored nowhere.
+    let password = stderr
+        .lines()
+        .find_map(|l| l.split("stored only as a hash): ").nth(1))
+        .expect("generated password shown on stderr")
+        .trim()
+        .to_string();
+    assert!(password.len() >= 20);
+    assert!(stderr.contains("warning"));
+    assert!(pangeo_render::password::verify(&password, &hash));
+    assert!(String::from_utf8_lossy(&out.stdout).is_empty());
+    support::assert_nowhere(ws.root(), &password);
+    // Secrets never reach stdout or stderr except that one-time password line.
+    for s in [&t1, &t2, &hash] {
+        assert!(!stderr.contains(s.as_str()));
+    }
+}
+
+#[test]
+fn password_from_stdin_is_hashed_and_never_written() {
+    let ws = Workspace::with_config(&support::fixture("walkthrough"));
+    let password = "stdin-supplied-Passw0rd";
+    let out = ws.values().arg("--admin-password-stdin").write_stdin(format!("{password}\n")).assert().success().get_output().clone();
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!all.contains(password));
+    support::assert_nowhere(ws.root(), password);
+    let daskhub = fs::read_to_string(ws.out().join("daskhub.yaml")).unwrap();
+    let hash = daskhub.lines().find_map(|l| l.trim().strip_prefix("password_hash: ")).unwrap().trim_matches('"');
+    assert!(pangeo_render::password::verify(password, hash));
+}
+
+#[test]
+fn rotation_changes_only_what_was_asked() {
+    let ws = Workspace::with_config(&support::fixture("walkthrough"));
+    ws.values().arg("--admin-password-stdin").write_stdin("first-password\n").assert().success();
+    let before = fs::read_to_string(ws.secrets_path()).unwrap();
+    let line = |text: &str, key: &str| text.lines().find(|l| l.starts_with(key)).unwrap().to_string();
+
+    ws.values().args(["--rotate", "tokens"]).assert().success();
+    let after = fs::read_to_string(ws.secrets_path()).unwrap();
+    assert_ne!(line(&before, "proxySecretToken"), line(&after, "proxySecretToken"));
+    assert_ne!(line(&before, "daskGatewayApiToken"), line(&after, "daskGatewayApiToken"));
+    assert_eq!(line(&before, "adminPasswordHash"), line(&after, "adminPasswordHash"));
+
+    let out = ws.values().args(["--rotate", "password"]).assert().success().get_output().stderr.clone();
+    let rotated = fs::read_to_string(ws.secrets_path()).unwrap();
+    assert_eq!(line(&after, "proxySecretToken"), line(&rotated, "proxySecretToken"));
+    assert_ne!(line(&after, "adminPasswordHash"), line(&rotated, "adminPasswordHash"));
+    assert!(String::from_utf8_lossy(&out).contains("generated admin password"));
+}
+
+#[test]
+fn init_writes_a_config_that_renders() {
+    let ws = Workspace::empty();
+    let cfg = ws.root().join("pangeo.yaml");
+    ws.cmd()
+        .args(["init", "-o"])
+        .arg(&cfg)
+        .args([
+            "--name", "mycluster", "--region", "eu-west-1",
+            "--kms-key-arn", "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "--certificate-arn", "arn:aws:acm:eu-west-1:111122223333:certificate/12345678-1234-1234-1234-123456789012",
+            "--domain", "hub.example.com", "--admin-user", "ada", "--admin-user", "grace",
+        ])
+        .assert()
+        .success();
+    let text = fs::read_to_string(&cfg).unwrap();
+    assert!(text.contains("availabilityZones: [\"eu-west-1a\", \"eu-west-1b\"]"), "{text}");
+    assert!(text.contains("kubernetesVersion: \"1.35\""), "{text}");
+    assert!(text.contains("adminUsers: [\"ada\", \"grace\"]"));
+    assert!(text.contains("Account 111122223333"));
+    // Refuses to overwrite without --force.
+    let again = ws.cmd().args(["init", "-o"]).arg(&cfg).args([
+        "--name", "x", "--region", "eu-west-1", "--kms-key-arn", "a", "--certificate-arn", "b", "--domain", "c",
+    ]).assert().code(2).get_output().stderr.clone();
+    assert!(String::from_utf8_lossy(&again).contains("--force"));
+    assert_eq!(fs::read_to_string(&cfg).unwrap(), text);
+    // And it renders; the role ARN carries the account from the KMS ARN.
+    ws.cmd().args(["values", "-c"]).arg(&cfg).arg("-o").arg(ws.out()).assert().success();
+    let ca = fs::read_to_string(ws.out().join("cluster-autoscaler.yaml")).unwrap();
+    assert!(ca.contains("arn:aws:iam::111122223333:role/mycluster-cluster-autoscaler"));
+    assert!(ca.contains("registry.k8s.io/autoscaling/cluster-autoscaler:v1.35.2"));
+}
+
+#[test]
+fn init_inside_git_ignores_the_secrets_file() {
+    let ws = Workspace::empty();
+    fs::create_dir(ws.root().join(".git")).unwrap();
+    ws.cmd().current_dir(ws.root()).args([
+        "init", "--name", "c1", "--region", "us-west-2",
+        "--kms-key-arn", "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "--certificate-arn", "arn:aws:acm:us-west-2:111122223333:certificate/12345678-1234-1234-1234-123456789012",
+        "--domain", "hub.example.com",
+    ]).assert().success();
+    let ignore = fs::read_to_string(ws.root().join(".gitignore")).unwrap();
+    assert!(ignore.lines().any(|l| l == "/pangeo.secrets.yaml"), "{ignore}");
+}
+
+#[test]
+fn init_rejects_bad_flags_with_the_field_named() {
+    let ws = Workspace::empty();
+    let cfg = ws.root().join("p.yaml");
+    let out = ws.cmd().args(["init", "-o"]).arg(&cfg).args([
+        "--name", "c1", "--region", "us-west-2",
+        "--kms-key-arn", "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "--certificate-arn", "arn:aws:acm:us-west-2:111122223333:certificate/12345678-1234-1234-1234-123456789012",
+        "--domain", "hub.example.com",
+    ]).assert().code(1).get_output().stderr.clone();
+    let stderr = String::from_utf8_lossy(&out);
+    assert!(stderr.contains("error[PR005]") && stderr.contains("cluster.kmsKeyArn"), "{stderr}");
+    assert!(!cfg.exists());
+}
+
+/// (description, edit to the walkthrough config, expected `LINE:COL: error[ID]` and field)
+const BAD_INPUTS: &[(&str, &str, &str, &str, &str)] = &[
+    ("unknown key", "  name: pangeo\n", "  name: pangeo\n  nmae: typo\n", ":6:3: error[PR002]", "cluster.nmae"),
+    ("wrong type", "      minSize: 1\n      maxSize: 10\n", "      minSize: one\n      maxSize: 10\n", ":14:16: error[PR002]", "cluster.nodeGroups.main.minSize"),
+    ("missing value", "  region: us-west-2\n", "", ":4:3: error[PR002]", "cluster"),
+    ("unquoted version", "kubernetesVersion: \"1.34\"", "kubernetesVersion: 1.30", ":7:22: error[PR002]", "cluster.kubernetesVersion"),
+    ("placeholder", "kmsKeyArn: arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", "kmsKeyArn: <insert-your-kms-key-arn-here>", ":9:14: error[PR003]", "cluster.kmsKeyArn"),
+    ("malformed ARN", "certificateArn: arn:aws:acm:us-west-2:123456789012:certificate/12345678-1234-1234-1234-123456789012", "certificateArn: arn:aws:acm:us-west-2:1234:certificate/x", ":30:19: error[PR004]", "hub.certificateArn"),
+    ("wrong-region ARN", "certificateArn: arn:aws:acm:us-west-2:", "certificateArn: arn:aws:acm:us-east-1:", ":30:19: error[PR005]", "hub.certificateArn"),
+    ("zone outside region", "availabilityZones: [us-west-2a, us-west-2b]", "availabilityZones: [us-west-2a, us-east-1b]", ":8:35: error[PR007]", "cluster.availabilityZones[1]"),
+    ("unknown region", "region: us-west-2", "region: us-wset-2", ":5:11: error[PR007]", "cluster.region"),
+    ("min above max", "      minSize: 1\n      maxSize: 30", "      minSize: 40\n      maxSize: 30", ":22:16: error[PR013]", "cluster.nodeGroups.daskWorkers.minSize"),
+    ("version past support", "kubernetesVersion: \"1.34\"", "kubernetesVersion: \"1.28\"", ":7:22: error[PR010]", "cluster.kubernetesVersion"),
+    ("bad YAML", "  adminUsers: [admin]", "  adminUsers: [admin", ":", "error[PR001]"),
+];
+
+#[test]
+fn bad_inputs_fail_with_file_line_field_and_hint_and_write_nothing() {
+    let base = fs::read_to_string(support::fixture("walkthrough")).unwrap();
+    for (what, from, to, at, field) in BAD_INPUTS {
+        assert!(base.contains(from), "{what}: the fixture no longer contains {from:?}");
+        let edited = base.replacen(from, to, 1);
+        let ws = Workspace::with_text(&edited);
+        let out = ws.values().assert().code(1).get_output().clone();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let config = ws.config().display().to_string();
+        assert!(stderr.contains(&format!("{config}{at}")), "{what}: expected `{config}{at}` in:\n{stderr}");
+        assert!(stderr.contains(field), "{what}: expected field {field} in:\n{stderr}");
+        assert!(stderr.contains("hint:"), "{what}: no hint in:\n{stderr}");
+        assert!(!ws.out().exists(), "{what}: output directory was created");
+        assert!(!ws.secrets_path().exists(), "{what}: secrets were written");
+    }
+}
+
+#[test]
+fn one_message_per_problem() {
+    let base = fs::read_to_string(support::fixture("walkthrough")).unwrap();
+    let edited = base
+        .replacen("region: us-west-2", "region: us-west-2\n  colour: blue", 1)
+        .replacen("minSize: 1", "minSize: -1", 1);
+    let ws = Workspace::with_text(&edited);
+    let out = ws.values().assert().code(1).get_output().stderr.clone();
+    let stderr = String::from_utf8_lossy(&out);
+    assert_eq!(stderr.matches("error[").count(), 2, "{stderr}");
+}
+
+#[test]
+fn charts_flag_renders_from_a_users_copy() {
+    let ws = Workspace::with_config(&support::fixture("walkthrough"));
+    let charts = ws.root().join("my-charts");
+    for (name, text) in pangeo_render::render::Templates::embedded_files() {
+        let p = charts.join(&name);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let text = if name == "storageclass.yaml.j2" { text.replace("reclaimPolicy: Delete", "reclaimPolicy: Retain") } else { text.to_string() };
+        fs::write(p, text).unwrap();
+    }
+    ws.values().arg("--charts").arg(&charts).assert().success();
+    let sc = fs::read_to_string(ws.out().join("storageclass.yaml")).unwrap();
+    assert!(sc.contains("reclaimPolicy: Retain"));
+    // A template that renders invalid YAML is refused before anything is written.
+    fs::write(charts.join("storageclass.yaml.j2"), "a: [unclosed\n").unwrap();
+    fs::remove_dir_all(ws.out()).unwrap();
+    let err = ws.values().arg("--charts").arg(&charts).assert().code(2).get_output().stderr.clone();
+    assert!(String::from_utf8_lossy(&err).contains("storageclass.yaml"));
+    assert!(!ws.out().exists());
+}

@@ -1,0 +1,108 @@
+//! Shared test helpers: a temp workspace with a config in it, and the binary under test.
+#![allow(dead_code)]
+
+use assert_cmd::Command;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    repo().join("fixtures").join(name).join("pangeo.yaml")
+}
+
+/// Every `fixtures/*/pangeo.yaml`, sorted by directory name.
+pub fn fixture_configs() -> Vec<(String, PathBuf)> {
+    let mut v: Vec<_> = fs::read_dir(repo().join("fixtures"))
+        .unwrap()
+        .filter_map(|e| {
+            let dir = e.unwrap().path();
+            let cfg = dir.join("pangeo.yaml");
+            cfg.exists().then(|| (dir.file_name().unwrap().to_string_lossy().into_owned(), cfg))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// A temp directory holding `pangeo.yaml`; output goes to `rendered/`.
+pub struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    pub fn empty() -> Self {
+        Workspace { dir: tempfile::tempdir().unwrap() }
+    }
+    pub fn with_text(text: &str) -> Self {
+        let ws = Self::empty();
+        fs::write(ws.config(), text).unwrap();
+        ws
+    }
+    pub fn with_config(path: &Path) -> Self {
+        Self::with_text(&fs::read_to_string(path).unwrap())
+    }
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+    pub fn config(&self) -> PathBuf {
+        self.root().join("pangeo.yaml")
+    }
+    pub fn out(&self) -> PathBuf {
+        self.root().join("rendered")
+    }
+    pub fn secrets_path(&self) -> PathBuf {
+        self.root().join("pangeo.secrets.yaml")
+    }
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(assert_cmd::cargo::cargo_bin!("pangeo-render"));
+        c.env("PANGEO_RENDER_TODAY", "2026-11-25").env("NO_COLOR", "1");
+        c
+    }
+    pub fn values(&self) -> Command {
+        let mut c = self.cmd();
+        c.arg("values").arg("-c").arg(self.config()).arg("-o").arg(self.out());
+        c
+    }
+    /// Deterministic secrets, so snapshots are stable: fixed tokens and a hash with a fixed salt.
+    pub fn write_fixed_secrets(&self) {
+        let hash = pangeo_render::password::hash_with("snapshot-password", &[7u8; 16], 600_000);
+        let s = pangeo_render::secrets::Secrets {
+            api_version: "pangeo-render/v1alpha1".into(),
+            kind: "PangeoSecrets".into(),
+            proxy_secret_token: "1".repeat(64),
+            dask_gateway_api_token: "2".repeat(64),
+            admin_password_hash: hash,
+        };
+        pangeo_render::secrets::save(&self.secrets_path(), &s).unwrap();
+    }
+}
+
+pub fn assert_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let m = fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(m, mode, "{} has mode {m:o}", path.display());
+}
+
+/// Fails if `needle` occurs in any file under `dir`.
+pub fn assert_nowhere(dir: &Path, needle: &str) {
+    for entry in walk(dir) {
+        let bytes = fs::read(&entry).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(needle),
+            "{} contains a secret that must not be stored",
+            entry.display()
+        );
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
+}
