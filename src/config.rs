@@ -413,7 +413,7 @@ fn check(path: &Path, node: &Node, c: &Config) -> Vec<Diagnostic> {
                     .hint("copy the key ARN from the KMS console: arn:aws:kms:REGION:ACCOUNT:key/KEY-ID"),
             ),
             Ok(a) => {
-                if a.region != c.cluster.region {
+                if region.is_some() && a.region != c.cluster.region {
                     out.push(
                         Diagnostic::error(rules::ARN_REGION, path, at(&p), format!("the KMS key is in `{}`, the cluster in `{}`", a.region, c.cluster.region))
                             .field(field)
@@ -433,7 +433,7 @@ fn check(path: &Path, node: &Node, c: &Config) -> Vec<Diagnostic> {
                     .hint("copy it from the ACM console: arn:aws:acm:REGION:ACCOUNT:certificate/UUID"),
             ),
             Ok(a) => {
-                if a.region != c.cluster.region {
+                if region.is_some() && a.region != c.cluster.region {
                     out.push(
                         Diagnostic::error(rules::ARN_REGION, path, at(&p), format!("the certificate is in `{}`, the cluster in `{}`", a.region, c.cluster.region))
                             .field("hub.certificateArn")

@@ -122,7 +122,7 @@ fn describe(kind: &ValidationErrorKind, path: &[String], root: &Node) -> Describ
         }
         ValidationErrorKind::Type { kind } => {
             let found = type_name(here);
-            let mut hint = None;
+            let mut hint = Some(format!("write {} here", kinds(kind)));
             if found == "a number" && kinds(kind).contains("string") {
                 hint = Some("quote the value so YAML keeps it as text, e.g. \"1.30\" (unquoted 1.30 is the number 1.3)".into());
             }
@@ -142,20 +142,20 @@ fn describe(kind: &ValidationErrorKind, path: &[String], root: &Node) -> Describ
             ("value does not have the expected form".into(), Some(format!("it must match the pattern {pattern}")), false, None)
         }
         ValidationErrorKind::MinItems { limit } => {
-            (format!("needs at least {limit} item(s)"), None, false, None)
+            (format!("needs at least {limit} item(s)"), Some("add the missing entries".into()), false, None)
         }
-        ValidationErrorKind::MaxItems { limit } => (format!("allows at most {limit} item(s)"), None, false, None),
-        ValidationErrorKind::MinLength { limit } => (format!("must be at least {limit} character(s) long"), None, false, None),
-        ValidationErrorKind::MaxLength { limit } => (format!("must be at most {limit} character(s) long"), None, false, None),
-        ValidationErrorKind::Minimum { limit } => (format!("must be at least {limit}"), None, false, None),
-        ValidationErrorKind::Maximum { limit } => (format!("must be at most {limit}"), None, false, None),
-        ValidationErrorKind::ExclusiveMinimum { limit } => (format!("must be greater than {limit}"), None, false, None),
-        ValidationErrorKind::ExclusiveMaximum { limit } => (format!("must be less than {limit}"), None, false, None),
+        ValidationErrorKind::MaxItems { limit } => (format!("allows at most {limit} item(s)"), Some("remove entries".into()), false, None),
+        ValidationErrorKind::MinLength { limit } => (format!("must be at least {limit} character(s) long"), Some("fill in the value".into()), false, None),
+        ValidationErrorKind::MaxLength { limit } => (format!("must be at most {limit} character(s) long"), Some("shorten the value".into()), false, None),
+        ValidationErrorKind::Minimum { limit } => (format!("must be at least {limit}"), Some(format!("use a value ≥ {limit}")), false, None),
+        ValidationErrorKind::Maximum { limit } => (format!("must be at most {limit}"), Some(format!("use a value ≤ {limit}")), false, None),
+        ValidationErrorKind::ExclusiveMinimum { limit } => (format!("must be greater than {limit}"), Some(format!("use a value > {limit}")), false, None),
+        ValidationErrorKind::ExclusiveMaximum { limit } => (format!("must be less than {limit}"), Some(format!("use a value < {limit}")), false, None),
         ValidationErrorKind::UniqueItems => ("items must be unique".into(), Some("remove the repeated entry".into()), false, None),
         ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. } => {
-            ("value matches none of the allowed forms".into(), None, false, None)
+            ("value matches none of the allowed forms".into(), Some("see the schema for the accepted forms".into()), false, None)
         }
-        other => (format!("schema violation ({})", short_kind(other)), None, false, None),
+        other => (format!("schema violation ({})", short_kind(other)), Some("see the schema for this key".into()), false, None),
     }
 }
 

@@ -201,14 +201,14 @@ fn init_rejects_bad_flags_with_the_field_named() {
 const BAD_INPUTS: &[(&str, &str, &str, &str, &str)] = &[
     ("unknown key", "  name: pangeo\n", "  name: pangeo\n  nmae: typo\n", ":6:3: error[PR002]", "cluster.nmae"),
     ("wrong type", "      minSize: 1\n      maxSize: 10\n", "      minSize: one\n      maxSize: 10\n", ":14:16: error[PR002]", "cluster.nodeGroups.main.minSize"),
-    ("missing value", "  region: us-west-2\n", "", ":4:3: error[PR002]", "cluster"),
+    ("missing value", "  region: us-west-2\n", "", ":4:1: error[PR002]", "missing required key `region`"),
     ("unquoted version", "kubernetesVersion: \"1.34\"", "kubernetesVersion: 1.30", ":7:22: error[PR002]", "cluster.kubernetesVersion"),
     ("placeholder", "kmsKeyArn: arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", "kmsKeyArn: <insert-your-kms-key-arn-here>", ":9:14: error[PR003]", "cluster.kmsKeyArn"),
     ("malformed ARN", "certificateArn: arn:aws:acm:us-west-2:123456789012:certificate/12345678-1234-1234-1234-123456789012", "certificateArn: arn:aws:acm:us-west-2:1234:certificate/x", ":30:19: error[PR004]", "hub.certificateArn"),
     ("wrong-region ARN", "certificateArn: arn:aws:acm:us-west-2:", "certificateArn: arn:aws:acm:us-east-1:", ":30:19: error[PR005]", "hub.certificateArn"),
     ("zone outside region", "availabilityZones: [us-west-2a, us-west-2b]", "availabilityZones: [us-west-2a, us-east-1b]", ":8:35: error[PR007]", "cluster.availabilityZones[1]"),
-    ("unknown region", "region: us-west-2", "region: us-wset-2", ":5:11: error[PR007]", "cluster.region"),
-    ("min above max", "      minSize: 1\n      maxSize: 30", "      minSize: 40\n      maxSize: 30", ":22:16: error[PR013]", "cluster.nodeGroups.daskWorkers.minSize"),
+    ("unknown region", "region: us-west-2", "region: us-wset-2", ":6:11: error[PR007]", "cluster.region"),
+    ("min above max", "      minSize: 1\n      maxSize: 30", "      minSize: 40\n      maxSize: 30", ":21:16: error[PR013]", "cluster.nodeGroups.daskWorkers.minSize"),
     ("version past support", "kubernetesVersion: \"1.34\"", "kubernetesVersion: \"1.28\"", ":7:22: error[PR010]", "cluster.kubernetesVersion"),
     ("bad YAML", "  adminUsers: [admin]", "  adminUsers: [admin", ":", "error[PR001]"),
 ];
@@ -228,6 +228,8 @@ fn bad_inputs_fail_with_file_line_field_and_hint_and_write_nothing() {
         assert!(stderr.contains("hint:"), "{what}: no hint in:\n{stderr}");
         assert!(!ws.out().exists(), "{what}: output directory was created");
         assert!(!ws.secrets_path().exists(), "{what}: secrets were written");
+        // One clear message per problem: each edit introduces exactly one.
+        assert_eq!(stderr.matches("error[").count(), 1, "{what}: expected one error in:\n{stderr}");
     }
 }
 

@@ -20,7 +20,10 @@ impl Templates {
         let mut env = Environment::new();
         // A typo in a template variable must fail loudly, never render as an empty string.
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // minijinja JSON-escapes `.yaml` templates by default; ours quote explicitly with `q`.
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         env.add_filter("q", quote);
+        env.add_filter("num", number);
         match self {
             Templates::Embedded => {
                 for (name, text) in Self::embedded_files() {
@@ -74,4 +77,9 @@ fn quote(value: minijinja::Value) -> std::result::Result<String, minijinja::Erro
         None => value.to_string(),
     };
     serde_json::to_string(&text).map_err(|e| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string()))
+}
+
+/// `{{ x | num }}`: a number as users write it: `2`, not `2.0`, for whole values.
+fn number(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 { format!("{}", value as i64) } else { value.to_string() }
 }

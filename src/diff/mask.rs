@@ -1,0 +1,238 @@
+//! Keeping secrets out of every diff and message.
+//!
+//! A value is sensitive when it sits where secrets live — a Secret's `data`/`stringData`, the
+//! `kubectl.kubernetes.io/last-applied-configuration` annotation (a copy of the whole object,
+//! Secret data included), a Helm values key such as `proxy.secretToken`, `apiToken(s)` or
+//! `password_hash` — or when it contains one of the deployment's known secret strings. Masking
+//! works on the live and the desired value together: equal values both become
+//! [`MASK`], so no diff line appears; different ones become [`MASK`] and [`CHANGED`], so the
+//! diff says that the value changed without showing either side.
+
+use serde_json::Value;
+
+pub const MASK: &str = "(sensitive value)";
+pub const CHANGED: &str = "(sensitive value changed)";
+
+/// Helm values keys whose values are secret wherever they appear.
+const SENSITIVE_VALUE_KEYS: &[&str] = &[
+    "secretToken",
+    "apiToken",
+    "apiTokens",
+    "password",
+    "password_hash",
+    "cookieSecret",
+    "client_secret",
+    "cryptKey",
+];
+
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// What is being masked, which decides where secrets are expected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// A Kubernetes object (a `v1` Secret has its `data`/`stringData` masked).
+    Object { secret: bool },
+    /// Helm values: keys named in [`SENSITIVE_VALUE_KEYS`] are masked at any depth.
+    HelmValues,
+}
+
+/// Knows the secret strings of one deployment.
+#[derive(Clone, Debug, Default)]
+pub struct Masker {
+    secrets: Vec<String>,
+}
+
+impl Masker {
+    /// Strings shorter than 8 characters are not treated as secrets (they would mask ordinary
+    /// words); the tool's own secrets are 64-character tokens and a long hash.
+    pub fn new<'a>(secrets: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut secrets: Vec<String> = secrets.into_iter().filter(|s| s.len() >= 8).map(str::to_string).collect();
+        // Longest first, so a secret that contains another is replaced whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
+        Masker { secrets }
+    }
+
+    fn contains_secret(&self, s: &str) -> bool {
+        self.secrets.iter().any(|x| s.contains(x.as_str()))
+    }
+
+    /// A message with every known secret replaced by [`MASK`]: for errors that quote a request
+    /// or a value, and for the output of helm.
+    pub fn text(&self, s: &str) -> String {
+        let mut out = s.to_string();
+        for x in &self.secrets {
+            if out.contains(x.as_str()) {
+                out = out.replace(x.as_str(), MASK);
+            }
+        }
+        out
+    }
+
+    /// Masks a live value and a desired value of the same thing together (either may be absent).
+    pub fn pair(&self, shape: Shape, live: Option<&mut Value>, desired: Option<&mut Value>) {
+        self.walk(shape, &mut Vec::new(), live, desired);
+    }
+
+    /// Masks one value on its own.
+    pub fn one(&self, shape: Shape, v: &mut Value) {
+        self.walk(shape, &mut Vec::new(), Some(v), None);
+    }
+
+    fn sensitive_path(&self, shape: Shape, path: &[String]) -> bool {
+        let p: Vec<&str> = path.iter().map(String::as_str).collect();
+        match shape {
+            Shape::Object { secret } => {
+                matches!(p.as_slice(), ["metadata", "annotations", LAST_APPLIED])
+                    || (secret && matches!(p.as_slice(), ["data", _] | ["stringData", _]))
+            }
+            Shape::HelmValues => p.last().is_some_and(|k| SENSITIVE_VALUE_KEYS.contains(k)),
+        }
+    }
+
+    fn walk(&self, shape: Shape, path: &mut Vec<String>, a: Option<&mut Value>, b: Option<&mut Value>) {
+        let secret_string = |v: &Option<&mut Value>| v.as_deref().and_then(Value::as_str).is_some_and(|s| self.contains_secret(s));
+        if self.sensitive_path(shape, path) || secret_string(&a) || secret_string(&b) {
+            match (a, b) {
+                (Some(a), Some(b)) => {
+                    let same = *a == *b;
+                    *a = Value::from(MASK);
+                    *b = Value::from(if same { MASK } else { CHANGED });
+                }
+                (Some(a), None) => *a = Value::from(MASK),
+                (None, Some(b)) => *b = Value::from(MASK),
+                (None, None) => {}
+            }
+            return;
+        }
+        match (a, b) {
+            (Some(Value::Object(ma)), Some(Value::Object(mb))) => {
+                let mut keys: Vec<String> = ma.keys().cloned().collect();
+                keys.extend(mb.keys().filter(|k| !ma.contains_key(*k)).cloned());
+                for k in keys {
+                    path.push(k.clone());
+                    self.walk(shape, path, ma.get_mut(&k), mb.get_mut(&k));
+                    path.pop();
+                }
+            }
+            (Some(Value::Array(la)), Some(Value::Array(lb))) => {
+                let n = la.len().max(lb.len());
+                for i in 0..n {
+                    path.push(i.to_string());
+                    self.walk(shape, path, la.get_mut(i), lb.get_mut(i));
+                    path.pop();
+                }
+            }
+            (a, b) => {
+                for v in [a, b].into_iter().flatten() {
+                    self.walk_one(shape, path, v);
+                }
+            }
+        }
+    }
+
+    fn walk_one(&self, shape: Shape, path: &mut Vec<String>, v: &mut Value) {
+        if self.sensitive_path(shape, path) || v.as_str().is_some_and(|s| self.contains_secret(s)) {
+            *v = Value::from(MASK);
+            return;
+        }
+        match v {
+            Value::Object(m) => {
+                for (k, child) in m.iter_mut() {
+                    path.push(k.clone());
+                    self.walk_one(shape, path, child);
+                    path.pop();
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter_mut().enumerate() {
+                    path.push(i.to_string());
+                    self.walk_one(shape, path, child);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Whether `kind`/`apiVersion` is a core Secret.
+pub fn is_secret(obj: &Value) -> bool {
+    obj.get("kind").and_then(Value::as_str) == Some("Secret") && obj.get("apiVersion").and_then(Value::as_str) == Some("v1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn secret_data_equal_is_masked_without_a_difference() {
+        let m = Masker::new([]);
+        let mut live = json!({"kind": "Secret", "apiVersion": "v1", "data": {"a": "c2VjcmV0"}});
+        let mut want = live.clone();
+        m.pair(Shape::Object { secret: true }, Some(&mut live), Some(&mut want));
+        assert_eq!(live["data"]["a"], MASK);
+        assert_eq!(want["data"]["a"], MASK);
+    }
+
+    #[test]
+    fn secret_data_changed_says_so_without_values() {
+        let m = Masker::new([]);
+        let mut live = json!({"data": {"a": "b2xk"}, "stringData": {"s": "old"}});
+        let mut want = json!({"data": {"a": "bmV3"}, "stringData": {"s": "new"}, "type": "Opaque"});
+        m.pair(Shape::Object { secret: true }, Some(&mut live), Some(&mut want));
+        assert_eq!(live, json!({"data": {"a": MASK}, "stringData": {"s": MASK}}));
+        assert_eq!(want, json!({"data": {"a": CHANGED}, "stringData": {"s": CHANGED}, "type": "Opaque"}));
+    }
+
+    #[test]
+    fn last_applied_annotation_is_masked_on_any_object() {
+        let m = Masker::new([]);
+        let mut live = json!({"metadata": {"annotations": {LAST_APPLIED: "{\"data\":{\"x\":\"y\"}}", "other": "kept"}}});
+        m.one(Shape::Object { secret: false }, &mut live);
+        assert_eq!(live["metadata"]["annotations"][LAST_APPLIED], MASK);
+        assert_eq!(live["metadata"]["annotations"]["other"], "kept");
+    }
+
+    #[test]
+    fn helm_keys_and_known_secrets_anywhere() {
+        let m = Masker::new([TOKEN]);
+        let mut live = json!({
+            "proxy": {"secretToken": "aaaaaaaa"},
+            "services": {"g": {"apiToken": "x"}},
+            "auth": {"password_hash": "h"},
+            "env": [format!("TOKEN={TOKEN}"), "plain"],
+            "apiTokens": {"a": "b"},
+            "image": "pangeo"
+        });
+        let mut want = live.clone();
+        want["proxy"]["secretToken"] = json!("bbbbbbbb");
+        m.pair(Shape::HelmValues, Some(&mut live), Some(&mut want));
+        let text = serde_json::to_string(&(&live, &want)).unwrap();
+        assert!(!text.contains(TOKEN) && !text.contains("aaaaaaaa") && !text.contains("bbbbbbbb"), "{text}");
+        assert_eq!(live["proxy"]["secretToken"], MASK);
+        assert_eq!(want["proxy"]["secretToken"], CHANGED);
+        assert_eq!(want["services"]["g"]["apiToken"], MASK);
+        assert_eq!(want["auth"]["password_hash"], MASK);
+        assert_eq!(want["env"], json!([MASK, "plain"]));
+        assert_eq!(want["apiTokens"], MASK);
+        assert_eq!(want["image"], "pangeo");
+    }
+
+    #[test]
+    fn one_sided_values_are_masked() {
+        let m = Masker::new([TOKEN]);
+        let mut want = json!({"proxy": {"secretToken": "zzzzzzzzz"}, "x": TOKEN});
+        m.pair(Shape::HelmValues, None, Some(&mut want));
+        assert_eq!(want, json!({"proxy": {"secretToken": MASK}, "x": MASK}));
+    }
+
+    #[test]
+    fn text_replaces_every_secret() {
+        let m = Masker::new([TOKEN, "short"]);
+        assert_eq!(m.text(&format!("bad value {TOKEN}; short")), format!("bad value {MASK}; short"));
+    }
+}

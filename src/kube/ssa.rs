@@ -1,0 +1,380 @@
+//! Our objects on the API server: which resource each kind is, and get / server-side apply /
+//! delete / list with errors that say what failed.
+//!
+//! The kinds this tool renders are mapped to their API resources without discovery (discovery
+//! would cost a round trip per group); any other kind falls back to discovery of its one
+//! group-version. Every apply is a server-side apply (`PATCH application/apply-patch+yaml`) with
+//! strict field validation, so a misspelt field is an error instead of silently dropped.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use ::kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use ::kube::core::params::ValidationDirective;
+use ::kube::core::{ApiResource, GroupVersionKind, Status};
+use ::kube::discovery::Scope;
+use serde_json::Value;
+
+use super::Connection;
+
+/// How long one request may take before it is given up.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One object's identity: what the user reads in every line about it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ObjectRef {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ObjectRef {
+    /// The identity of a manifest (`apiVersion`, `kind`, `metadata.name`/`namespace`).
+    pub fn of(obj: &Value) -> Option<ObjectRef> {
+        let s = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+        Some(ObjectRef {
+            api_version: s(obj.get("apiVersion"))?,
+            kind: s(obj.get("kind"))?,
+            namespace: s(obj.pointer("/metadata/namespace")).filter(|n| !n.is_empty()),
+            name: s(obj.pointer("/metadata/name"))?,
+        })
+    }
+
+    /// `group.version.Kind.namespace.name`, as kubectl names its diff files.
+    pub fn file_key(&self) -> String {
+        let gv = self.api_version.replace('/', ".");
+        match &self.namespace {
+            Some(ns) => format!("{gv}.{}.{ns}.{}", self.kind, self.name),
+            None => format!("{gv}.{}.{}", self.kind, self.name),
+        }
+    }
+}
+
+impl fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{}/{} (namespace {ns})", self.kind, self.name),
+            None => write!(f, "{}/{}", self.kind, self.name),
+        }
+    }
+}
+
+/// The resource of a kind we render, without asking the server: (plural, namespaced).
+fn known_resource(api_version: &str, kind: &str) -> Option<(&'static str, bool)> {
+    Some(match (api_version, kind) {
+        ("v1", "Namespace") => ("namespaces", false),
+        ("v1", "ServiceAccount") => ("serviceaccounts", true),
+        ("v1", "ConfigMap") => ("configmaps", true),
+        ("v1", "Secret") => ("secrets", true),
+        ("v1", "Service") => ("services", true),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole") => ("clusterroles", false),
+        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => ("clusterrolebindings", false),
+        ("rbac.authorization.k8s.io/v1", "Role") => ("roles", true),
+        ("rbac.authorization.k8s.io/v1", "RoleBinding") => ("rolebindings", true),
+        ("apps/v1", "Deployment") => ("deployments", true),
+        ("policy/v1", "PodDisruptionBudget") => ("poddisruptionbudgets", true),
+        ("storage.k8s.io/v1", "StorageClass") => ("storageclasses", false),
+        _ => return None,
+    })
+}
+
+fn gvk(api_version: &str, kind: &str) -> GroupVersionKind {
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    GroupVersionKind::gvk(group, version, kind)
+}
+
+#[derive(Clone, Debug)]
+struct Resource {
+    ar: ApiResource,
+    namespaced: bool,
+}
+
+/// How an apply is sent.
+#[derive(Clone, Copy, Debug)]
+pub struct ApplyMode {
+    pub manager: &'static str,
+    pub dry_run: bool,
+    pub force: bool,
+}
+
+/// A field another manager owns, from a 409 Conflict.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Conflict {
+    pub field: String,
+    pub manager: String,
+}
+
+/// A failed request: the verb, the object, and what the server (or the network) said.
+#[derive(Debug)]
+pub enum ClusterError {
+    Api { verb: String, object: String, status: Box<Status> },
+    Transport { verb: String, object: String, message: String },
+}
+
+impl ClusterError {
+    pub fn status(&self) -> Option<&Status> {
+        match self {
+            ClusterError::Api { status, .. } => Some(status),
+            ClusterError::Transport { .. } => None,
+        }
+    }
+
+    pub fn code(&self) -> u16 {
+        self.status().map(|s| s.code).unwrap_or(0)
+    }
+
+    /// The fields and their managers when the server refused an apply as a conflict (409).
+    pub fn conflicts(&self) -> Option<Vec<Conflict>> {
+        let status = self.status().filter(|s| s.code == 409)?;
+        let mut out = Vec::new();
+        if let Some(details) = &status.details {
+            for cause in &details.causes {
+                if cause.reason == "FieldManagerConflict" || cause.message.starts_with("conflict with") {
+                    out.push(Conflict { field: cause.field.clone(), manager: quoted(&cause.message) });
+                }
+            }
+        }
+        if out.is_empty() {
+            // Older servers: "Apply failed with 1 conflict: conflict with "m": .a.b"
+            let manager = quoted(&status.message);
+            for line in status.message.lines().filter(|l| l.trim_start().starts_with("- .")) {
+                out.push(Conflict { field: line.trim_start()[2..].to_string(), manager: manager.clone() });
+            }
+        }
+        (!out.is_empty()).then_some(out)
+    }
+
+    /// The server's reasons when it refused a change to an immutable field (422 Invalid with
+    /// "Forbidden: updates to … are forbidden" or "field is immutable").
+    pub fn immutable(&self) -> Option<Vec<String>> {
+        let status = self.status().filter(|s| s.code == 422)?;
+        let is_immutable = |m: &str| m.contains("Forbidden: updates to") || m.contains("field is immutable");
+        let mut out: Vec<String> = status
+            .details
+            .iter()
+            .flat_map(|d| d.causes.iter())
+            .filter(|c| is_immutable(&c.message))
+            .map(|c| if c.field.is_empty() { c.message.clone() } else { format!("{}: {}", c.field, c.message) })
+            .collect();
+        if out.is_empty() && is_immutable(&status.message) {
+            out.push(status.message.clone());
+        }
+        (!out.is_empty()).then_some(out)
+    }
+
+    pub fn is_forbidden(&self) -> bool {
+        self.code() == 403
+    }
+}
+
+impl fmt::Display for ClusterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClusterError::Api { verb, object, status } => {
+                let reason = if status.reason.is_empty() { String::new() } else { format!(" ({} {})", status.code, status.reason) };
+                write!(f, "{verb} {object}: {}{reason}", status.message.trim_end())
+            }
+            ClusterError::Transport { verb, object, message } => write!(f, "{verb} {object}: {message}"),
+        }
+    }
+}
+
+/// The first `"…"`-quoted word of a message.
+fn quoted(message: &str) -> String {
+    let mut parts = message.split('"');
+    parts.next();
+    parts.next().unwrap_or("(unknown manager)").to_string()
+}
+
+/// A client with the resources it has resolved so far.
+pub struct Cluster {
+    pub conn: Connection,
+    resources: HashMap<(String, String), Resource>,
+}
+
+impl Cluster {
+    pub fn new(conn: Connection) -> Self {
+        Cluster { conn, resources: HashMap::new() }
+    }
+
+    async fn resource(&mut self, api_version: &str, kind: &str) -> Result<Resource, ClusterError> {
+        let key = (api_version.to_string(), kind.to_string());
+        if let Some(r) = self.resources.get(&key) {
+            return Ok(r.clone());
+        }
+        let gvk = gvk(api_version, kind);
+        let r = match known_resource(api_version, kind) {
+            Some((plural, namespaced)) => Resource { ar: ApiResource::from_gvk_with_plural(&gvk, plural), namespaced },
+            None => {
+                let (ar, caps) = timed(::kube::discovery::pinned_kind(&self.conn.client, &gvk))
+                    .await
+                    .map_err(|e| self.error("discover", &format!("{kind} ({api_version})"), e))?;
+                Resource { ar, namespaced: matches!(caps.scope, Scope::Namespaced) }
+            }
+        };
+        self.resources.insert(key, r.clone());
+        Ok(r)
+    }
+
+    async fn api(&mut self, obj: &ObjectRef) -> Result<Api<DynamicObject>, ClusterError> {
+        let r = self.resource(&obj.api_version, &obj.kind).await?;
+        let client = self.conn.client.clone();
+        Ok(match (&obj.namespace, r.namespaced) {
+            (Some(ns), true) => Api::namespaced_with(client, ns, &r.ar),
+            (None, true) => Api::default_namespaced_with(client, &r.ar),
+            (_, false) => Api::all_with(client, &r.ar),
+        })
+    }
+
+    /// Resolves every kind up front (discovery for unknown kinds happens here, once).
+    pub async fn prepare(&mut self, objects: &[ObjectRef]) -> Result<(), ClusterError> {
+        for o in objects {
+            self.resource(&o.api_version, &o.kind).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether objects of this kind live in a namespace (after [`Cluster::prepare`]).
+    pub fn is_namespaced(&self, obj: &ObjectRef) -> bool {
+        self.resources
+            .get(&(obj.api_version.clone(), obj.kind.clone()))
+            .map(|r| r.namespaced)
+            .unwrap_or(obj.namespace.is_some())
+    }
+
+    /// The live object, or `None` when it does not exist.
+    pub async fn get(&mut self, obj: &ObjectRef) -> Result<Option<Value>, ClusterError> {
+        let api = self.api(obj).await?;
+        let live = timed(api.get_opt(&obj.name)).await.map_err(|e| self.error("get", &obj.to_string(), e))?;
+        Ok(live.map(to_json))
+    }
+
+    /// Server-side apply of `body` (a whole manifest, or the fields to own).
+    pub async fn apply(&mut self, obj: &ObjectRef, body: &Value, mode: ApplyMode) -> Result<Value, ClusterError> {
+        let api = self.api(obj).await?;
+        let params = PatchParams {
+            dry_run: mode.dry_run,
+            force: mode.force,
+            field_manager: Some(mode.manager.to_string()),
+            field_validation: Some(ValidationDirective::Strict),
+        };
+        let verb = match (mode.dry_run, mode.force) {
+            (true, false) => "apply (server dry run)",
+            (true, true) => "apply (server dry run, forced)",
+            (false, false) => "apply",
+            (false, true) => "apply (forced)",
+        };
+        let merged = timed(api.patch(&obj.name, &params, &Patch::Apply(body)))
+            .await
+            .map_err(|e| self.error(verb, &obj.to_string(), e))?;
+        Ok(to_json(merged))
+    }
+
+    /// Deletes an object and waits (briefly) until it is gone.
+    pub async fn delete(&mut self, obj: &ObjectRef, dry_run: bool) -> Result<(), ClusterError> {
+        let api = self.api(obj).await?;
+        let params = DeleteParams { dry_run, ..DeleteParams::background() };
+        let verb = if dry_run { "delete (server dry run)" } else { "delete" };
+        match timed(api.delete(&obj.name, &params)).await {
+            Ok(_) => {}
+            Err(::kube::Error::Api(s)) if s.code == 404 => return Ok(()),
+            Err(e) => return Err(self.error(verb, &obj.to_string(), e)),
+        }
+        if dry_run {
+            return Ok(());
+        }
+        // Objects with finalizers linger; ours have none, so this normally returns at once.
+        for _ in 0..100 {
+            if timed(api.get_opt(&obj.name)).await.map_err(|e| self.error("get", &obj.to_string(), e))?.is_none() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(ClusterError::Transport {
+            verb: "delete".into(),
+            object: obj.to_string(),
+            message: "the object is still there 10 s after deletion (a finalizer holds it?)".into(),
+        })
+    }
+
+    /// Creates an object (for `--recreate`), as our field manager.
+    pub async fn create(&mut self, obj: &ObjectRef, body: &Value, dry_run: bool) -> Result<Value, ClusterError> {
+        let api = self.api(obj).await?;
+        let data: DynamicObject = serde_json::from_value(body.clone()).map_err(|e| ClusterError::Transport {
+            verb: "create".into(),
+            object: obj.to_string(),
+            message: format!("the manifest is not a Kubernetes object: {e}"),
+        })?;
+        let params = PostParams { dry_run, field_manager: Some(super::FIELD_MANAGER.to_string()) };
+        let created = timed(api.create(&params, &data)).await.map_err(|e| self.error("create", &obj.to_string(), e))?;
+        Ok(to_json(created))
+    }
+
+    /// Every object of a kind (in one namespace, or cluster-wide), optionally by label selector.
+    pub async fn list(
+        &mut self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        selector: Option<&str>,
+    ) -> Result<Vec<Value>, ClusterError> {
+        let r = self.resource(api_version, kind).await?;
+        let client = self.conn.client.clone();
+        let api: Api<DynamicObject> = match namespace {
+            Some(ns) if r.namespaced => Api::namespaced_with(client, ns, &r.ar),
+            _ => Api::all_with(client, &r.ar),
+        };
+        let mut params = ListParams::default();
+        if let Some(s) = selector {
+            params = params.labels(s);
+        }
+        let what = match namespace {
+            Some(ns) => format!("{} (namespace {ns})", r.ar.plural),
+            None => r.ar.plural.clone(),
+        };
+        let list = timed(api.list(&params)).await.map_err(|e| self.error("list", &what, e))?;
+        Ok(list.items.into_iter().map(to_json).collect())
+    }
+
+    fn error(&self, verb: &str, object: &str, e: ::kube::Error) -> ClusterError {
+        match e {
+            ::kube::Error::Api(status) => ClusterError::Api { verb: verb.into(), object: object.into(), status },
+            other => ClusterError::Transport {
+                verb: verb.into(),
+                object: object.into(),
+                message: transport_message(&self.conn, &other),
+            },
+        }
+    }
+}
+
+/// A request error that never reached the API: the server, then each cause once.
+fn transport_message(conn: &Connection, e: &::kube::Error) -> String {
+    let mut causes: Vec<String> = Vec::new();
+    let mut cur: Option<&dyn std::error::Error> = Some(e);
+    while let Some(err) = cur {
+        let text = err.to_string();
+        // kube-rs prefixes its variants ("ServiceError: …"); the innermost texts say it plainly.
+        let text = text.split_once(": ").filter(|(p, _)| !p.contains(' ')).map(|(_, t)| t.to_string()).unwrap_or(text);
+        if !causes.iter().any(|c| c.contains(&text)) {
+            causes.push(text);
+        }
+        cur = err.source();
+    }
+    // Keep the most specific ones: later causes are the underlying ones.
+    let detail = causes.iter().rev().take(2).rev().cloned().collect::<Vec<_>>().join(": ");
+    format!("cannot reach the API server {} (context \"{}\"): {detail}", conn.server, conn.context)
+}
+
+async fn timed<T>(fut: impl Future<Output = Result<T, ::kube::Error>>) -> Result<T, ::kube::Error> {
+    match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(::kube::Error::Service(format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()).into())),
+    }
+}
+
+fn to_json(obj: DynamicObject) -> Value {
+    serde_json::to_value(obj).unwrap_or(Value::Null)
+}
