@@ -4,12 +4,15 @@
 //! Data flows one way: `config` → `render` → `validate` → `kube` → `diff` | `apply`. A module
 //! never reaches to its right; `error`, `report`, `yaml`, `schema`, `rules` and `aws` sit below all.
 
+pub mod apply;
 pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod diff;
 pub mod error;
 pub mod fsutil;
+pub mod kube;
 pub mod password;
 pub mod render;
 pub mod report;
@@ -28,9 +31,9 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Init(args) => commands::init::run(&args).map(|_| 0),
         Command::Values(args) => commands::values::run(&args).map(|_| 0),
-        Command::Validate(_) | Command::Diff(_) | Command::Apply(_) => {
-            Err(Error::Usage("this command is not available in this build yet".into()))
-        }
+        Command::Diff(args) => commands::diff::run(&args),
+        Command::Apply(args) => commands::apply::run(&args),
+        Command::Validate(_) => Err(Error::Usage("this command is not available in this build yet".into())),
     }
 }
 

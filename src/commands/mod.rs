@@ -1,5 +1,7 @@
 //! One module per subcommand: each turns its resolved arguments into work and output.
 
+pub mod apply;
+pub mod diff;
 pub mod init;
 pub mod values;
 

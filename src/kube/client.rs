@@ -17,6 +17,7 @@ use ::kube::client::{ClientBuilder, ConfigExt};
 use ::kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use tower::ServiceExt as _;
 
 use crate::error::{Error, Result};
 
@@ -135,7 +136,9 @@ fn build_client(config: ::kube::Config) -> Result<::kube::Client, ::kube::Error>
     let https = config.rustls_https_connector_with_connector(http)?;
     let hyper_client: hyper_util::client::legacy::Client<_, ::kube::client::Body> =
         hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(https);
-    let builder = ClientBuilder::new(hyper_client, config.default_namespace.clone())
+    // kube's auth layer is an Either of two services that must agree on the error type.
+    let service = hyper_client.map_err(tower::BoxError::from);
+    let builder = ClientBuilder::new(service, config.default_namespace.clone())
         .with_layer(&config.extra_headers_layer()?);
     let client = match config.auth_layer()? {
         Some(auth) => builder.with_layer(&auth).with_layer(&config.base_uri_layer()).build(),

@@ -9,7 +9,7 @@ pub mod client;
 pub mod ssa;
 
 pub use client::{connect, Connection};
-pub use ssa::{ApplyMode, ClusterError, Cluster, ObjectRef};
+pub use ssa::{ApplyMode, Cluster, ClusterError, Conflict, ObjectRef};
 
 /// The field manager of every server-side apply this tool sends.
 pub const FIELD_MANAGER: &str = "pangeo-render";

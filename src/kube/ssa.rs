@@ -199,27 +199,40 @@ impl Cluster {
         Cluster { conn, resources: HashMap::new() }
     }
 
-    async fn resource(&mut self, api_version: &str, kind: &str) -> Result<Resource, ClusterError> {
-        let key = (api_version.to_string(), kind.to_string());
-        if let Some(r) = self.resources.get(&key) {
-            return Ok(r.clone());
-        }
-        let gvk = gvk(api_version, kind);
-        let r = match known_resource(api_version, kind) {
-            Some((plural, namespaced)) => Resource { ar: ApiResource::from_gvk_with_plural(&gvk, plural), namespaced },
-            None => {
-                let (ar, caps) = timed(::kube::discovery::pinned_kind(&self.conn.client, &gvk))
-                    .await
-                    .map_err(|e| self.error("discover", &format!("{kind} ({api_version})"), e))?;
-                Resource { ar, namespaced: matches!(caps.scope, Scope::Namespaced) }
+    /// Resolves every kind up front: ours from the table, any other by discovery (once each).
+    pub async fn prepare(&mut self, objects: &[ObjectRef]) -> Result<(), ClusterError> {
+        for o in objects {
+            let key = (o.api_version.clone(), o.kind.clone());
+            if self.resources.contains_key(&key) || known_resource(&o.api_version, &o.kind).is_some() {
+                continue;
             }
-        };
-        self.resources.insert(key, r.clone());
-        Ok(r)
+            let gvk = gvk(&o.api_version, &o.kind);
+            let (ar, caps) = timed(::kube::discovery::pinned_kind(&self.conn.client, &gvk))
+                .await
+                .map_err(|e| self.error("discover", &format!("{} ({})", o.kind, o.api_version), e))?;
+            self.resources.insert(key, Resource { ar, namespaced: matches!(caps.scope, Scope::Namespaced) });
+        }
+        Ok(())
     }
 
-    async fn api(&mut self, obj: &ObjectRef) -> Result<Api<DynamicObject>, ClusterError> {
-        let r = self.resource(&obj.api_version, &obj.kind).await?;
+    fn resource(&self, api_version: &str, kind: &str) -> Result<Resource, ClusterError> {
+        if let Some(r) = self.resources.get(&(api_version.to_string(), kind.to_string())) {
+            return Ok(r.clone());
+        }
+        match known_resource(api_version, kind) {
+            Some((plural, namespaced)) => {
+                Ok(Resource { ar: ApiResource::from_gvk_with_plural(&gvk(api_version, kind), plural), namespaced })
+            }
+            None => Err(ClusterError::Transport {
+                verb: "resolve".into(),
+                object: format!("{kind} ({api_version})"),
+                message: "this kind was not looked up (a bug: Cluster::prepare was not called)".into(),
+            }),
+        }
+    }
+
+    fn api(&self, obj: &ObjectRef) -> Result<Api<DynamicObject>, ClusterError> {
+        let r = self.resource(&obj.api_version, &obj.kind)?;
         let client = self.conn.client.clone();
         Ok(match (&obj.namespace, r.namespaced) {
             (Some(ns), true) => Api::namespaced_with(client, ns, &r.ar),
@@ -228,32 +241,21 @@ impl Cluster {
         })
     }
 
-    /// Resolves every kind up front (discovery for unknown kinds happens here, once).
-    pub async fn prepare(&mut self, objects: &[ObjectRef]) -> Result<(), ClusterError> {
-        for o in objects {
-            self.resource(&o.api_version, &o.kind).await?;
-        }
-        Ok(())
-    }
-
     /// Whether objects of this kind live in a namespace (after [`Cluster::prepare`]).
     pub fn is_namespaced(&self, obj: &ObjectRef) -> bool {
-        self.resources
-            .get(&(obj.api_version.clone(), obj.kind.clone()))
-            .map(|r| r.namespaced)
-            .unwrap_or(obj.namespace.is_some())
+        self.resource(&obj.api_version, &obj.kind).map(|r| r.namespaced).unwrap_or(obj.namespace.is_some())
     }
 
     /// The live object, or `None` when it does not exist.
-    pub async fn get(&mut self, obj: &ObjectRef) -> Result<Option<Value>, ClusterError> {
-        let api = self.api(obj).await?;
+    pub async fn get(&self, obj: &ObjectRef) -> Result<Option<Value>, ClusterError> {
+        let api = self.api(obj)?;
         let live = timed(api.get_opt(&obj.name)).await.map_err(|e| self.error("get", &obj.to_string(), e))?;
         Ok(live.map(to_json))
     }
 
     /// Server-side apply of `body` (a whole manifest, or the fields to own).
-    pub async fn apply(&mut self, obj: &ObjectRef, body: &Value, mode: ApplyMode) -> Result<Value, ClusterError> {
-        let api = self.api(obj).await?;
+    pub async fn apply(&self, obj: &ObjectRef, body: &Value, mode: ApplyMode) -> Result<Value, ClusterError> {
+        let api = self.api(obj)?;
         let params = PatchParams {
             dry_run: mode.dry_run,
             force: mode.force,
@@ -273,8 +275,8 @@ impl Cluster {
     }
 
     /// Deletes an object and waits (briefly) until it is gone.
-    pub async fn delete(&mut self, obj: &ObjectRef, dry_run: bool) -> Result<(), ClusterError> {
-        let api = self.api(obj).await?;
+    pub async fn delete(&self, obj: &ObjectRef, dry_run: bool) -> Result<(), ClusterError> {
+        let api = self.api(obj)?;
         let params = DeleteParams { dry_run, ..DeleteParams::background() };
         let verb = if dry_run { "delete (server dry run)" } else { "delete" };
         match timed(api.delete(&obj.name, &params)).await {
@@ -300,8 +302,8 @@ impl Cluster {
     }
 
     /// Creates an object (for `--recreate`), as our field manager.
-    pub async fn create(&mut self, obj: &ObjectRef, body: &Value, dry_run: bool) -> Result<Value, ClusterError> {
-        let api = self.api(obj).await?;
+    pub async fn create(&self, obj: &ObjectRef, body: &Value, dry_run: bool) -> Result<Value, ClusterError> {
+        let api = self.api(obj)?;
         let data: DynamicObject = serde_json::from_value(body.clone()).map_err(|e| ClusterError::Transport {
             verb: "create".into(),
             object: obj.to_string(),
@@ -314,13 +316,13 @@ impl Cluster {
 
     /// Every object of a kind (in one namespace, or cluster-wide), optionally by label selector.
     pub async fn list(
-        &mut self,
+        &self,
         api_version: &str,
         kind: &str,
         namespace: Option<&str>,
         selector: Option<&str>,
     ) -> Result<Vec<Value>, ClusterError> {
-        let r = self.resource(api_version, kind).await?;
+        let r = self.resource(api_version, kind)?;
         let client = self.conn.client.clone();
         let api: Api<DynamicObject> = match namespace {
             Some(ns) if r.namespaced => Api::namespaced_with(client, ns, &r.ar),

@@ -1,0 +1,51 @@
+//! `pangeo-render apply`: server-side apply of the Kubernetes objects, then the Helm step.
+//!
+//! Exit 0 when everything asked for was applied (or checked, with `--dry-run`); 2 when anything
+//! stopped it: conflicts, immutable changes, refusals, an unreachable server, a failed helm.
+
+use std::io::Write;
+
+use crate::apply::{self, Options};
+use crate::cli::ApplyArgs;
+use crate::commands::diff::{cluster_error, connect, describe, runtime};
+use crate::commands::render_existing;
+use crate::diff::{self, mask::Masker, pair};
+use crate::error::{Error, Result};
+use crate::secrets;
+
+pub fn run(args: &ApplyArgs) -> Result<i32> {
+    let c = &args.cluster;
+    let (loaded, secrets, artifacts) = render_existing(&c.config, c.secrets.as_deref(), c.charts.as_deref())?;
+    let masker = Masker::new(secrets::values(&secrets));
+    let manifests = diff::manifests(&artifacts)?;
+    let releases = apply::helm_releases(&loaded.config, &artifacts);
+    // Checked first, so that a missing helm stops before anything is written.
+    let helm = match args.helm {
+        true => Some(apply::find_helm().ok_or_else(|| {
+            Error::Usage("--helm: `helm` is not on PATH; install helm, or leave out --helm and run the printed commands".into())
+        })?),
+        false => None,
+    };
+    let opts = Options { dry_run: args.dry_run, force_conflicts: args.force_conflicts, recreate: args.recreate };
+
+    let mut out = anstream::stdout();
+    runtime()?.block_on(async {
+        let mut cluster = connect(c).await?;
+        let plan = pair::plan(&mut cluster, manifests, opts.force_conflicts)
+            .await
+            .map_err(|e| cluster_error(&cluster, &e, &masker))?;
+        if let Some(why) = apply::blockers(&plan, &opts) {
+            return Err(Error::Cluster(masker.text(&why)));
+        }
+        apply::apply(&cluster, &plan, &opts, &mut out)
+            .await
+            .map_err(|f| Error::Cluster(masker.text(&f.message(&describe(&cluster, &f.error)))))
+    })?;
+
+    match helm {
+        Some(helm) => apply::run_helm(&helm, &releases, c, args.dry_run, &masker, &mut out)?,
+        None => apply::print_helm_commands(&mut out, &releases, &c.config, c),
+    }
+    let _ = out.flush();
+    Ok(0)
+}

@@ -1,0 +1,78 @@
+//! `pangeo-render diff`: what `apply` would change in the live cluster.
+//!
+//! Renders in memory, then compares every Kubernetes object (live vs. server-side apply
+//! dry-run) and every Helm release (deployed user-supplied values vs. the rendered values file).
+//! Exit 0 when nothing differs, 1 when something does, 2 on any error — as `kubectl diff`.
+
+use std::io::Write;
+
+use crate::cli::{ClusterArgs, DiffArgs};
+use crate::commands::render_existing;
+use crate::diff::mask::Masker;
+use crate::diff::pair::{self, run_all};
+use crate::diff::{self, ObjectReport, Report};
+use crate::error::{Error, Result};
+use crate::kube::{self, Cluster, ClusterError};
+use crate::report::Format;
+use crate::secrets;
+
+pub fn run(args: &DiffArgs) -> Result<i32> {
+    let c = &args.cluster;
+    let (loaded, secrets, artifacts) = render_existing(&c.config, c.secrets.as_deref(), c.charts.as_deref())?;
+    let masker = Masker::new(secrets::values(&secrets));
+    let manifests = diff::manifests(&artifacts)?;
+    let targets = diff::release_targets(&loaded.config, &artifacts)?;
+
+    let report = runtime()?.block_on(async {
+        let mut cluster = connect(c).await?;
+        let plan = pair::plan(&mut cluster, manifests, false).await.map_err(|e| cluster_error(&cluster, &e, &masker))?;
+        let objects: Vec<ObjectReport> = plan.iter().map(|p| ObjectReport::of(p, &masker)).collect();
+        let jobs: Vec<_> = targets.iter().map(|t| diff::release(&cluster, t, &masker)).collect();
+        let mut releases = Vec::new();
+        for r in run_all(jobs, pair::concurrency()).await {
+            releases.push(r.map_err(|e| cluster_error(&cluster, &e, &masker))?);
+        }
+        Ok::<_, Error>(Report::new(objects, releases))
+    })?;
+
+    match args.format {
+        Format::Json => {
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &report).map_err(|e| Error::io("<stdout>", e.into()))?;
+            writeln!(out).map_err(|e| Error::io("<stdout>", e))?;
+        }
+        Format::Text => {
+            let mut out = anstream::stdout().lock();
+            report.write_text(&mut out).map_err(|e| Error::io("<stdout>", e))?;
+            let _ = writeln!(anstream::stderr(), "{}", report.summary());
+        }
+    }
+    Ok(if report.differences { 1 } else { 0 })
+}
+
+/// A single-threaded runtime: the work is a few requests on one connection.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Cluster(format!("cannot start the async runtime: {e}")))
+}
+
+pub async fn connect(c: &ClusterArgs) -> Result<Cluster> {
+    let conn = kube::connect(c.kubeconfig.as_deref(), c.context.as_deref()).await?;
+    Ok(Cluster::new(conn))
+}
+
+/// A cluster error as the user sees it: what failed, and as whom when the server refused; every
+/// known secret masked (the server's messages may quote the request).
+pub fn cluster_error(cluster: &Cluster, e: &ClusterError, masker: &Masker) -> Error {
+    Error::Cluster(masker.text(&describe(cluster, e)))
+}
+
+pub fn describe(cluster: &Cluster, e: &ClusterError) -> String {
+    let mut msg = e.to_string();
+    if e.is_forbidden() || e.code() == 401 {
+        msg.push_str(&format!("\n  identity: {}", cluster.conn.identity()));
+    }
+    msg
+}

@@ -1,0 +1,302 @@
+//! What `apply` would change: Kubernetes objects (live vs. server-side apply dry-run) and Helm
+//! releases (the newest deployed release's user-supplied values vs. the rendered values file).
+//!
+//! The cluster is read in [`pair::plan`] and [`release`]; everything after that — stripping,
+//! masking, printing — is pure and works on canned data in the unit tests.
+
+pub mod helm_release;
+pub mod mask;
+pub mod pair;
+pub mod print;
+pub mod strip;
+
+use std::io::Write;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::config;
+use crate::error::{Error, Result};
+use crate::kube::{Cluster, ClusterError, Conflict};
+use crate::render::{Artifact, ArtifactKind};
+use helm_release::Found;
+use mask::{Masker, Shape};
+use pair::{Action, Planned};
+
+/// Every Kubernetes object of the rendered manifests, in apply order.
+pub fn manifests(artifacts: &[Artifact]) -> Result<Vec<Value>> {
+    let mut out = Vec::new();
+    for a in artifacts.iter().filter(|a| a.kind.is_manifest()) {
+        let docs = crate::yaml::parse_documents(&a.text).map_err(|e| Error::Template {
+            name: a.file_name.to_string(),
+            message: format!("rendered YAML is invalid at line {}: {}", e.pos.line, e.message),
+        })?;
+        for doc in docs {
+            let obj = doc.to_json();
+            if crate::kube::ObjectRef::of(&obj).is_none() {
+                return Err(Error::Template {
+                    name: a.file_name.to_string(),
+                    message: format!("a document at line {} has no apiVersion, kind or metadata.name", doc.pos.line),
+                });
+            }
+            out.push(obj);
+        }
+    }
+    Ok(pair::order(out))
+}
+
+/// A Helm release this deployment installs, with its rendered values.
+#[derive(Clone, Debug)]
+pub struct ReleaseTarget {
+    pub name: String,
+    pub namespace: String,
+    pub values_file: &'static str,
+    pub values: Value,
+}
+
+/// The releases to compare, in install order (the EBS CSI driver before DaskHub).
+pub fn release_targets(cfg: &config::Config, artifacts: &[Artifact]) -> Result<Vec<ReleaseTarget>> {
+    let mut out = Vec::new();
+    for (kind, rel) in [(ArtifactKind::EbsCsiValues, &cfg.releases.ebs_csi_driver), (ArtifactKind::DaskhubValues, &cfg.releases.daskhub)] {
+        let Some(a) = artifacts.iter().find(|a| a.kind == kind) else { continue };
+        let values = crate::yaml::parse_single(&a.text)
+            .map_err(|e| Error::Template {
+                name: a.file_name.to_string(),
+                message: format!("rendered YAML is invalid at line {}: {}", e.pos.line, e.message),
+            })?
+            .to_json();
+        out.push(ReleaseTarget { name: rel.name.clone(), namespace: rel.namespace.clone(), values_file: a.file_name, values });
+    }
+    Ok(out)
+}
+
+/// The state of one release compared with its rendered values.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReleaseReport {
+    pub name: String,
+    pub namespace: String,
+    /// `not-installed`, `not-deployed`, `same` or `changed`.
+    pub state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chart: Option<String>,
+    /// For `not-deployed`: the newest revision's status (failed, pending-upgrade, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    pub values_file: &'static str,
+    /// Unified diff of the deployed values vs. the rendered ones, secrets masked.
+    pub diff: String,
+}
+
+impl ReleaseReport {
+    pub fn differs(&self) -> bool {
+        self.state != "same"
+    }
+}
+
+/// Reads release `target` from its Secrets and compares its values.
+pub async fn release(cluster: &Cluster, target: &ReleaseTarget, masker: &Masker) -> Result<ReleaseReport, ClusterError> {
+    let selector = format!("owner=helm,name={}", target.name);
+    let secrets = cluster.list("v1", "Secret", Some(&target.namespace), Some(&selector)).await?;
+    let found = helm_release::newest_deployed(&target.name, &secrets).map_err(|message| ClusterError::Transport {
+        verb: "read".into(),
+        object: format!("Helm release {} (namespace {})", target.name, target.namespace),
+        message,
+    })?;
+    Ok(compare_release(target, found, masker))
+}
+
+/// The pure half of [`release`].
+pub fn compare_release(target: &ReleaseTarget, found: Found, masker: &Masker) -> ReleaseReport {
+    let mut report = ReleaseReport {
+        name: target.name.clone(),
+        namespace: target.namespace.clone(),
+        state: "not-installed",
+        revision: None,
+        chart: None,
+        status: None,
+        values_file: target.values_file,
+        diff: String::new(),
+    };
+    match found {
+        Found::NotInstalled => {}
+        Found::NotDeployed { revision, status } => {
+            report.state = "not-deployed";
+            report.revision = Some(revision);
+            report.status = Some(status);
+        }
+        Found::Deployed(release) => {
+            let mut live = release.config;
+            let mut rendered = target.values.clone();
+            masker.pair(Shape::HelmValues, Some(&mut live), Some(&mut rendered));
+            let key = format!("helm.{}.{}", target.namespace, target.name);
+            report.diff = print::unified(
+                &print::to_yaml(&live),
+                &print::to_yaml(&rendered),
+                &format!("live/{key} (revision {}, user-supplied values)", release.revision),
+                &format!("rendered/{}", target.values_file),
+            );
+            report.state = if report.diff.is_empty() { "same" } else { "changed" };
+            report.revision = Some(release.revision);
+            report.chart = Some(release.chart);
+        }
+    }
+    report
+}
+
+/// One object in the report.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectReport {
+    pub api_version: String,
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+    pub action: Action,
+    /// Another StorageClass whose default annotation apply sets to "false".
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub default_class_handover: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<Conflict>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub immutable: Vec<String>,
+    pub diff: String,
+}
+
+impl ObjectReport {
+    pub fn of(p: &Planned, masker: &Masker) -> Self {
+        let diff = p.diff(masker);
+        let mut action = p.action();
+        // Same content but ownership to take: not a visible difference.
+        if action == Action::Update && diff.is_empty() {
+            action = Action::Unchanged;
+        }
+        ObjectReport {
+            api_version: p.object.api_version.clone(),
+            kind: p.object.kind.clone(),
+            namespace: p.object.namespace.clone(),
+            name: p.object.name.clone(),
+            action,
+            default_class_handover: p.handover,
+            conflicts: p.conflicts.clone(),
+            immutable: p.immutable.iter().map(|m| masker.text(m)).collect(),
+            diff,
+        }
+    }
+
+    pub fn differs(&self) -> bool {
+        self.action != Action::Unchanged
+    }
+
+    fn title(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{}/{} (namespace {ns})", self.kind, self.name),
+            None => format!("{}/{}", self.kind, self.name),
+        }
+    }
+}
+
+/// Everything `diff` found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub differences: bool,
+    pub objects: Vec<ObjectReport>,
+    pub releases: Vec<ReleaseReport>,
+}
+
+impl Report {
+    pub fn new(objects: Vec<ObjectReport>, releases: Vec<ReleaseReport>) -> Self {
+        let differences = objects.iter().any(ObjectReport::differs) || releases.iter().any(ReleaseReport::differs);
+        Report { differences, objects, releases }
+    }
+
+    /// The diff text: notes (conflicts, immutable fields, handovers, releases) and unified diffs.
+    pub fn write_text(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let note = anstyle::AnsiColor::Yellow.on_default().bold();
+        for o in &self.objects {
+            if o.default_class_handover && o.differs() {
+                writeln!(out, "{note}note:{note:#} {} is also marked as the default StorageClass; apply sets its annotation to \"false\"", o.title())?;
+            }
+            if !o.conflicts.is_empty() {
+                writeln!(out, "{note}note:{note:#} {}: fields owned by other field managers; apply stops unless --force-conflicts:", o.title())?;
+                for c in &o.conflicts {
+                    writeln!(out, "  {} (manager \"{}\")", c.field, c.manager)?;
+                }
+            }
+            if !o.immutable.is_empty() {
+                writeln!(out, "{note}note:{note:#} {}: the server refuses to change immutable fields in place; apply --recreate deletes and re-creates it:", o.title())?;
+                for m in &o.immutable {
+                    writeln!(out, "  {m}")?;
+                }
+            }
+            print::write_diff(out, &o.diff)?;
+        }
+        for r in &self.releases {
+            match r.state {
+                "not-installed" => writeln!(out, "{note}note:{note:#} Helm release {} (namespace {}) is not installed", r.name, r.namespace)?,
+                "not-deployed" => writeln!(
+                    out,
+                    "{note}note:{note:#} Helm release {} (namespace {}) has no deployed revision (revision {} is {})",
+                    r.name,
+                    r.namespace,
+                    r.revision.unwrap_or(0),
+                    r.status.as_deref().unwrap_or("unknown")
+                )?,
+                _ => print::write_diff(out, &r.diff)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// A one-line summary for stderr.
+    pub fn summary(&self) -> String {
+        let count = |a: Action| self.objects.iter().filter(|o| o.action == a).count();
+        let mut parts = vec![];
+        for (a, word) in [(Action::Create, "to create"), (Action::Update, "to update"), (Action::Recreate, "to re-create"), (Action::Unchanged, "unchanged")] {
+            let n = count(a);
+            if n > 0 {
+                parts.push(format!("{n} {word}"));
+            }
+        }
+        let rel_changed = self.releases.iter().filter(|r| r.differs()).count();
+        let objects = if parts.is_empty() { "no objects".to_string() } else { format!("objects: {}", parts.join(", ")) };
+        format!("{objects}; Helm releases: {rel_changed} of {} differ", self.releases.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn release_values_diff_masks_secrets_and_ignores_number_spelling() {
+        let token = "f".repeat(64);
+        let target = ReleaseTarget {
+            name: "daskhub".into(),
+            namespace: "hub".into(),
+            values_file: "daskhub.yaml",
+            values: json!({"jupyterhub": {"proxy": {"secretToken": token}, "cpu": {"limit": 4.0}, "image": "b"}}),
+        };
+        let deployed = helm_release::Release {
+            name: "daskhub".into(),
+            namespace: "hub".into(),
+            revision: 2,
+            status: "deployed".into(),
+            chart: "tiny-0.1.0".into(),
+            config: json!({"jupyterhub": {"proxy": {"secretToken": "e".repeat(64)}, "cpu": {"limit": 4}, "image": "a"}}),
+        };
+        let masker = Masker::new([token.as_str()]);
+        let r = compare_release(&target, Found::Deployed(deployed), &masker);
+        assert_eq!(r.state, "changed");
+        assert!(r.diff.contains("-    image: a\n+    image: b\n"), "{}", r.diff);
+        assert!(r.diff.contains(mask::CHANGED), "{}", r.diff);
+        assert!(!r.diff.lines().any(|l| l.starts_with(['-', '+']) && l.contains("limit")), "number spelling must not differ: {}", r.diff);
+        assert!(!r.diff.contains(&token) && !r.diff.contains(&"e".repeat(64)), "{}", r.diff);
+        let none = compare_release(&target, Found::NotInstalled, &masker);
+        assert_eq!(none.state, "not-installed");
+        assert!(none.differs());
+    }
+}

@@ -1,0 +1,342 @@
+//! Live object vs. the server's merged result of applying ours: the plan both `diff` and `apply`
+//! work from.
+//!
+//! For each manifest: the live object (`GET`; absent when not found) and a server-side apply
+//! dry-run as field manager `pangeo-render` — the object as it would be after `apply`, with the
+//! server's defaults, admission and merging, as `kubectl diff` computes it. A 409 Conflict
+//! records each field and its manager, and the dry-run is repeated with force to still show the
+//! result; a 422 refusal of an immutable field records the server's reasons and shows the object
+//! as `--recreate` would create it. When our StorageClass is the default, every other class still
+//! marked default gets an entry that sets its annotation to "false".
+
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::task::Poll;
+
+use serde_json::{Value, json};
+
+use super::mask::{Masker, Shape, is_secret};
+use super::print::{to_yaml, unified};
+use super::strip::{canonical, strip, stripped};
+use crate::kube::ssa::Conflict;
+use crate::kube::{ApplyMode, Cluster, ClusterError, DEFAULT_CLASS_MANAGER, FIELD_MANAGER, ObjectRef};
+
+pub const DEFAULT_CLASS_ANNOTATION: &str = "storageclass.kubernetes.io/is-default-class";
+
+/// What a planned object's apply will do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Update,
+    Unchanged,
+    /// Delete and create again: an immutable field changes.
+    Recreate,
+}
+
+/// One object of the plan.
+#[derive(Clone, Debug)]
+pub struct Planned {
+    pub object: ObjectRef,
+    /// What is sent: our whole manifest, or for a handover only the default-class annotation.
+    pub body: Value,
+    pub manager: &'static str,
+    /// A handover entry: another StorageClass loses its default annotation (always forced).
+    pub handover: bool,
+    pub live: Option<Value>,
+    /// The server's dry-run result (or, for an immutable change, the object as re-created).
+    pub merged: Value,
+    pub conflicts: Vec<Conflict>,
+    pub immutable: Vec<String>,
+}
+
+impl Planned {
+    pub fn action(&self) -> Action {
+        if !self.immutable.is_empty() {
+            Action::Recreate
+        } else if self.live.is_none() {
+            Action::Create
+        } else if self.in_sync() {
+            Action::Unchanged
+        } else {
+            Action::Update
+        }
+    }
+
+    /// Live and merged are the same object, and our field manager already owns what it would.
+    pub fn in_sync(&self) -> bool {
+        let Some(live) = &self.live else { return false };
+        if canonical(&stripped(live)) != canonical(&stripped(&self.merged)) {
+            return false;
+        }
+        // Same content; an apply would still change ownership unless our entry is already there.
+        let entry = |obj: &Value| {
+            obj.pointer("/metadata/managedFields").and_then(Value::as_array).and_then(|list| {
+                list.iter()
+                    .find(|e| e.get("manager").and_then(Value::as_str) == Some(self.manager) && e.get("operation").and_then(Value::as_str) == Some("Apply"))
+                    .map(|e| (e.get("apiVersion").cloned(), e.get("fieldsV1").cloned()))
+            })
+        };
+        entry(live).is_some() && entry(live) == entry(&self.merged)
+    }
+
+    /// Live and merged as masked YAML texts (live is empty when absent).
+    pub fn texts(&self, masker: &Masker) -> (String, String) {
+        let mut live = self.live.clone();
+        let mut merged = self.merged.clone();
+        if let Some(l) = live.as_mut() {
+            strip(l);
+        }
+        strip(&mut merged);
+        let shape = Shape::Object { secret: is_secret(&merged) };
+        masker.pair(shape, live.as_mut(), Some(&mut merged));
+        (live.as_ref().map(to_yaml).unwrap_or_default(), to_yaml(&merged))
+    }
+
+    /// The unified diff of live vs merged, masked; empty when there is no visible difference.
+    pub fn diff(&self, masker: &Masker) -> String {
+        let (live, merged) = self.texts(masker);
+        let key = self.object.file_key();
+        let old = if self.live.is_some() { format!("live/{key}") } else { format!("live/{key} (not in the cluster)") };
+        let new = if self.immutable.is_empty() { format!("merged/{key}") } else { format!("merged/{key} (re-created)") };
+        unified(&live, &merged, &old, &new)
+    }
+}
+
+/// Kubernetes objects parsed from the rendered manifests, in apply order: namespaces and
+/// service accounts first, RBAC next, then storage, then workloads.
+pub fn order(mut objects: Vec<Value>) -> Vec<Value> {
+    fn rank(obj: &Value) -> u8 {
+        match obj.get("kind").and_then(Value::as_str).unwrap_or("") {
+            "Namespace" => 0,
+            "CustomResourceDefinition" => 1,
+            "ServiceAccount" => 2,
+            "Secret" | "ConfigMap" => 3,
+            "ClusterRole" => 4,
+            "Role" => 5,
+            "ClusterRoleBinding" => 6,
+            "RoleBinding" => 7,
+            "StorageClass" => 8,
+            "Service" => 9,
+            "Deployment" | "StatefulSet" | "DaemonSet" => 10,
+            _ => 11,
+        }
+    }
+    objects.sort_by_key(rank);
+    objects
+}
+
+/// How requests are issued: one after another on the kept-alive connection, or `n` at a time.
+/// Sequential won the measurement (BENCHMARKS.md); `PANGEO_RENDER_CONCURRENCY=n` is kept for
+/// re-measuring on other clusters.
+pub fn concurrency() -> usize {
+    std::env::var("PANGEO_RENDER_CONCURRENCY").ok().and_then(|v| v.parse().ok()).filter(|n: &usize| *n >= 1).unwrap_or(1)
+}
+
+/// Builds the plan for `manifests` (already in apply order). `force` is `--force-conflicts`.
+pub async fn plan(cluster: &mut Cluster, manifests: Vec<Value>, force: bool) -> Result<Vec<Planned>, ClusterError> {
+    let refs: Vec<ObjectRef> = manifests.iter().filter_map(ObjectRef::of).collect();
+    cluster.prepare(&refs).await?;
+
+    // Our default StorageClass: one LIST gives its live state and every other default class.
+    let default_class = manifests.iter().find(|m| {
+        m.get("kind").and_then(Value::as_str) == Some("StorageClass")
+            && m.pointer("/metadata/annotations").and_then(|a| a.get(DEFAULT_CLASS_ANNOTATION)).and_then(Value::as_str) == Some("true")
+    });
+    let mut classes: Option<Vec<Value>> = None;
+    if default_class.is_some() {
+        classes = Some(cluster.list("storage.k8s.io/v1", "StorageClass", None, None).await?);
+    }
+
+    let cluster_ref = &*cluster;
+    let class_list = classes.as_deref();
+    let jobs: Vec<_> = manifests
+        .iter()
+        .zip(refs.iter())
+        .map(|(body, obj)| plan_one(cluster_ref, obj.clone(), body.clone(), force, class_list))
+        .collect();
+    let mut planned = run_all(jobs, concurrency()).await.into_iter().collect::<Result<Vec<_>, _>>()?;
+
+    // Default-class handover: after our StorageClass, each other default class set to "false".
+    if let (Some(ours), Some(classes)) = (default_class, classes.as_ref()) {
+        let our_name = ours.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+        let at = planned.iter().position(|p| p.object.kind == "StorageClass" && p.object.name == our_name).map_or(planned.len(), |i| i + 1);
+        let mut handovers = Vec::new();
+        for other in classes {
+            let name = other.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+            let is_default = other.pointer("/metadata/annotations").and_then(|a| a.get(DEFAULT_CLASS_ANNOTATION)).and_then(Value::as_str) == Some("true");
+            if name == our_name || !is_default {
+                continue;
+            }
+            let body = json!({
+                "apiVersion": "storage.k8s.io/v1",
+                "kind": "StorageClass",
+                "metadata": {"name": name, "annotations": {DEFAULT_CLASS_ANNOTATION: "false"}},
+            });
+            let object = ObjectRef::of(&body).expect("well-formed");
+            let mode = ApplyMode { manager: DEFAULT_CLASS_MANAGER, dry_run: true, force: true };
+            let merged = cluster.apply(&object, &body, mode).await?;
+            handovers.push(Planned {
+                object,
+                body,
+                manager: DEFAULT_CLASS_MANAGER,
+                handover: true,
+                live: Some(other.clone()),
+                merged,
+                conflicts: Vec::new(),
+                immutable: Vec::new(),
+            });
+        }
+        planned.splice(at..at, handovers);
+    }
+    Ok(planned)
+}
+
+async fn plan_one(
+    cluster: &Cluster,
+    object: ObjectRef,
+    body: Value,
+    force: bool,
+    classes: Option<&[Value]>,
+) -> Result<Planned, ClusterError> {
+    let live = match classes.filter(|_| object.kind == "StorageClass" && object.api_version == "storage.k8s.io/v1") {
+        Some(list) => list.iter().find(|c| c.pointer("/metadata/name").and_then(Value::as_str) == Some(object.name.as_str())).cloned(),
+        None => cluster.get(&object).await?,
+    };
+    let mode = ApplyMode { manager: FIELD_MANAGER, dry_run: true, force };
+    let mut conflicts = Vec::new();
+    let mut immutable = Vec::new();
+    let merged = match cluster.apply(&object, &body, mode).await {
+        Ok(m) => m,
+        Err(e) => {
+            if let Some(c) = e.conflicts() {
+                conflicts = c;
+                // Still show what apply would do once it takes the fields over.
+                match cluster.apply(&object, &body, ApplyMode { force: true, ..mode }).await {
+                    Ok(m) => m,
+                    Err(e2) => match e2.immutable() {
+                        Some(reasons) => {
+                            immutable = reasons;
+                            recreated(&body, live.as_ref())
+                        }
+                        None => return Err(e2),
+                    },
+                }
+            } else if let Some(reasons) = e.immutable() {
+                immutable = reasons;
+                recreated(&body, live.as_ref())
+            } else {
+                return Err(e);
+            }
+        }
+    };
+    Ok(Planned { object, body, manager: FIELD_MANAGER, handover: false, live, merged, conflicts, immutable })
+}
+
+/// The object as `--recreate` would create it: our manifest, plus the live object's values for
+/// top-level fields we leave out (the server's defaults, which a new object gets again).
+fn recreated(body: &Value, live: Option<&Value>) -> Value {
+    let mut out = body.clone();
+    if let (Some(o), Some(Value::Object(l))) = (out.as_object_mut(), live) {
+        for (k, v) in l {
+            if k != "metadata" && k != "status" && !o.contains_key(k) {
+                o.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Runs futures `limit` at a time (1: strictly one after another), keeping their order.
+pub async fn run_all<F: Future>(jobs: Vec<F>, limit: usize) -> Vec<F::Output> {
+    if limit <= 1 {
+        let mut out = Vec::with_capacity(jobs.len());
+        for j in jobs {
+            out.push(j.await);
+        }
+        return out;
+    }
+    let mut pending: Vec<Option<Pin<Box<F>>>> = jobs.into_iter().map(|j| Some(Box::pin(j))).collect();
+    let mut results: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    poll_fn(|cx| {
+        let mut running = 0;
+        for (i, slot) in pending.iter_mut().enumerate() {
+            if running >= limit {
+                break;
+            }
+            if let Some(fut) = slot {
+                match fut.as_mut().poll(cx) {
+                    Poll::Ready(v) => {
+                        results[i] = Some(v);
+                        *slot = None;
+                    }
+                    Poll::Pending => running += 1,
+                }
+            }
+        }
+        if pending.iter().all(Option::is_none) { Poll::Ready(()) } else { Poll::Pending }
+    })
+    .await;
+    results.into_iter().map(|r| r.expect("every job finished")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn planned(live: Option<Value>, merged: Value) -> Planned {
+        Planned {
+            object: ObjectRef::of(&merged).unwrap(),
+            body: merged.clone(),
+            manager: FIELD_MANAGER,
+            handover: false,
+            live,
+            merged,
+            conflicts: vec![],
+            immutable: vec![],
+        }
+    }
+
+    #[test]
+    fn absent_object_is_a_create_and_diff_is_all_additions() {
+        let p = planned(None, json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "a", "namespace": "n", "uid": "x"}}));
+        assert_eq!(p.action(), Action::Create);
+        let d = p.diff(&Masker::default());
+        assert!(d.contains("--- live/v1.ServiceAccount.n.a (not in the cluster)"), "{d}");
+        assert!(d.contains("+kind: ServiceAccount"), "{d}");
+        assert!(!d.contains("uid"), "{d}");
+    }
+
+    #[test]
+    fn same_content_needs_our_ownership_to_be_unchanged() {
+        let owned = json!([{"manager": FIELD_MANAGER, "operation": "Apply", "apiVersion": "v1", "fieldsV1": {"f:metadata": {}}, "time": "t1"}]);
+        let obj = |mf: &Value, rv: &str| json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "a", "resourceVersion": rv, "managedFields": mf}});
+        let mut merged = obj(&owned, "2");
+        merged["metadata"]["managedFields"][0]["time"] = json!("t2");
+        assert_eq!(planned(Some(obj(&owned, "1")), merged.clone()).action(), Action::Unchanged);
+        let other = json!([{"manager": "kubectl", "operation": "Update", "apiVersion": "v1", "fieldsV1": {}}]);
+        assert_eq!(planned(Some(obj(&other, "1")), merged).action(), Action::Update);
+    }
+
+    #[test]
+    fn order_puts_rbac_before_workloads() {
+        let kinds = ["Deployment", "StorageClass", "RoleBinding", "ClusterRole", "ServiceAccount"];
+        let objs = kinds.iter().map(|k| json!({"kind": k})).collect();
+        let sorted: Vec<_> = order(objs).into_iter().map(|o| o["kind"].as_str().unwrap().to_string()).collect();
+        assert_eq!(sorted, ["ServiceAccount", "ClusterRole", "RoleBinding", "StorageClass", "Deployment"]);
+    }
+
+    #[test]
+    fn run_all_keeps_order_at_any_limit() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        for limit in [1, 2, 8] {
+            let jobs: Vec<_> = (0..5u64)
+                .map(|i| async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(5 * (5 - i))).await;
+                    i
+                })
+                .collect();
+            assert_eq!(rt.block_on(run_all(jobs, limit)), vec![0, 1, 2, 3, 4]);
+        }
+    }
+}
