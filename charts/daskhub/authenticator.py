@@ -103,8 +103,7 @@ class PangeoPasswordAuthenticator(Authenticator):
         loop = asyncio.get_running_loop()
         matches = await loop.run_in_executor(None, self._pangeo_password_matches, password)
         if not matches or name not in self._pangeo_users:
-            self.log.warning("PangeoPasswordAuthenticator: failed login for %r", name)
-            return None
+            return None  # JupyterHub logs the failed login (the name only)
         # Admin status follows the config both ways: a name removed from admin_users loses admin.
         return {"name": name, "admin": name in self._pangeo_admins}
 

@@ -211,6 +211,15 @@ for app, cfg in _hub.get("config", {{}}).items():
         cfg.pop("keys", None)
     c[app].update(cfg)
 
+# As Z2JH: hub.services (a map in the chart, a list in JupyterHub); the token the chart would
+# read from its Secret is the rendered apiToken, or a generated one.
+c.JupyterHub.services = []
+for key, service in _hub.get("services", {{}}).items():
+    service.setdefault("name", key)
+    token = service.pop("apiToken", None) or _local["proxy_token"] + key.encode().hex()
+    service["api_token"] = token
+    c.JupyterHub.services.append(service)
+
 # As Z2JH: execute hub.extraConfig entries in sorted key order, in this file's namespace.
 # (Compiled with the rendered key as file name, so a traceback names it.)
 for key, config_py in sorted(_hub.get("extraConfig", {{}}).items()):
