@@ -1,0 +1,22 @@
+//! Any bytes, read as a config and as an artifact: parsing, schema checks and (for configs that
+//! load) rendering must never panic, whatever the input.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use std::path::Path;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let _ = pangeo_render::yaml::parse_documents(text);
+    if let Ok(loaded) = pangeo_render::config::load_str(Path::new("fuzz.yaml"), text) {
+        // Fixed secrets: hashing a password per input would make fuzzing 600,000 times slower.
+        let secrets = pangeo_render::secrets::Secrets {
+            api_version: "pangeo-render/v1alpha1".into(),
+            kind: "PangeoSecrets".into(),
+            proxy_secret_token: "1".repeat(64),
+            dask_gateway_api_token: "2".repeat(64),
+            admin_password_hash: "$pbkdf2-sha256$i=600000,l=32$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),
+        };
+        let _ = pangeo_render::render::render(&loaded.config, &secrets, &Default::default(), "fuzz.yaml");
+    }
+});
