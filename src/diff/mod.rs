@@ -291,7 +291,7 @@ mod tests {
         let masker = Masker::new([token.as_str()]);
         let r = compare_release(&target, Found::Deployed(deployed), &masker);
         assert_eq!(r.state, "changed");
-        assert!(r.diff.contains("-    image: a\n+    image: b\n"), "{}", r.diff);
+        assert!(r.diff.contains("-  image: a\n+  image: b\n"), "{}", r.diff);
         assert!(r.diff.contains(mask::CHANGED), "{}", r.diff);
         assert!(!r.diff.lines().any(|l| l.starts_with(['-', '+']) && l.contains("limit")), "number spelling must not differ: {}", r.diff);
         assert!(!r.diff.contains(&token) && !r.diff.contains(&"e".repeat(64)), "{}", r.diff);

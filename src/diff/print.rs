@@ -191,7 +191,7 @@ mod tests {
         let text = to_yaml(&v);
         assert_eq!(
             text,
-            "a: \"yes\"\nb:\n  e: {}\n  l: []\n  x:\n  - 1\n  - j: true\n    k: v\nf: 4\nn: null\nq: \"a: b\"\ns: |\n  line one\n  line two\nv: \"1.34\"\n"
+            "a: \"yes\"\nb:\n  e: {}\n  l: []\n  x:\n  - 1\n  - j: true\n    k: v\nf: 4\n\"n\": null\nq: \"a: b\"\ns: |\n  line one\n  line two\nv: \"1.34\"\n"
         );
         // What we print is YAML that reads back as the same value.
         let back = crate::yaml::parse_single(&text).unwrap().to_json();

@@ -337,7 +337,17 @@ impl Cluster {
             None => r.ar.plural.clone(),
         };
         let list = timed(api.list(&params)).await.map_err(|e| self.error("list", &what, e))?;
-        Ok(list.items.into_iter().map(to_json).collect())
+        // List items come without apiVersion and kind; give them back, so they read as objects.
+        Ok(list
+            .items
+            .into_iter()
+            .map(|mut o| {
+                if o.types.is_none() {
+                    o.types = Some(::kube::core::TypeMeta { api_version: r.ar.api_version.clone(), kind: r.ar.kind.clone() });
+                }
+                to_json(o)
+            })
+            .collect())
     }
 
     fn error(&self, verb: &str, object: &str, e: ::kube::Error) -> ClusterError {

@@ -1,0 +1,688 @@
+//! `pangeo-render diff` and `apply` against a real kube-apiserver (tests/support/cluster.rs).
+//!
+//! The Cluster Autoscaler objects have fixed names (kube-system/cluster-autoscaler and the
+//! cluster-scoped RBAC), so every test that renders them runs alone: [`Env::new`] takes a lock
+//! (in-process and a file lock in the cluster's state dir, for binaries sharing one cluster) and
+//! removes what earlier tests left. Each test still gets its own namespace (Helm releases live
+//! there) and its own StorageClass name. Every command's stdout and stderr is scanned for the
+//! deployment's secret strings.
+
+mod support;
+#[path = "support/cluster.rs"]
+mod cluster;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use cluster::{TestCluster, unique_name};
+use serde_json::Value;
+use support::Workspace;
+
+const ALL_OBJECTS: &[&str] = &[
+    "v1.ServiceAccount.kube-system.cluster-autoscaler",
+    "rbac.authorization.k8s.io.v1.ClusterRole.cluster-autoscaler",
+    "rbac.authorization.k8s.io.v1.Role.kube-system.cluster-autoscaler",
+    "rbac.authorization.k8s.io.v1.ClusterRoleBinding.cluster-autoscaler",
+    "rbac.authorization.k8s.io.v1.RoleBinding.kube-system.cluster-autoscaler",
+    "storage.k8s.io.v1.StorageClass.", // + the test's class name
+    "apps.v1.Deployment.kube-system.cluster-autoscaler",
+];
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+    fn all(&self) -> String {
+        format!("--- stdout:\n{}\n--- stderr:\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// One test's world: its namespace, StorageClass name, workspace and secrets.
+struct Env {
+    cluster: &'static TestCluster,
+    ws: Workspace,
+    ns: String,
+    sc: String,
+    secrets: Vec<String>,
+    _serial: Serial,
+}
+
+struct Serial {
+    _file: fs::File,
+    _guard: MutexGuard<'static, ()>,
+}
+
+/// Runs tests that touch the fixed-name objects one at a time, across binaries too.
+fn serial(cluster: &TestCluster) -> Serial {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(cluster.dir().join("pangeo-diff-apply.lock"))
+        .expect("open lock file");
+    file.lock().expect("lock");
+    Serial { _file: file, _guard: guard }
+}
+
+/// A password hash is slow on purpose; make one per test binary.
+fn password_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| pangeo_render::password::hash_with("cluster-test-password", &[9u8; 16], 600_000))
+}
+
+fn walkthrough_with(ns: &str, sc: &str) -> String {
+    let text = fs::read_to_string(support::fixture("walkthrough")).unwrap();
+    let edits = [
+        ("  name: gp3-encrypted\n", format!("  name: {sc}\n")),
+        ("daskhub: {name: daskhub, namespace: daskhub}", format!("daskhub: {{name: daskhub, namespace: {ns}}}")),
+        (
+            "ebsCsiDriver: {name: aws-ebs-csi-driver, namespace: kube-system}",
+            format!("ebsCsiDriver: {{name: aws-ebs-csi-driver, namespace: {ns}}}"),
+        ),
+    ];
+    let mut out = text;
+    for (from, to) in edits {
+        assert!(out.contains(from), "fixture changed: no `{from}`");
+        out = out.replace(from, &to);
+    }
+    out
+}
+
+impl Env {
+    fn new(prefix: &str) -> Env {
+        Self::with_class(prefix, &unique_name(&format!("{prefix}-sc")))
+    }
+
+    fn with_class(prefix: &str, sc: &str) -> Env {
+        let cluster = TestCluster::get();
+        let serial = serial(cluster);
+        reset(cluster);
+        let ns = cluster.namespace(prefix);
+        let ws = Workspace::with_text(&walkthrough_with(&ns, sc));
+        let mut env = Env { cluster, ws, ns, sc: sc.to_string(), secrets: Vec::new(), _serial: serial };
+        env.write_secrets();
+        env
+    }
+
+    /// New random tokens (the old ones stay in the scan list).
+    fn write_secrets(&mut self) {
+        let s = pangeo_render::secrets::Secrets {
+            api_version: "pangeo-render/v1alpha1".into(),
+            kind: "PangeoSecrets".into(),
+            proxy_secret_token: pangeo_render::secrets::token(),
+            dask_gateway_api_token: pangeo_render::secrets::token(),
+            admin_password_hash: password_hash().to_string(),
+        };
+        pangeo_render::secrets::save(&self.ws.secrets_path(), &s).unwrap();
+        self.secrets.extend(pangeo_render::secrets::values(&s).into_iter().map(str::to_string));
+    }
+
+    fn edit_config(&self, from: &str, to: &str) {
+        let text = fs::read_to_string(self.ws.config()).unwrap();
+        assert!(text.contains(from), "config has no `{from}`");
+        fs::write(self.ws.config(), text.replacen(from, to, 1)).unwrap();
+    }
+
+    /// Runs pangeo-render with `args` (+ `-c CONFIG --kubeconfig KC` for diff/apply) in the
+    /// workspace, and checks that no secret string appears in its output.
+    fn run(&self, args: &[&str]) -> Out {
+        self.run_as(args, self.cluster.kubeconfig(), |_| {})
+    }
+
+    fn run_as(&self, args: &[&str], kubeconfig: &Path, tweak: impl FnOnce(&mut Command)) -> Out {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pangeo-render"));
+        cmd.env("NO_COLOR", "1")
+            .env("PANGEO_RENDER_TODAY", "2026-11-25")
+            .current_dir(self.ws.root()).args(args).env_remove("KUBECONFIG").stdin(Stdio::null());
+        if matches!(args.first(), Some(&"diff") | Some(&"apply")) {
+            cmd.arg("-c").arg(self.ws.config()).arg("--kubeconfig").arg(kubeconfig);
+        }
+        tweak(&mut cmd);
+        let out = cmd.output().expect("run pangeo-render");
+        let out = Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        self.assert_no_secrets(&out);
+        out
+    }
+
+    fn assert_no_secrets(&self, out: &Out) {
+        for s in &self.secrets {
+            assert!(!out.stdout.contains(s.as_str()) && !out.stderr.contains(s.as_str()), "a secret leaked into the output:\n{}", out.all());
+        }
+    }
+
+    fn values(&self) {
+        let out = self.run(&["values", "-c", "pangeo.yaml", "-o", "rendered"]);
+        assert_eq!(out.code, 0, "{}", out.all());
+    }
+
+    fn kubectl(&self, args: &[&str]) -> String {
+        String::from_utf8_lossy(&self.cluster.kubectl_ok(args).stdout).into_owned()
+    }
+
+    fn kubectl_json(&self, args: &[&str]) -> Value {
+        let mut a = args.to_vec();
+        a.extend(["-o", "json"]);
+        serde_json::from_str(&self.kubectl(&a)).unwrap()
+    }
+
+    fn kubectl_apply(&self, yaml: &str) {
+        let out = self.cluster.kubectl().args(["apply", "-f", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(yaml.as_bytes())?;
+            c.wait_with_output()
+        });
+        let out = out.expect("run kubectl apply");
+        assert!(out.status.success(), "kubectl apply: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Installs both releases with the stand-in chart and the rendered values files.
+    fn helm_install(&self) {
+        for (release, file) in [("aws-ebs-csi-driver", "aws-ebs-csi-driver.yaml"), ("daskhub", "daskhub.yaml")] {
+            let values = self.ws.root().join("rendered").join(file);
+            let out = self
+                .cluster
+                .helm()
+                .args(["upgrade", "--install", release])
+                .arg(tiny_chart())
+                .args(["--namespace", &self.ns, "--values"])
+                .arg(&values)
+                .stdin(Stdio::null())
+                .output()
+                .expect("run helm");
+            assert!(out.status.success(), "helm: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+}
+
+fn tiny_chart() -> PathBuf {
+    support::repo().join("fixtures/helm/tiny-chart")
+}
+
+/// Removes the fixed-name objects and the StorageClasses earlier tests made.
+fn reset(cluster: &TestCluster) {
+    cluster.kubectl_ok(&[
+        "delete",
+        "-n",
+        "kube-system",
+        "deployment/cluster-autoscaler",
+        "serviceaccount/cluster-autoscaler",
+        "role/cluster-autoscaler",
+        "rolebinding/cluster-autoscaler",
+        "--ignore-not-found",
+    ]);
+    cluster.kubectl_ok(&["delete", "clusterrole/cluster-autoscaler", "clusterrolebinding/cluster-autoscaler", "--ignore-not-found"]);
+    cluster.kubectl_ok(&["delete", "storageclass", "-l", "app.kubernetes.io/managed-by=pangeo-render", "--ignore-not-found"]);
+    cluster.kubectl_ok(&["delete", "storageclass", "gp2", "--ignore-not-found"]);
+}
+
+fn object_keys(sc: &str) -> Vec<String> {
+    ALL_OBJECTS.iter().map(|k| if k.ends_with('.') { format!("{k}{sc}") } else { k.to_string() }).collect()
+}
+
+/// The changed lines of a unified diff (without the --- / +++ headers).
+fn changed_lines(diff: &str) -> Vec<&str> {
+    diff.lines().filter(|l| (l.starts_with('-') || l.starts_with('+')) && !l.starts_with("---") && !l.starts_with("+++")).collect()
+}
+
+fn actions(report: &Value) -> Vec<(String, String)> {
+    report["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (format!("{}/{}", o["kind"].as_str().unwrap(), o["name"].as_str().unwrap()), o["action"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+fn assert_objects_in_sync(env: &Env) {
+    let out = env.run(&["diff", "-o", "json"]);
+    assert!(out.code == 0 || out.code == 1, "{}", out.all());
+    let report = out.json();
+    for (obj, action) in actions(&report) {
+        assert_eq!(action, "unchanged", "{obj} is not in sync:\n{}", out.all());
+    }
+}
+
+#[test]
+fn empty_cluster_diff_lists_everything_then_apply_converges() {
+    let env = Env::new("empty");
+    env.values();
+
+    let out = env.run(&["diff"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    for key in object_keys(&env.sc) {
+        assert!(out.stdout.contains(&format!("--- live/{key} (not in the cluster)\n+++ merged/{key}\n")), "{key} missing:\n{}", out.all());
+    }
+    for rel in ["aws-ebs-csi-driver", "daskhub"] {
+        assert!(out.stdout.contains(&format!("Helm release {rel} (namespace {}) is not installed", env.ns)), "{}", out.all());
+    }
+    // Merged objects carry the server's defaults, as kubectl diff shows them.
+    assert!(out.stdout.contains("+  progressDeadlineSeconds: 600"), "{}", out.all());
+    assert!(out.stderr.contains("objects: 7 to create"), "{}", out.all());
+
+    let out = env.run(&["diff", "-o", "json"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    let report = out.json();
+    assert_eq!(report["differences"], true);
+    assert_eq!(actions(&report).len(), 7);
+    assert!(actions(&report).iter().all(|(_, a)| a == "create"), "{}", out.all());
+    let states: Vec<&str> = report["releases"].as_array().unwrap().iter().map(|r| r["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["not-installed", "not-installed"]);
+
+    let out = env.run(&["apply"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let created: Vec<&str> = out.stdout.lines().filter(|l| l.ends_with(" created")).collect();
+    assert_eq!(
+        created,
+        [
+            "ServiceAccount/cluster-autoscaler (namespace kube-system) created",
+            "ClusterRole/cluster-autoscaler created",
+            "Role/cluster-autoscaler (namespace kube-system) created",
+            "ClusterRoleBinding/cluster-autoscaler created",
+            "RoleBinding/cluster-autoscaler (namespace kube-system) created",
+            &format!("StorageClass/{} created", env.sc),
+            "Deployment/cluster-autoscaler (namespace kube-system) created",
+        ],
+        "{}",
+        out.all()
+    );
+    let kc = env.cluster.kubeconfig().display().to_string();
+    assert!(
+        out.stdout.contains(&format!(
+            "helm upgrade --install daskhub dask/daskhub --version 2024.1.1 --namespace {} --create-namespace --kubeconfig {kc} --values rendered/daskhub.yaml",
+            env.ns
+        )),
+        "{}",
+        out.all()
+    );
+    assert!(out.stdout.contains("pangeo-render values -c "), "{}", out.all());
+
+    // Server-side apply: our field manager owns the fields, as an Apply.
+    let dep = env.kubectl_json(&["-n", "kube-system", "get", "deployment", "cluster-autoscaler", "--show-managed-fields"]);
+    let managers: Vec<(&str, &str)> = dep["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["manager"].as_str().unwrap(), m["operation"].as_str().unwrap()))
+        .collect();
+    assert_eq!(managers, [("pangeo-render", "Apply")]);
+
+    env.helm_install();
+    let out = env.run(&["diff"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(out.stdout, "", "{}", out.all());
+    assert!(out.stderr.contains("objects: 7 unchanged; Helm releases: 0 of 2 differ"), "{}", out.all());
+
+    let out = env.run(&["apply"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(out.stdout.lines().filter(|l| l.ends_with(" unchanged")).count(), 7, "{}", out.all());
+}
+
+#[test]
+fn a_config_change_shows_exactly_that_change() {
+    let env = Env::new("change");
+    env.values();
+    assert_eq!(env.run(&["apply"]).code, 0);
+    env.helm_install();
+    let out = env.run(&["diff"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+
+    // The Kubernetes minor decides the autoscaler image, and nothing else that is applied.
+    env.edit_config("kubernetesVersion: \"1.34\"", "kubernetesVersion: \"1.33\"");
+    let out = env.run(&["diff", "-o", "json"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    let report = out.json();
+    let changed: Vec<(String, String)> = actions(&report).into_iter().filter(|(_, a)| a != "unchanged").collect();
+    assert_eq!(changed, [("Deployment/cluster-autoscaler".to_string(), "update".to_string())], "{}", out.all());
+    let dep = report["objects"].as_array().unwrap().iter().find(|o| o["kind"] == "Deployment").unwrap();
+    assert_eq!(
+        changed_lines(dep["diff"].as_str().unwrap()),
+        [
+            "-        image: registry.k8s.io/autoscaling/cluster-autoscaler:v1.34.5",
+            "+        image: registry.k8s.io/autoscaling/cluster-autoscaler:v1.33.6",
+        ],
+        "{}",
+        out.all()
+    );
+    assert!(report["releases"].as_array().unwrap().iter().all(|r| r["state"] == "same"), "{}", out.all());
+
+    let out = env.run(&["diff"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stdout.starts_with("--- live/apps.v1.Deployment.kube-system.cluster-autoscaler\n"), "{}", out.all());
+
+    let out = env.run(&["apply"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("Deployment/cluster-autoscaler (namespace kube-system) configured"), "{}", out.all());
+    assert_eq!(env.run(&["diff"]).code, 0);
+}
+
+#[test]
+fn drift_by_another_client_is_shown_and_apply_restores_it() {
+    let env = Env::new("drift");
+    assert_eq!(env.run(&["apply"]).code, 0);
+
+    // Another client removes a label and an annotation that we own.
+    env.kubectl(&["-n", "kube-system", "label", "serviceaccount", "cluster-autoscaler", "k8s-app-"]);
+    env.kubectl(&[
+        "-n",
+        "kube-system",
+        "patch",
+        "deployment",
+        "cluster-autoscaler",
+        "--type=json",
+        "-p",
+        r#"[{"op":"remove","path":"/spec/template/metadata/annotations/prometheus.io~1scrape"}]"#,
+    ]);
+    let out = env.run(&["diff", "-o", "json"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    let report = out.json();
+    let changed: Vec<(String, String)> = actions(&report).into_iter().filter(|(_, a)| a != "unchanged").collect();
+    assert_eq!(
+        changed,
+        [("ServiceAccount/cluster-autoscaler".into(), "update".into()), ("Deployment/cluster-autoscaler".into(), "update".into())],
+        "{}",
+        out.all()
+    );
+    let diff_of = |kind: &str| {
+        let o = report["objects"].as_array().unwrap().iter().find(|o| o["kind"] == kind).unwrap();
+        assert!(o.get("conflicts").is_none(), "{o}");
+        changed_lines(o["diff"].as_str().unwrap()).into_iter().map(str::to_string).collect::<Vec<_>>()
+    };
+    assert_eq!(diff_of("ServiceAccount"), ["+    k8s-app: cluster-autoscaler"]);
+    assert_eq!(diff_of("Deployment"), ["+        prometheus.io/scrape: \"true\""]);
+
+    let out = env.run(&["apply"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("ServiceAccount/cluster-autoscaler (namespace kube-system) configured"), "{}", out.all());
+    let sa = env.kubectl_json(&["-n", "kube-system", "get", "serviceaccount", "cluster-autoscaler"]);
+    assert_eq!(sa["metadata"]["labels"]["k8s-app"], "cluster-autoscaler");
+    assert_objects_in_sync(&env);
+}
+
+#[test]
+fn conflicting_field_manager_is_reported_then_forced() {
+    let env = Env::new("conflict");
+    assert_eq!(env.run(&["apply"]).code, 0);
+
+    // `kubectl patch` (an Update) takes .spec.replicas over from us; a removal elsewhere shows
+    // that a refused apply writes nothing at all.
+    env.kubectl(&["-n", "kube-system", "patch", "deployment", "cluster-autoscaler", "-p", r#"{"spec":{"replicas":3}}"#]);
+    env.kubectl(&["-n", "kube-system", "label", "serviceaccount", "cluster-autoscaler", "k8s-app-"]);
+
+    let out = env.run(&["diff"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(out.stdout.contains("fields owned by other field managers"), "{}", out.all());
+    assert!(out.stdout.contains("  .spec.replicas (manager \"kubectl-patch\")"), "{}", out.all());
+    assert!(out.stdout.contains("-  replicas: 3\n+  replicas: 1\n"), "{}", out.all());
+    let report = env.run(&["diff", "-o", "json"]).json();
+    let dep = report["objects"].as_array().unwrap().iter().find(|o| o["kind"] == "Deployment").unwrap();
+    assert_eq!(dep["conflicts"], serde_json::json!([{"field": ".spec.replicas", "manager": "kubectl-patch"}]));
+
+    let out = env.run(&["apply"]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("nothing was applied"), "{}", out.all());
+    assert!(out.stderr.contains("Deployment/cluster-autoscaler (namespace kube-system):\n    .spec.replicas (manager \"kubectl-patch\")"), "{}", out.all());
+    assert!(out.stderr.contains("--force-conflicts"), "{}", out.all());
+    assert_eq!(out.stdout, "", "{}", out.all());
+    let sa = env.kubectl_json(&["-n", "kube-system", "get", "serviceaccount", "cluster-autoscaler"]);
+    assert!(sa["metadata"]["labels"].get("k8s-app").is_none(), "the refused apply wrote the ServiceAccount");
+    let dep = env.kubectl_json(&["-n", "kube-system", "get", "deployment", "cluster-autoscaler"]);
+    assert_eq!(dep["spec"]["replicas"], 3);
+
+    let out = env.run(&["apply", "--force-conflicts"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let dep = env.kubectl_json(&["-n", "kube-system", "get", "deployment", "cluster-autoscaler", "--show-managed-fields"]);
+    assert_eq!(dep["spec"]["replicas"], 1);
+    let patch_owns_replicas = dep["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["manager"] == "kubectl-patch" && m["fieldsV1"].to_string().contains("f:replicas"));
+    assert!(!patch_owns_replicas, "{dep}");
+    assert_objects_in_sync(&env);
+}
+
+const IN_TREE_GP2: &str = r#"
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: gp2
+  annotations:
+    storageclass.kubernetes.io/is-default-class: "true"
+provisioner: kubernetes.io/aws-ebs
+parameters:
+  type: gp2
+  fsType: ext4
+volumeBindingMode: WaitForFirstConsumer
+reclaimPolicy: Delete
+"#;
+
+#[test]
+fn in_tree_gp2_needs_recreate_and_hands_over_the_default_annotation() {
+    // Part 1: our class is also called gp2: provisioner and parameters cannot change in place.
+    let env = Env::with_class("gp2", "gp2");
+    env.kubectl_apply(IN_TREE_GP2);
+
+    let out = env.run(&["diff"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(out.stdout.contains("StorageClass/gp2: the server refuses to change immutable fields in place; apply --recreate"), "{}", out.all());
+    assert!(out.stdout.contains("Forbidden: updates to provisioner are forbidden"), "{}", out.all());
+    assert!(out.stdout.contains("--- live/storage.k8s.io.v1.StorageClass.gp2\n+++ merged/storage.k8s.io.v1.StorageClass.gp2 (re-created)"), "{}", out.all());
+    assert!(out.stdout.contains("-provisioner: kubernetes.io/aws-ebs\n+provisioner: ebs.csi.aws.com"), "{}", out.all());
+    // kubectl's client-side apply left a copy of the whole object in an annotation: masked.
+    assert!(out.stdout.contains("-    kubectl.kubernetes.io/last-applied-configuration: (sensitive value)"), "{}", out.all());
+
+    let out = env.run(&["apply"]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("nothing was applied"), "{}", out.all());
+    assert!(out.stderr.contains("StorageClass/gp2:\n    provisioner: Forbidden: updates to provisioner are forbidden"), "{}", out.all());
+    assert!(out.stderr.contains("--recreate"), "{}", out.all());
+    let sa = env.cluster.kubectl().args(["-n", "kube-system", "get", "serviceaccount", "cluster-autoscaler"]).output().unwrap();
+    assert!(!sa.status.success(), "the refused apply created objects");
+
+    let out = env.run(&["apply", "--recreate"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("StorageClass/gp2 re-created (deleted, then created)"), "{}", out.all());
+    let gp2 = env.kubectl_json(&["get", "storageclass", "gp2"]);
+    assert_eq!(gp2["provisioner"], "ebs.csi.aws.com");
+    assert_eq!(gp2["parameters"]["type"], "gp3");
+    assert_objects_in_sync(&env);
+    drop(env);
+
+    // Part 2: our class has its own name; EKS's in-tree gp2 is the default too.
+    let env = Env::new("handover");
+    env.kubectl_apply(IN_TREE_GP2);
+    let out = env.run(&["diff"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(out.stdout.contains("StorageClass/gp2 is also marked as the default StorageClass; apply sets its annotation to \"false\""), "{}", out.all());
+    assert!(
+        out.stdout.contains("-    storageclass.kubernetes.io/is-default-class: \"true\"\n+    storageclass.kubernetes.io/is-default-class: \"false\""),
+        "{}",
+        out.all()
+    );
+    let report = env.run(&["diff", "-o", "json"]).json();
+    let handover: Vec<&Value> = report["objects"].as_array().unwrap().iter().filter(|o| o["defaultClassHandover"] == true).collect();
+    assert_eq!(handover.len(), 1);
+    assert_eq!(handover[0]["name"], "gp2");
+
+    let out = env.run(&["apply"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let ours = lines.iter().position(|l| *l == format!("StorageClass/{} created", env.sc)).expect("our class");
+    assert_eq!(lines[ours + 1], "StorageClass/gp2 default annotation set to \"false\"", "{}", out.all());
+    let gp2 = env.kubectl_json(&["get", "storageclass", "gp2", "--show-managed-fields"]);
+    assert_eq!(gp2["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"], "false");
+    assert_eq!(gp2["provisioner"], "kubernetes.io/aws-ebs", "only the annotation changes");
+    let owner = gp2["metadata"]["managedFields"].as_array().unwrap().iter().find(|m| m["manager"] == "pangeo-render-default-class").expect("handover manager");
+    let owned = owner["fieldsV1"].to_string();
+    assert!(owned.contains("is-default-class") && !owned.contains("provisioner"), "{owned}");
+    let ours = env.kubectl_json(&["get", "storageclass", &env.sc]);
+    assert_eq!(ours["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"], "true");
+
+    let report = env.run(&["diff", "-o", "json"]).json();
+    assert!(actions(&report).iter().all(|(o, a)| a == "unchanged" && o != "StorageClass/gp2"), "{report}");
+}
+
+#[test]
+fn helm_release_values_are_diffed_with_secrets_masked() {
+    let mut env = Env::new("helm");
+    env.values();
+    env.helm_install();
+    let report = env.run(&["diff", "-o", "json"]).json();
+    let rel = |r: &Value, name: &str| r["releases"].as_array().unwrap().iter().find(|x| x["name"] == name).unwrap().clone();
+    for name in ["aws-ebs-csi-driver", "daskhub"] {
+        let r = rel(&report, name);
+        assert_eq!(r["state"], "same", "{r}");
+        assert_eq!(r["revision"], 1);
+        assert_eq!(r["chart"], "tiny-0.1.0");
+    }
+
+    // A new image tag and a rotated proxy token: one shows, the other only says it changed.
+    env.edit_config("tag: \"2023.10.28\"}\n    cpu", "tag: \"2024.01.01\"}\n    cpu");
+    env.write_secrets();
+    let out = env.run(&["diff"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    let header = format!("--- live/helm.{}.daskhub (revision 1, user-supplied values)\n+++ rendered/daskhub.yaml\n", env.ns);
+    assert!(out.stdout.contains(&header), "{}", out.all());
+    let report = env.run(&["diff", "-o", "json"]).json();
+    let daskhub = rel(&report, "daskhub");
+    assert_eq!(daskhub["state"], "changed");
+    let mut lines = changed_lines(daskhub["diff"].as_str().unwrap());
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "+        tag: 2024.01.01",
+            "+      apiToken: (sensitive value changed)",
+            "+      apiToken: (sensitive value changed)",
+            "+    secretToken: (sensitive value changed)",
+            "-        tag: 2023.10.28",
+            "-      apiToken: (sensitive value)",
+            "-      apiToken: (sensitive value)",
+            "-    secretToken: (sensitive value)",
+        ],
+        "{daskhub}"
+    );
+    assert_eq!(rel(&report, "aws-ebs-csi-driver")["state"], "same");
+    // The hash did not change: it is masked and shows no difference.
+    assert!(!daskhub["diff"].as_str().unwrap().contains("password_hash"), "{daskhub}");
+
+    // An uninstalled release is reported as not installed.
+    let mut helm = env.cluster.helm();
+    helm.args(["uninstall", "aws-ebs-csi-driver", "--namespace", &env.ns]);
+    assert!(helm.output().unwrap().status.success());
+    let report = env.run(&["diff", "-o", "json"]).json();
+    assert_eq!(rel(&report, "aws-ebs-csi-driver")["state"], "not-installed");
+}
+
+#[test]
+fn read_only_identities_fail_with_verb_and_resource() {
+    let env = Env::new("rbac");
+    // `reader` has no bindings: the first request (a list of StorageClasses) is refused.
+    let reader = env.cluster.user_kubeconfig("reader", None);
+    let out = env.run_as(&["diff"], &reader, |_| {});
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains(r#"list storageclasses: storageclasses is forbidden: User "reader" cannot list resource "storageclasses""#), "{}", out.all());
+    assert!(out.stderr.contains("(403 Forbidden)"), "{}", out.all());
+    assert!(out.stderr.contains("identity: kubeconfig user \"reader\""), "{}", out.all());
+    assert!(!out.stderr.contains("panicked"), "{}", out.all());
+
+    // May read everything, write nothing: the server dry run is a patch, and is refused.
+    env.kubectl_apply(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: pangeo-test-read-all\nrules:\n- apiGroups: [\"*\"]\n  resources: [\"*\"]\n  verbs: [get, list, watch]\n",
+    );
+    let all_reader = env.cluster.user_kubeconfig("all-reader", Some("pangeo-test-read-all"));
+    for cmd in ["diff", "apply"] {
+        let out = env.run_as(&[cmd], &all_reader, |_| {});
+        assert_eq!(out.code, 2, "{}", out.all());
+        assert!(out.stderr.contains("apply (server dry run) ServiceAccount/cluster-autoscaler (namespace kube-system):"), "{}", out.all());
+        assert!(out.stderr.contains(r#"User "all-reader" cannot patch resource "serviceaccounts" in API group "" in the namespace "kube-system""#), "{}", out.all());
+    }
+    let sa = env.cluster.kubectl().args(["-n", "kube-system", "get", "serviceaccount", "cluster-autoscaler"]).output().unwrap();
+    assert!(!sa.status.success());
+}
+
+#[test]
+fn kubeconfig_problems_and_an_unreachable_server_are_clear_errors() {
+    let env = Env::new("kubeconfig");
+    let admin = fs::read_to_string(env.cluster.kubeconfig()).unwrap();
+    let token = admin.lines().find_map(|l| l.trim().strip_prefix("token: ")).expect("admin token").to_string();
+    let mut env = env;
+    env.secrets.push(token.clone());
+
+    let missing = env.ws.root().join("no-such-kubeconfig");
+    let out = env.run_as(&["diff"], &missing, |_| {});
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains(&format!("cannot read kubeconfig {}", missing.display())), "{}", out.all());
+
+    let broken = env.ws.root().join("broken-kubeconfig");
+    fs::write(&broken, format!("apiVersion: v1\nusers:\n- name: x\n  user: {{token: {token}\n")).unwrap();
+    let out = env.run_as(&["apply"], &broken, |_| {});
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("not a valid kubeconfig (YAML syntax error"), "{}", out.all());
+
+    let out = env.run_as(&["diff"], env.cluster.kubeconfig(), |c| {
+        c.args(["--context", "nope"]);
+    });
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("context \"nope\" is not in kubeconfig") && out.stderr.contains("(contexts: pangeo-test)"), "{}", out.all());
+
+    let unreachable = env.ws.root().join("unreachable-kubeconfig");
+    let server = admin.lines().find_map(|l| l.trim().strip_prefix("server: ")).unwrap();
+    fs::write(&unreachable, admin.replace(server, "https://127.0.0.1:1")).unwrap();
+    for cmd in ["diff", "apply"] {
+        let out = env.run_as(&[cmd], &unreachable, |_| {});
+        assert_eq!(out.code, 2, "{}", out.all());
+        assert!(out.stderr.contains("cannot reach the API server https://127.0.0.1:1 (context \"pangeo-test\")"), "{}", out.all());
+        assert!(out.stderr.to_lowercase().contains("connection refused"), "{}", out.all());
+    }
+}
+
+#[test]
+fn apply_helm_needs_helm_on_path_and_reports_partial_failure() {
+    let env = Env::new("with-helm");
+    let empty_bin = env.ws.root().join("empty-bin");
+    fs::create_dir_all(&empty_bin).unwrap();
+    let out = env.run_as(&["apply", "--helm"], env.cluster.kubeconfig(), |c| {
+        c.env("PATH", &empty_bin);
+    });
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("--helm: `helm` is not on PATH"), "{}", out.all());
+    let sa = env.cluster.kubectl().args(["-n", "kube-system", "get", "serviceaccount", "cluster-autoscaler"]).output().unwrap();
+    assert!(!sa.status.success(), "objects were applied although helm was missing");
+
+    // The built helm, as `helm` on PATH. The EBS CSI chart's repository is not configured
+    // (no network here), so its install fails after the objects were applied.
+    let bin = env.ws.root().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(env.cluster.helm_path(), bin.join("helm")).unwrap();
+    let helm_env = env.cluster.helm();
+    let out = env.run_as(&["apply", "--helm"], env.cluster.kubeconfig(), |c| {
+        c.env("PATH", format!("{}:/usr/bin:/bin", bin.display()));
+        for (k, v) in helm_env.get_envs() {
+            if let Some(v) = v {
+                c.env(k, v);
+            }
+        }
+    });
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stdout.contains("Deployment/cluster-autoscaler (namespace kube-system) created"), "{}", out.all());
+    assert!(out.stdout.contains("running: helm upgrade --install aws-ebs-csi-driver aws-ebs-csi-driver/aws-ebs-csi-driver"), "{}", out.all());
+    assert!(out.stderr.contains(&format!("helm upgrade --install of release aws-ebs-csi-driver (namespace {}) failed", env.ns)), "{}", out.all());
+    assert!(out.stderr.contains("releases done before it: none"), "{}", out.all());
+    // The values file was private and is gone.
+    assert!(!out.stdout.contains("rendered/"), "{}", out.all());
+}
