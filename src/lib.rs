@@ -19,6 +19,7 @@ pub mod report;
 pub mod rules;
 pub mod schema;
 pub mod secrets;
+pub mod validate;
 pub mod yaml;
 
 use std::io::Write;
@@ -33,7 +34,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Command::Values(args) => commands::values::run(&args).map(|_| 0),
         Command::Diff(args) => commands::diff::run(&args),
         Command::Apply(args) => commands::apply::run(&args),
-        Command::Validate(_) => Err(Error::Usage("this command is not available in this build yet".into())),
+        Command::Validate(args) => commands::validate::run(&args),
     }
 }
 

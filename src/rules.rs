@@ -39,6 +39,7 @@ rules! {
     STORAGE_CLASS = "PR022", "storage-class", "Not exactly one default StorageClass, not encrypted, or not provisioned by ebs.csi.aws.com.";
     UNKNOWN_KIND = "PR023", "unknown-file", "The file's kind could not be recognised from its content.";
     INSTANCE_TYPE = "PR024", "instance-type", "An instance type is not in the project's instance data, so capacity cannot be checked.";
+    CONFIG_DRIFT = "PR025", "config-drift", "An artifact says something other than the config checked with it (`-c`, or the config beside it).";
 }
 
 pub fn find(id: &str) -> Option<&'static Rule> {

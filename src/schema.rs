@@ -22,7 +22,7 @@ pub struct Schema {
 }
 
 impl Schema {
-    const fn new(name: &'static str, text: &'static str) -> Self {
+    pub const fn new(name: &'static str, text: &'static str) -> Self {
         Schema { name, text, compiled: OnceLock::new() }
     }
 

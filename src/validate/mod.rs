@@ -1,0 +1,218 @@
+//! `validate`: check the config and rendered or hand-edited artifacts, alone and against each
+//! other, with no network and no cluster — fast enough for a pre-commit hook.
+//!
+//! The pipeline is pure (text in, diagnostics out; [`validate_texts`] is what a fuzz target
+//! calls):
+//! 1. parse every file (bounded: size cap here, alias/depth/duplicate-key budgets in `yaml`);
+//! 2. recognise its kind from its content ([`kind::detect`]);
+//! 3. check it against its schema (`schemas/`) and per-file rules (placeholders);
+//! 4. read the facts rules need ([`facts`]);
+//! 5. group files into deployments — files of one directory belong together; a config applies to
+//!    its own directory and its `rendered/` output directory, or to everything when given with
+//!    `-c` — and run every rule over each group ([`rules`]).
+
+pub mod facts;
+pub mod kind;
+pub mod python;
+pub mod rules;
+pub mod schemas;
+
+use std::path::{Path, PathBuf};
+
+use crate::config;
+use crate::error::Error;
+use crate::report::{self, Diagnostic};
+use crate::rules as ids;
+use crate::yaml::{self, Node, Pos};
+
+use facts::{ClusterFacts, ConfigFacts, EbsFacts, HubFacts, ManifestFacts};
+use kind::Kind;
+
+/// Deployment files are a few kilobytes; anything this large is refused before parsing.
+pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
+
+/// One file to check.
+#[derive(Clone, Copy, Debug)]
+pub struct Input<'a> {
+    pub path: &'a Path,
+    pub text: &'a str,
+}
+
+/// Validates files given together (no `-c`): the entry point for fuzzing and benchmarks.
+pub fn validate_texts<P: AsRef<Path>, T: AsRef<str>>(files: &[(P, T)]) -> Vec<Diagnostic> {
+    let inputs: Vec<Input> = files.iter().map(|(p, t)| Input { path: p.as_ref(), text: t.as_ref() }).collect();
+    validate(None, &inputs)
+}
+
+/// Validates `files`, and with `config` (`-c`) the config itself and every file against it.
+/// Returns diagnostics sorted by file and position, without duplicates.
+pub fn validate(config: Option<Input>, files: &[Input]) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut inputs: Vec<Input> = config.into_iter().collect();
+    for f in files {
+        if !inputs.iter().any(|i| i.path == f.path) {
+            inputs.push(*f);
+        }
+    }
+    let explicit = config.map(|c| c.path);
+
+    let mut configs: Vec<ConfigFacts> = Vec::new();
+    let mut artifacts: Vec<Artifact> = Vec::new();
+    for input in &inputs {
+        let forced = (Some(input.path) == explicit).then_some(Kind::Config);
+        let Some((kind, docs)) = parse(input, forced, &mut out) else { continue };
+        match kind {
+            Kind::Config => {
+                if let Some(c) = load_config(input, &mut out) {
+                    configs.push(c);
+                }
+            }
+            Kind::Secrets => out.extend(rules::tokens::check_secrets_file(input.path, &docs[0])),
+            _ => {
+                out.extend(schemas::check(kind, input.path, &docs));
+                out.extend(rules::placeholders::check_file(input.path, &docs));
+                artifacts.push(Artifact::read(input, kind, &docs));
+            }
+        }
+    }
+
+    for group in group(&artifacts, &configs, explicit) {
+        rules::run(&group, &mut out);
+    }
+    // A config alone is a deployment too: capacity and instance types need no artifact.
+    for c in &configs {
+        rules::run(&rules::Deployment { config: Some(c), ..Default::default() }, &mut out);
+    }
+
+    report::sort(&mut out);
+    out.dedup();
+    out
+}
+
+/// The finding for a file over [`MAX_FILE_BYTES`] (also used by the command, which stops
+/// reading such a file early).
+pub fn too_large(path: &Path) -> Diagnostic {
+    Diagnostic::error(ids::YAML_SYNTAX, path, Pos { line: 1, col: 1 }, format!("the file is larger than {} MiB", MAX_FILE_BYTES >> 20))
+        .hint("deployment files are a few kilobytes; is this the right file?")
+}
+
+/// Parses one input and decides its kind; problems become diagnostics and `None`.
+fn parse(input: &Input, forced: Option<Kind>, out: &mut Vec<Diagnostic>) -> Option<(Kind, Vec<Node>)> {
+    let at_start = Pos { line: 1, col: 1 };
+    if input.text.len() > MAX_FILE_BYTES {
+        out.push(too_large(input.path));
+        return None;
+    }
+    let docs = match yaml::parse_documents(input.text) {
+        Ok(docs) => docs,
+        Err(e) => {
+            out.push(Diagnostic::error(ids::YAML_SYNTAX, input.path, e.pos, e.message).hint("fix the YAML at this position"));
+            return None;
+        }
+    };
+    if let Some(k) = forced {
+        return Some((k, docs));
+    }
+    match kind::detect(&docs) {
+        Some(k) => Some((k, docs)),
+        None => {
+            let message = if docs.is_empty() { "the file is empty; nothing to check" } else { "not a file pangeo-render knows; skipped" };
+            out.push(
+                Diagnostic::warning(ids::UNKNOWN_KIND, input.path, docs.first().map_or(at_start, |d| d.pos), message).hint(
+                    "validate checks pangeo configs, eksctl ClusterConfigs, DaskHub and EBS CSI Helm values and Kubernetes manifests",
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Runs the config loader (schema and semantic checks) and keeps the facts of a valid config.
+fn load_config(input: &Input, out: &mut Vec<Diagnostic>) -> Option<ConfigFacts> {
+    match config::load_str(input.path, input.text) {
+        Ok(loaded) => {
+            out.extend(loaded.warnings.iter().cloned());
+            Some(ConfigFacts::new(&loaded))
+        }
+        Err(Error::Invalid(diags)) => {
+            out.extend(diags);
+            None
+        }
+        Err(other) => {
+            out.push(Diagnostic::error(ids::SCHEMA, input.path, Pos { line: 1, col: 1 }, other.to_string()));
+            None
+        }
+    }
+}
+
+/// An artifact's facts, by kind.
+struct Artifact {
+    path: PathBuf,
+    facts: ArtifactFacts,
+}
+
+enum ArtifactFacts {
+    Cluster(ClusterFacts),
+    Hub(HubFacts),
+    Ebs(EbsFacts),
+    Manifests(ManifestFacts),
+}
+
+impl Artifact {
+    fn read(input: &Input, kind: Kind, docs: &[Node]) -> Artifact {
+        let facts = match kind {
+            Kind::EksctlCluster => ArtifactFacts::Cluster(ClusterFacts::from_eksctl(input.path, &docs[0])),
+            Kind::DaskhubValues => ArtifactFacts::Hub(HubFacts::from_values(input.path, input.text, &docs[0])),
+            Kind::EbsCsiValues => ArtifactFacts::Ebs(EbsFacts::from_values(input.path, &docs[0])),
+            _ => ArtifactFacts::Manifests(ManifestFacts::from_docs(input.path, docs)),
+        };
+        Artifact { path: input.path.to_path_buf(), facts }
+    }
+}
+
+/// The directory a file's deployment is named by. `pangeo.yaml` renders into `rendered/` beside
+/// it, so a config in `D` also applies to files in `D/rendered`.
+fn dir_of(path: &Path) -> PathBuf {
+    path.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// Groups artifacts into deployments and attaches the config that applies to each.
+fn group<'a>(artifacts: &'a [Artifact], configs: &'a [ConfigFacts], explicit: Option<&Path>) -> Vec<rules::Deployment<'a>> {
+    let mut groups: Vec<(PathBuf, rules::Deployment<'a>)> = Vec::new();
+    for a in artifacts {
+        let dir = dir_of(&a.path);
+        // One cluster, hub and EBS file per deployment: a second one of a kind is checked alone.
+        let slot = groups.iter().position(|(d, g)| {
+            *d == dir
+                && match a.facts {
+                    ArtifactFacts::Cluster(_) => g.cluster.is_none(),
+                    ArtifactFacts::Hub(_) => g.hub.is_none(),
+                    ArtifactFacts::Ebs(_) => g.ebs.is_none(),
+                    ArtifactFacts::Manifests(_) => true,
+                }
+        });
+        let i = slot.unwrap_or_else(|| {
+            groups.push((dir.clone(), rules::Deployment::default()));
+            groups.len() - 1
+        });
+        let g = &mut groups[i].1;
+        match &a.facts {
+            ArtifactFacts::Cluster(f) => g.cluster = Some(f),
+            ArtifactFacts::Hub(f) => g.hub = Some(f),
+            ArtifactFacts::Ebs(f) => g.ebs = Some(f),
+            ArtifactFacts::Manifests(f) => g.manifests.push(f),
+        }
+    }
+    for (dir, g) in &mut groups {
+        g.config = configs
+            .iter()
+            .find(|c| Some(c.path.as_path()) == explicit)
+            .or_else(|| {
+                configs.iter().find(|c| {
+                    let cdir = dir_of(&c.path);
+                    *dir == cdir || *dir == cdir.join("rendered")
+                })
+            });
+    }
+    groups.into_iter().map(|(_, g)| g).collect()
+}

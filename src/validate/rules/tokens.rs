@@ -1,0 +1,94 @@
+//! Secrets in `daskhub.yaml` and the secrets file: tokens are 64 hex characters (what
+//! `openssl rand -hex 32` gives and JupyterHub expects), the proxy and API tokens differ, the
+//! Dask Gateway API token is the same in its two places (PR015); the admin password hash is a
+//! well-formed PBKDF2 PHC string with enough iterations (PR016).
+//!
+//! Messages name fields, never values: this output lands in CI logs and terminals.
+
+use std::path::Path;
+
+use crate::password;
+use crate::report::Diagnostic;
+use crate::rules;
+use crate::validate::facts::{Fact, Reader};
+use crate::validate::rules::placeholders::is_placeholder;
+use crate::validate::rules::Deployment;
+use crate::yaml::Node;
+
+pub fn is_token(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
+    let Some(h) = d.hub else { return };
+    tokens(&h.proxy_token, &h.hub_api_token, &h.gateway_api_token, out);
+    if let Some(hash) = &h.password_hash {
+        password_hash(hash, out);
+    } else if let Some(class) = &h.authenticator_class {
+        if class.value == "PangeoPasswordAuthenticator" {
+            out.push(
+                class
+                    .error(rules::PASSWORD_HASH, "PangeoPasswordAuthenticator is selected but hub.config.PangeoPasswordAuthenticator.password_hash is not set")
+                    .hint("render daskhub.yaml with `pangeo-render values`; the hub refuses to start without a hash"),
+            );
+        }
+    }
+}
+
+type Token = Option<Fact<String>>;
+
+fn tokens(proxy: &Token, hub_api: &Token, gateway_api: &Token, out: &mut Vec<Diagnostic>) {
+    let all = [proxy, hub_api, gateway_api];
+    for t in all.into_iter().flatten() {
+        if !is_token(&t.value) && !is_placeholder(&t.value) {
+            out.push(
+                t.error(rules::TOKENS, format!("the token is not 64 hexadecimal characters (it has {} characters)", t.value.chars().count()))
+                    .hint("generate one with `openssl rand -hex 32`, or let `pangeo-render values --rotate tokens` do it"),
+            );
+        }
+    }
+    if let (Some(a), Some(b)) = (hub_api, gateway_api) {
+        if a.value != b.value {
+            out.push(
+                b.error(rules::TOKENS, "the Dask Gateway API token differs from jupyterhub.hub.services.dask-gateway.apiToken")
+                    .hint(format!("both places must hold the same token (the other is at line {}); the gateway cannot authenticate users otherwise", a.loc.pos.line)),
+            );
+        }
+    }
+    if let Some(p) = proxy {
+        for api in [hub_api, gateway_api].into_iter().flatten() {
+            if api.value == p.value && !is_placeholder(&p.value) {
+                out.push(
+                    api.error(rules::TOKENS, "the Dask Gateway API token is the same as proxy.secretToken")
+                        .hint("use a different random token for each purpose (`pangeo-render values --rotate tokens`)"),
+                );
+                break;
+            }
+        }
+    }
+}
+
+fn password_hash(hash: &Fact<String>, out: &mut Vec<Diagnostic>) {
+    if is_placeholder(&hash.value) {
+        return;
+    }
+    if let Err(e) = password::parse(&hash.value) {
+        out.push(
+            hash.error(rules::PASSWORD_HASH, format!("the admin password hash is not usable: {e}"))
+                .hint("set the password again with `pangeo-render values --rotate password` (or --admin-password-stdin)"),
+        );
+    }
+}
+
+/// The secrets file beside a config (`pangeo.secrets.yaml`): same token and hash rules.
+pub fn check_secrets_file(file: &Path, doc: &Node) -> Vec<Diagnostic> {
+    let r = Reader::new(file, doc);
+    let mut out = Vec::new();
+    let proxy = r.string(&["proxySecretToken"]);
+    let api = r.string(&["daskGatewayApiToken"]);
+    tokens(&proxy, &None, &api, &mut out);
+    if let Some(hash) = r.string(&["adminPasswordHash"]) {
+        password_hash(&hash, &mut out);
+    }
+    out
+}
