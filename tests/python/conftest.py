@@ -6,6 +6,9 @@ import harness
 
 
 def pytest_configure(config):
+    # Third-party deprecation noise from the pinned servers, not from the code under test.
+    config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:pythonjsonlogger.*")
+    config.addinivalue_line("filterwarnings", "ignore:The `version` property of an event schema:Warning")
     try:
         harness.rendered_root()
         harness.current_target()

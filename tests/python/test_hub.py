@@ -263,6 +263,10 @@ class HubProcess:
                 env=env,
                 start_new_session=True,  # its own process group: the proxy goes down with it
             )
+        # scripts/test-python kills what is left of these groups if pytest itself is killed.
+        pid_dir = os.environ.get("PANGEO_PID_DIR")
+        if pid_dir:
+            pathlib.Path(pid_dir, str(self.proc.pid)).write_text(self.local["dir"] + "\n")
 
     def log(self):
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -307,11 +311,33 @@ class HubProcess:
             time.sleep(0.5)
             if not self._group_alive():
                 break
-        # Last resort for a proxy that outlived its hub.
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        self._stop_proxy()
+
+    def _stop_proxy(self):
+        """JupyterHub starts the proxy in a session of its own and records its pid in the work dir;
+        a hub that died without stopping it leaves it running."""
+        pid_file = pathlib.Path(self.local["dir"], "jupyterhub-proxy.pid")
+        try:
+            pid = int(pid_file.read_text().strip())
+            cmdline = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return
+        if b"configurable-http-proxy" not in cmdline:
+            return
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                return
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                if not pathlib.Path(f"/proc/{pid}").exists() or _is_zombie(pid):
+                    return
+                time.sleep(0.1)
 
     def _group_alive(self):
         try:
@@ -347,6 +373,13 @@ class HubProcess:
         if cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
         return self.request("POST", "/hub/login?next=%2Fhub%2Fhome", urllib.parse.urlencode(form), headers)
+
+
+def _is_zombie(pid):
+    try:
+        return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def login_cookies(headers):
