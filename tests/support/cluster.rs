@@ -20,10 +20,14 @@
 //!   script's watchdog stops that cluster and removes its dir within about a second
 //!   after this test binary exits, however it exits.
 //!
-//! No controllers run: objects are stored, validated and admitted, but nothing
-//! reconciles them (no pods, no garbage collection, deleted namespaces stay
-//! `Terminating`). Each test gets its own namespace from [`TestCluster::namespace`]
-//! and never cleans it up; a test cluster is thrown away whole.
+//! Only two controllers run (ClusterRole aggregation, so `view`/`edit`/`admin` have
+//! rules, and namespace deletion): objects are stored, validated and admitted, but
+//! nothing schedules or reconciles them (no pods, no garbage collection). Each test
+//! gets its own namespace from [`TestCluster::namespace`] and need not clean it up;
+//! a test cluster is thrown away whole.
+//!
+//! `PANGEO_SKIP_CLUSTER_TESTS=1` (`scripts/test --no-cluster`) switches cluster tests
+//! off: tests that use [`TestCluster::try_get`] then return early.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -96,10 +100,29 @@ impl TestCluster {
     /// The control plane for this test binary: reused from the environment, or
     /// started on first use. Panics with the script's output if it cannot start.
     pub fn get() -> &'static TestCluster {
+        assert!(
+            !Self::skipped(),
+            "PANGEO_SKIP_CLUSTER_TESTS is set; use TestCluster::try_get() to skip"
+        );
         CLUSTER
             .get_or_init(TestCluster::start)
             .as_ref()
             .unwrap_or_else(|e| panic!("test cluster unavailable: {e}"))
+    }
+
+    /// Like [`TestCluster::get`], but `None` when `PANGEO_SKIP_CLUSTER_TESTS` is set
+    /// (`scripts/test --no-cluster`), so a test can return early instead.
+    pub fn try_get() -> Option<&'static TestCluster> {
+        if Self::skipped() {
+            eprintln!("PANGEO_SKIP_CLUSTER_TESTS is set: skipping a cluster test");
+            return None;
+        }
+        Some(Self::get())
+    }
+
+    /// Whether cluster tests are switched off for this run.
+    pub fn skipped() -> bool {
+        std::env::var_os("PANGEO_SKIP_CLUSTER_TESTS").is_some_and(|v| !v.is_empty() && v != "0")
     }
 
     fn start() -> Result<TestCluster, String> {
