@@ -39,9 +39,15 @@ pub fn run(args: &ValidateArgs) -> Result<i32> {
         texts.extend(keep(p, read(p)?));
     }
 
+    // Files of the same deployment that were not named: read quietly, used as context only.
+    let mut named: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    named.extend(args.config.as_deref());
+    let context: Vec<(PathBuf, String)> = siblings(&named).into_iter().filter_map(|p| quiet_read(&p).map(|t| (p, t))).collect();
+
     let config = config_file.as_ref().map(|(path, text)| Input { path, text });
     let inputs: Vec<Input> = texts.iter().map(|(path, text)| Input { path, text }).collect();
-    let mut diags = validate::validate(config, &inputs);
+    let context: Vec<Input> = context.iter().map(|(path, text)| Input { path, text }).collect();
+    let mut diags = validate::validate_with_context(config, &inputs, &context);
     if !refused.is_empty() {
         diags.extend(refused);
         report::sort(&mut diags);
@@ -82,6 +88,56 @@ fn expand(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     found.sort();
     out.extend(found);
     Ok(())
+}
+
+/// YAML files that may belong to the same deployments as `named`: those in each named file's
+/// directory, in its `rendered/` subdirectory (where `values` writes), and, for files inside a
+/// `rendered/` directory, beside it (where the config is). Named files are not repeated.
+fn siblings(named: &[&Path]) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for p in named {
+        let dir = p.parent().map(Path::to_path_buf).unwrap_or_default();
+        let lookup = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir.clone() };
+        if !lookup.is_dir() {
+            continue;
+        }
+        dirs.push(dir.clone());
+        dirs.push(dir.join("rendered"));
+        if dir.file_name().is_some_and(|n| n == "rendered") {
+            dirs.push(dir.parent().map(Path::to_path_buf).unwrap_or_default());
+        }
+    }
+    dirs.sort();
+    dirs.dedup();
+    let mut out = Vec::new();
+    for dir in dirs {
+        let lookup = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir.clone() };
+        let Ok(entries) = std::fs::read_dir(&lookup) else { continue };
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name();
+                let is_yaml = Path::new(&name).extension().is_some_and(|x| x == "yaml" || x == "yml");
+                (is_yaml && e.path().is_file()).then(|| dir.join(name))
+            })
+            .filter(|p| !named.iter().any(|n| same_file(n, p)))
+            .collect();
+        found.sort();
+        out.extend(found);
+    }
+    out
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+}
+
+/// A context file's text, or nothing: context files that cannot be read are simply not used.
+fn quiet_read(path: &Path) -> Option<String> {
+    match read(path) {
+        Ok(FileText::Text(t)) => Some(t),
+        _ => None,
+    }
 }
 
 /// A file's text, or the finding that it cannot be a deployment file at all.

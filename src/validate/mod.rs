@@ -89,6 +89,22 @@ pub fn validate(config: Option<Input>, files: &[Input]) -> Vec<Diagnostic> {
     out
 }
 
+/// Validates `given` files with `context` files beside them: files the user did not name but that
+/// belong to the same deployment (a pre-commit hook is given only the staged `daskhub.yaml`, yet
+/// its tolerations must still match the committed `cluster.yaml`). Reported are the problems of
+/// the given files, and those of context files that appear only when the given files join them
+/// — a context file's own, older problems are not the commit's business.
+pub fn validate_with_context(config: Option<Input>, given: &[Input], context: &[Input]) -> Vec<Diagnostic> {
+    if context.is_empty() {
+        return validate(config, given);
+    }
+    let all: Vec<Input> = given.iter().chain(context).copied().collect();
+    let combined = validate(config, &all);
+    let baseline = validate(config, context);
+    let named = |p: &Path| given.iter().any(|g| g.path == p) || config.is_some_and(|c| c.path == p);
+    combined.into_iter().filter(|d| named(&d.file) || !baseline.contains(d)).collect()
+}
+
 /// The finding for a file over [`MAX_FILE_BYTES`] (also used by the command, which stops
 /// reading such a file early).
 pub fn too_large(path: &Path) -> Diagnostic {
@@ -106,7 +122,12 @@ fn parse(input: &Input, forced: Option<Kind>, out: &mut Vec<Diagnostic>) -> Opti
     let docs = match yaml::parse_documents(input.text) {
         Ok(docs) => docs,
         Err(e) => {
-            out.push(Diagnostic::error(ids::YAML_SYNTAX, input.path, e.pos, e.message).hint("fix the YAML at this position"));
+            // The parser suggests one of its own options for duplicates; users need the fix.
+            let (message, hint) = match e.message.split_once(", set DuplicateKeyPolicy") {
+                Some((m, _)) => (m.to_string(), "remove one of the two; YAML tools disagree on which one wins"),
+                None => (e.message, "fix the YAML at this position"),
+            };
+            out.push(Diagnostic::error(ids::YAML_SYNTAX, input.path, e.pos, message).hint(hint));
             return None;
         }
     };
