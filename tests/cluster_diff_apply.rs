@@ -481,14 +481,19 @@ fn in_tree_gp2_needs_recreate_and_hands_over_the_default_annotation() {
     assert!(out.stdout.contains("StorageClass/gp2: the server refuses to change immutable fields in place; apply --recreate"), "{}", out.all());
     assert!(out.stdout.contains("Forbidden: updates to provisioner are forbidden"), "{}", out.all());
     assert!(out.stdout.contains("--- live/storage.k8s.io.v1.StorageClass.gp2\n+++ merged/storage.k8s.io.v1.StorageClass.gp2 (re-created)"), "{}", out.all());
-    assert!(out.stdout.contains("-provisioner: kubernetes.io/aws-ebs\n+provisioner: ebs.csi.aws.com"), "{}", out.all());
+    assert!(out.stdout.contains("\n-provisioner: kubernetes.io/aws-ebs\n") && out.stdout.contains("\n+provisioner: ebs.csi.aws.com\n"), "{}", out.all());
+    assert!(out.stdout.contains("\n-  type: gp2\n") && out.stdout.contains("\n+  type: gp3\n"), "{}", out.all());
+    // Re-creating settles the conflicts with kubectl too: they are not listed.
+    assert!(!out.stdout.contains("fields owned by other field managers"), "{}", out.all());
     // kubectl's client-side apply left a copy of the whole object in an annotation: masked.
     assert!(out.stdout.contains("-    kubectl.kubernetes.io/last-applied-configuration: (sensitive value)"), "{}", out.all());
 
     let out = env.run(&["apply"]);
     assert_eq!(out.code, 2, "{}", out.all());
     assert!(out.stderr.contains("nothing was applied"), "{}", out.all());
-    assert!(out.stderr.contains("StorageClass/gp2:\n    provisioner: Forbidden: updates to provisioner are forbidden"), "{}", out.all());
+    assert!(out.stderr.contains("StorageClass/gp2:\n    parameters: Forbidden: updates to parameters are forbidden."), "{}", out.all());
+    assert!(out.stderr.contains("\n    provisioner: Forbidden: updates to provisioner are forbidden."), "{}", out.all());
+    assert!(!out.stderr.contains("field managers"), "{}", out.all());
     assert!(out.stderr.contains("--recreate"), "{}", out.all());
     let sa = env.cluster.kubectl().args(["-n", "kube-system", "get", "serviceaccount", "cluster-autoscaler"]).output().unwrap();
     assert!(!sa.status.success(), "the refused apply created objects");
@@ -565,13 +570,13 @@ fn helm_release_values_are_diffed_with_secrets_masked() {
     assert_eq!(
         lines,
         [
-            "+        tag: 2024.01.01",
-            "+      apiToken: (sensitive value changed)",
-            "+      apiToken: (sensitive value changed)",
+            "+        apiToken: (sensitive value changed)",
+            "+        apiToken: (sensitive value changed)",
+            "+      tag: 2024.01.01",
             "+    secretToken: (sensitive value changed)",
-            "-        tag: 2023.10.28",
-            "-      apiToken: (sensitive value)",
-            "-      apiToken: (sensitive value)",
+            "-        apiToken: (sensitive value)",
+            "-        apiToken: (sensitive value)",
+            "-      tag: 2023.10.28",
             "-    secretToken: (sensitive value)",
         ],
         "{daskhub}"
@@ -595,7 +600,7 @@ fn read_only_identities_fail_with_verb_and_resource() {
     let reader = env.cluster.user_kubeconfig("reader", None);
     let out = env.run_as(&["diff"], &reader, |_| {});
     assert_eq!(out.code, 2, "{}", out.all());
-    assert!(out.stderr.contains(r#"list storageclasses: storageclasses is forbidden: User "reader" cannot list resource "storageclasses""#), "{}", out.all());
+    assert!(out.stderr.contains(r#"list storageclasses: storageclasses.storage.k8s.io is forbidden: User "reader" cannot list resource "storageclasses""#), "{}", out.all());
     assert!(out.stderr.contains("(403 Forbidden)"), "{}", out.all());
     assert!(out.stderr.contains("identity: kubeconfig user \"reader\""), "{}", out.all());
     assert!(!out.stderr.contains("panicked"), "{}", out.all());

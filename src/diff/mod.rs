@@ -180,7 +180,8 @@ impl ObjectReport {
             name: p.object.name.clone(),
             action,
             default_class_handover: p.handover,
-            conflicts: p.conflicts.clone(),
+            // Re-creating an object settles its conflicts as well.
+            conflicts: if p.immutable.is_empty() { p.conflicts.clone() } else { Vec::new() },
             immutable: p.immutable.iter().map(|m| masker.text(m)).collect(),
             diff,
         }
