@@ -440,11 +440,14 @@ pub struct HubFacts {
     pub hub_api_token: Option<Fact<String>>,
     pub gateway_api_token: Option<Fact<String>>,
     pub password_hash: Option<Fact<String>>,
+    /// `password_hash` present but not a string (a list, a mapping, a number).
+    pub password_hash_not_text: Option<Loc>,
     pub authenticator_class: Option<Fact<String>>,
     /// Where the code blocks are, for "no options handler" messages.
     pub extra_config_loc: Option<Loc>,
 }
 
+const HASH_PATH: [&str; 5] = ["jupyterhub", "hub", "config", "PangeoPasswordAuthenticator", "password_hash"];
 pub const SSL_CERT: &str = "service.beta.kubernetes.io/aws-load-balancer-ssl-cert";
 pub const CAPACITY_TYPE: &str = "eks.amazonaws.com/capacityType";
 pub const NODEGROUP_LABEL: &str = "eks.amazonaws.com/nodegroup";
@@ -494,7 +497,8 @@ impl HubFacts {
                 .string(&["jupyterhub", "hub", "services", "dask-gateway", "apiToken"])
                 .or_else(|| r.string(&["jupyterhub", "hub", "services", "dask-gateway", "api_token"])),
             gateway_api_token: r.string(&["dask-gateway", "gateway", "auth", "jupyterhub", "apiToken"]),
-            password_hash: r.string(&["jupyterhub", "hub", "config", "PangeoPasswordAuthenticator", "password_hash"]),
+            password_hash: r.string(&HASH_PATH),
+            password_hash_not_text: r.node(&HASH_PATH).filter(|n| n.as_str().is_none()).map(|_| r.loc(&HASH_PATH)),
             authenticator_class: r.string(&["jupyterhub", "hub", "config", "JupyterHub", "authenticator_class"]),
             ..HubFacts::default()
         };
@@ -516,7 +520,8 @@ impl HubFacts {
                 .collect(),
             _ => Vec::new(),
         };
-        for (path, node) in blocks {
+        // Real values have one to three code blocks; a bound keeps hostile input cheap.
+        for (path, node) in blocks.into_iter().take(32) {
             let Some(code) = node.as_str() else { continue };
             let at = |offset: usize| Loc { file: r.file.to_path_buf(), pos: code_pos(text, node, code, offset), field: dotted(&path) };
             for call in python::option_calls(code) {

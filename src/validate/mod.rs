@@ -122,11 +122,7 @@ fn parse(input: &Input, forced: Option<Kind>, out: &mut Vec<Diagnostic>) -> Opti
     let docs = match yaml::parse_documents(input.text) {
         Ok(docs) => docs,
         Err(e) => {
-            // The parser suggests one of its own options for duplicates; users need the fix.
-            let (message, hint) = match e.message.split_once(", set DuplicateKeyPolicy") {
-                Some((m, _)) => (m.to_string(), "remove one of the two; YAML tools disagree on which one wins"),
-                None => (e.message, "fix the YAML at this position"),
-            };
+            let (message, hint) = explain(e.message);
             out.push(Diagnostic::error(ids::YAML_SYNTAX, input.path, e.pos, message).hint(hint));
             return None;
         }
@@ -146,6 +142,26 @@ fn parse(input: &Input, forced: Option<Kind>, out: &mut Vec<Diagnostic>) -> Opti
             None
         }
     }
+}
+
+/// The parser's message in users' words, with a hint. Budget breaches (alias bombs, deep
+/// nesting) are named for what they are rather than by the parser's internal counters.
+fn explain(message: String) -> (String, &'static str) {
+    const LIMIT: &str = "deployment files are small and shallow; input this large or deep is refused to bound time and memory";
+    if let Some((m, _)) = message.split_once(", set DuplicateKeyPolicy") {
+        return (m.to_string(), "remove one of the two; YAML tools disagree on which one wins");
+    }
+    if message.starts_with("budget breached") || message.starts_with("recursion limit") {
+        let what = if message.contains("Depth") || message.starts_with("recursion") {
+            "the YAML is nested too deeply"
+        } else if message.contains("Alias") || message.contains("Nodes") || message.contains("Events") {
+            "the YAML expands to too many values (aliases repeated inside aliases?)"
+        } else {
+            "the YAML exceeds the parser's safety limits"
+        };
+        return (what.to_string(), LIMIT);
+    }
+    (message, "fix the YAML at this position")
 }
 
 /// Runs the config loader (schema and semantic checks) and keeps the facts of a valid config.

@@ -48,7 +48,11 @@ impl OptionCall {
 
 const OPTION_KINDS: &[&str] = &["Float", "Integer", "String", "Select", "Bool", "Mapping"];
 
-/// Every option constructor call in `text`, in order.
+/// A real handler declares a handful of options; a text with more is not one, and reading it
+/// further would only cost time (each call's position is looked up in the file).
+const MAX_CALLS: usize = 64;
+
+/// Every option constructor call in `text`, in order (at most [`MAX_CALLS`]).
 pub fn option_calls(text: &str) -> Vec<OptionCall> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
@@ -72,6 +76,9 @@ pub fn option_calls(text: &str) -> Vec<OptionCall> {
             if OPTION_KINDS.contains(&word) && bytes.get(end) == Some(&b'(') {
                 if let Some((call, next)) = parse_call(text, word, i, end + 1) {
                     out.push(call);
+                    if out.len() == MAX_CALLS {
+                        break;
+                    }
                     i = next;
                     continue;
                 }

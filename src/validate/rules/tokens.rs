@@ -24,6 +24,11 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
     tokens(&h.proxy_token, &h.hub_api_token, &h.gateway_api_token, out);
     if let Some(hash) = &h.password_hash {
         password_hash(hash, out);
+    } else if let Some(loc) = &h.password_hash_not_text {
+        out.push(
+            loc.error(rules::PASSWORD_HASH, "the admin password hash is not a string")
+                .hint("it is one quoted string: \"$pbkdf2-sha256$i=ITERATIONS,l=32$SALT$HASH\", as `pangeo-render values` writes it"),
+        );
     } else if let Some(class) = &h.authenticator_class {
         if class.value == "PangeoPasswordAuthenticator" {
             out.push(

@@ -1,0 +1,370 @@
+//! `validate` end to end, through the real binary: rendered fixtures are clean, every rule has a
+//! fixture that triggers exactly it at the right place, output formats and exit codes, hostile
+//! YAML, and no secret ever printed.
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+use support::{fixture_configs, repo, Workspace};
+
+/// Long enough for a slow, shared machine; only there so that a hang fails instead of blocking.
+const HANG: Duration = Duration::from_secs(300);
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn validate(ws: &Workspace, args: &[&dyn AsRef<std::ffi::OsStr>]) -> Run {
+    let mut cmd = ws.cmd();
+    cmd.arg("validate").timeout(HANG);
+    for a in args {
+        cmd.arg(a.as_ref());
+    }
+    let out = cmd.output().unwrap();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(!run.stderr.contains("panicked"), "validate panicked: {}", run.stderr);
+    run
+}
+
+fn json(run: &Run) -> Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", run.stdout, run.stderr))
+}
+
+/// `FILE-NAME:LINE:COL: SEVERITY[ID]` for each diagnostic of a JSON report.
+fn short_lines(report: &Value) -> Vec<String> {
+    report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let file = Path::new(d["file"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned();
+            format!("{file}:{}:{}: {}[{}]", d["line"], d["col"], d["severity"].as_str().unwrap(), d["id"].as_str().unwrap())
+        })
+        .collect()
+}
+
+/// A workspace with the fixture's config rendered (fixed secrets) into `rendered/`.
+fn rendered(name: &str) -> Workspace {
+    let ws = Workspace::with_config(&support::fixture(name));
+    ws.write_fixed_secrets();
+    ws.values().assert().success();
+    ws
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} does not contain {from:?}", path.display());
+    fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+#[test]
+fn every_fixture_renders_to_files_that_validate_clean() {
+    for (name, _) in fixture_configs() {
+        let ws = rendered(&name);
+        // Each way of giving the same deployment: the directory, the files with -c, the config
+        // beside its rendered/ directory, and the config alone.
+        let out = ws.out();
+        let files: Vec<PathBuf> = fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
+        let config = ws.config();
+        let mut with_c: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"--strict", &"--format", &"json", &"-c", &config];
+        with_c.extend(files.iter().map(|f| f as &dyn AsRef<std::ffi::OsStr>));
+        for args in [
+            vec![&"--strict" as &dyn AsRef<std::ffi::OsStr>, &"--format", &"json", &out],
+            with_c,
+            vec![&"--strict", &"--format", &"json", &config, &out],
+            vec![&"--strict", &"--format", &"json", &"-c", &config],
+        ] {
+            let run = validate(&ws, &args);
+            let report = json(&run);
+            assert_eq!(run.code, 0, "{name}: {}", run.stdout);
+            assert_eq!(report["diagnostics"], serde_json::json!([]), "{name}");
+        }
+        // The secrets file beside the config is recognised and its tokens and hash checked.
+        let run = validate(&ws, &[&"--strict", &ws.secrets_path()]);
+        assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{name}");
+    }
+}
+
+fn rule_fixture_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = fs::read_dir(repo().join("fixtures/rules")).unwrap().map(|e| e.unwrap().path()).collect();
+    dirs.sort();
+    dirs
+}
+
+#[test]
+fn every_rule_fixture_triggers_exactly_its_rule_where_expected() {
+    let ws = Workspace::empty();
+    for dir in rule_fixture_dirs() {
+        let dir_name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let id = &dir_name[..5];
+        let expected: Vec<String> = fs::read_to_string(dir.join("expected.txt")).unwrap().lines().map(str::to_string).collect();
+        assert!(!expected.is_empty(), "{dir_name}: expected.txt is empty");
+        let run = validate(&ws, &[&"--format", &"json", &dir]);
+        let report = json(&run);
+        assert_eq!(short_lines(&report), expected, "{dir_name}: {}", run.stdout);
+        for d in report["diagnostics"].as_array().unwrap() {
+            assert_eq!(d["id"], id, "{dir_name} triggers another rule: {d}");
+        }
+        let errors = report["errors"].as_u64().unwrap();
+        assert_eq!(run.code, if errors > 0 { 1 } else { 0 }, "{dir_name}");
+        // Warnings fail only with --strict.
+        let strict = validate(&ws, &[&"--strict", &dir]);
+        assert_eq!(strict.code, 1, "{dir_name} with --strict: {}", strict.stderr);
+    }
+}
+
+#[test]
+fn every_rule_is_documented_with_a_fixture() {
+    let doc = fs::read_to_string(repo().join("docs/rules.md")).unwrap();
+    for rule in pangeo_render::rules::ALL {
+        let fixture = format!("fixtures/rules/{}-{}/", rule.id, rule.name);
+        let row = format!("| {} | `{}` | {} | [`{fixture}`]", rule.id, rule.name, rule.summary);
+        assert!(doc.contains(&row), "docs/rules.md lacks the row for {}: {row}", rule.id);
+        let expected = fs::read_to_string(repo().join(&fixture).join("expected.txt"))
+            .unwrap_or_else(|e| panic!("{} has no fixture {fixture}: {e}", rule.id));
+        assert!(expected.contains(&format!("[{}]", rule.id)), "{fixture}expected.txt does not expect {}", rule.id);
+    }
+    for dir in rule_fixture_dirs() {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            pangeo_render::rules::ALL.iter().any(|r| name == format!("{}-{}", r.id, r.name)),
+            "fixtures/rules/{name} names no rule"
+        );
+    }
+}
+
+#[test]
+fn text_output_names_file_line_column_rule_field_and_hint_without_colour() {
+    let ws = Workspace::empty();
+    let file = repo().join("fixtures/rules/PR013-node-sizes/cluster.yaml");
+    let run = validate(&ws, &[&file]);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "{}:12:14: error[PR013]: managedNodeGroups[0].minSize: minSize 5 is greater than maxSize 2\n  hint: lower minSize or raise maxSize\n\
+             1 error(s), 0 warning(s) in 1 file(s): invalid\n",
+            file.display()
+        )
+    );
+}
+
+#[test]
+fn json_output_has_a_stable_shape() {
+    let ws = Workspace::empty();
+    let file = repo().join("fixtures/rules/PR024-instance-type/cluster.yaml");
+    let run = validate(&ws, &[&"--format", &"json", &file]);
+    assert_eq!(run.code, 0, "a warning alone is valid");
+    assert_eq!(run.stderr, "");
+    let report = json(&run);
+    assert_eq!(report["valid"], true);
+    assert_eq!(report["errors"], 0);
+    assert_eq!(report["warnings"], 1);
+    let d = &report["diagnostics"][0];
+    let keys: Vec<&str> = d.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["id", "severity", "file", "line", "col", "field", "message", "hint"]);
+    assert_eq!(d["id"], "PR024");
+    assert_eq!(d["severity"], "warning");
+    assert_eq!(d["file"], file.to_string_lossy().as_ref());
+    assert_eq!((d["line"].as_u64(), d["col"].as_u64()), (Some(11), Some(31)));
+    assert_eq!(d["field"], "managedNodeGroups[0].instanceTypes[1]");
+}
+
+#[test]
+fn exit_codes_for_usage_and_io_errors() {
+    let ws = Workspace::empty();
+    let run = validate(&ws, &[]);
+    assert_eq!(run.code, 2, "no files: {}", run.stderr);
+    assert!(run.stderr.contains("nothing to validate"), "{}", run.stderr);
+
+    let missing = ws.root().join("no-such.yaml");
+    let run = validate(&ws, &[&missing]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("no-such.yaml"), "{}", run.stderr);
+
+    let run = validate(&ws, &[&"-c", &missing]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+
+    let run = validate(&ws, &[&"--format", &"yaml", &missing]);
+    assert_eq!(run.code, 2, "bad flag value: {}", run.stderr);
+}
+
+#[test]
+fn unknown_and_empty_files_are_skipped_with_a_warning() {
+    let ws = Workspace::empty();
+    let other = ws.root().join("workflow.yml");
+    fs::write(&other, "on: push\njobs: {}\n").unwrap();
+    let empty = ws.root().join("empty.yaml");
+    fs::write(&empty, "# nothing\n").unwrap();
+    let run = validate(&ws, &[&"--format", &"json", &other, &empty]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let lines = short_lines(&json(&run));
+    assert_eq!(lines, ["empty.yaml:1:1: warning[PR023]", "workflow.yml:1:1: warning[PR023]"]);
+}
+
+#[test]
+fn hostile_yaml_gets_a_clear_error_and_no_panic() {
+    let ws = Workspace::empty();
+    let mut deep = String::new();
+    for i in 0..200 {
+        deep.push_str(&format!("{}k{i}:\n", "  ".repeat(i)));
+    }
+    let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..12 {
+        let p = i - 1;
+        bomb.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+    }
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("truncated.yaml", "apiVersion: eksctl.io/v1alpha5\nkind: ClusterConfig\nmetadata:\n  name: \"pangeo\n".into(), ""),
+        ("tabs.yaml", "jupyterhub:\n\tproxy: {}\n".into(), "tab"),
+        ("duplicate.yaml", "jupyterhub: {}\njupyterhub: {}\n".into(), "duplicate"),
+        ("deep.yaml", deep, ""),
+        ("bomb.yaml", bomb, ""),
+        ("flow.yaml", format!("a: {}{}\n", "[".repeat(5000), "]".repeat(5000)), ""),
+        ("binary.yaml", "\u{0}\u{1}\u{2}".into(), ""),
+    ];
+    for (name, text, word) in &cases {
+        let path = ws.root().join(name);
+        fs::write(&path, text).unwrap();
+        let run = validate(&ws, &[&"--format", &"json", &path]);
+        let report = json(&run);
+        assert_eq!(run.code, 1, "{name}: {}", run.stdout);
+        let d = &report["diagnostics"][0];
+        assert_eq!(d["id"], "PR001", "{name}: {d}");
+        assert!(d["message"].as_str().unwrap().to_lowercase().contains(word), "{name}: {d}");
+        assert!(d["line"].as_u64().unwrap() >= 1, "{name}: {d}");
+    }
+    // 50 MB: refused by size before it is parsed (or even read whole).
+    let big = ws.root().join("big.yaml");
+    let line = format!("key: {}\n", "x".repeat(1018));
+    fs::write(&big, line.repeat(50 * 1024)).unwrap();
+    let run = validate(&ws, &[&big]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("error[PR001]") && run.stderr.contains("larger than"), "{}", run.stderr);
+    // Not UTF-8: a finding, not a crash.
+    let latin = ws.root().join("latin1.yaml");
+    fs::write(&latin, b"name: caf\xe9\n").unwrap();
+    let run = validate(&ws, &[&latin]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("error[PR001]: not UTF-8"), "{}", run.stderr);
+}
+
+#[test]
+fn secrets_are_never_printed() {
+    let ws = rendered("walkthrough");
+    let secrets = fs::read_to_string(ws.secrets_path()).unwrap();
+    let value = |k: &str| secrets.lines().find_map(|l| l.strip_prefix(&format!("{k}: "))).unwrap().trim_matches('"').to_string();
+    let (proxy, api, hash) = (value("proxySecretToken"), value("daskGatewayApiToken"), value("adminPasswordHash"));
+    let daskhub = ws.out().join("daskhub.yaml");
+    let original = fs::read_to_string(&daskhub).unwrap();
+    // Each edit makes a rule or the parser speak about a line holding a secret.
+    let weak_hash = pangeo_render::password::hash_with("snapshot-password", &[7u8; 16], 1000);
+    let edits: Vec<(String, String)> = vec![
+        (format!("apiToken: \"{api}\"\n    extraConfig"), format!("apiToken: \"{proxy}\"\n    extraConfig")),
+        (format!("secretToken: \"{proxy}\""), format!("secretToken: \"{}\"", &proxy[..40])),
+        (format!("secretToken: \"{proxy}\""), format!("secretToken: {proxy}x")),
+        (format!("secretToken: \"{proxy}\""), format!("secretToken: [\"{proxy}\"]")),
+        (format!("secretToken: \"{proxy}\""), format!("secretToken: \"{proxy}\"\n    secretToken: \"{proxy}\"")),
+        (format!("secretToken: \"{proxy}\""), format!("secretToken: \"{proxy}")),
+        (format!("password_hash: \"{hash}\""), format!("password_hash: \"{weak_hash}\"")),
+        (format!("password_hash: \"{hash}\""), format!("password_hash: \"{}\"", &hash[..hash.len() - 3])),
+        (format!("password_hash: \"{hash}\""), format!("password_hash: {{value: \"{hash}\"}}")),
+    ];
+    let needles: Vec<String> = [&proxy, &api, &hash, &weak_hash]
+        .iter()
+        .flat_map(|s| {
+            // The whole value, a token's first 16 characters, a hash's salt and digest.
+            let mut v = vec![s.to_string()];
+            if !s.starts_with('$') {
+                v.push(s[..16].to_string());
+            }
+            v.extend(s.split('$').filter(|p| p.len() >= 16).map(str::to_string));
+            v
+        })
+        .collect();
+    for (from, to) in &edits {
+        fs::write(&daskhub, &original).unwrap();
+        edit(&daskhub, from, to);
+        for format in ["text", "json"] {
+            let run = validate(&ws, &[&"--format", &format, &"-c", &ws.config(), &ws.out()]);
+            assert_eq!(run.code, 1, "edit {to:?} was not refused: {}{}", run.stdout, run.stderr);
+            for n in &needles {
+                assert!(!run.stdout.contains(n.as_str()) && !run.stderr.contains(n.as_str()), "output shows a secret after edit {to:?}:\n{}{}", run.stdout, run.stderr);
+            }
+        }
+    }
+}
+
+#[test]
+fn files_beside_the_named_ones_are_context() {
+    let ws = rendered("walkthrough");
+    let (cluster, daskhub, sc) = (ws.out().join("cluster.yaml"), ws.out().join("daskhub.yaml"), ws.out().join("storageclass.yaml"));
+    // An old problem in a file nobody named is not reported ...
+    edit(&sc, "name: \"gp3-encrypted\"", "name: \"<storage-class-name>\"");
+    let run = validate(&ws, &[&"--format", &"json", &daskhub]);
+    assert_eq!((run.code, short_lines(&json(&run))), (0, vec![]), "{}", run.stdout);
+    // ... but a change to the named cluster.yaml that breaks the unnamed daskhub.yaml is.
+    edit(&cluster, "effect: \"NoExecute\"", "effect: \"NoSchedule\"");
+    let run = validate(&ws, &[&"--format", &"json", &cluster]);
+    let lines = short_lines(&json(&run));
+    assert_eq!(run.code, 1);
+    assert!(lines.iter().any(|l| l.starts_with("daskhub.yaml:") && l.ends_with("error[PR017]")), "{lines:?}");
+    assert!(!lines.iter().any(|l| l.starts_with("storageclass.yaml:")), "{lines:?}");
+}
+
+#[test]
+fn artifacts_are_checked_against_the_config() {
+    let ws = rendered("eu-central-1");
+    let cluster = ws.out().join("cluster.yaml");
+    edit(&cluster, "region: \"eu-central-1\"", "region: \"eu-west-1\"");
+    for args in [vec![&"-c" as &dyn AsRef<std::ffi::OsStr>, &ws.config(), &cluster], vec![&ws.config(), &ws.out()]] {
+        let mut all = vec![&"--format" as &dyn AsRef<std::ffi::OsStr>, &"json"];
+        all.extend(args);
+        let run = validate(&ws, &all);
+        let report = json(&run);
+        assert_eq!(run.code, 1);
+        let drift: Vec<&Value> = report["diagnostics"].as_array().unwrap().iter().filter(|d| d["id"] == "PR025").collect();
+        assert_eq!(drift.len(), 1, "{}", run.stdout);
+        assert_eq!(drift[0]["message"], "the Region is `eu-west-1`, the config says `eu-central-1`");
+        assert_eq!(drift[0]["field"], "metadata.region");
+    }
+}
+
+#[test]
+fn a_config_alone_gets_the_capacity_rule() {
+    let text = fs::read_to_string(support::fixture("walkthrough")).unwrap();
+    let ws = Workspace::with_text(&text.replace("cores: {default: 0.8, min: 0.8, max: 4.0}", "cores: {default: 24, min: 0.8, max: 32}"));
+    let run = validate(&ws, &[&"--format", &"json", &"-c", &ws.config()]);
+    let report = json(&run);
+    assert_eq!(run.code, 1);
+    assert_eq!(short_lines(&report), ["pangeo.yaml:41:22: error[PR020]"], "{}", run.stdout);
+    assert_eq!(report["diagnostics"][0]["field"], "daskGateway.worker.cores.default");
+}
+
+#[test]
+fn a_broken_config_reports_the_config_loaders_findings() {
+    let text = fs::read_to_string(support::fixture("walkthrough")).unwrap();
+    let ws = Workspace::with_text(&text.replace("region: us-west-2", "region: us-west-9"));
+    let run = validate(&ws, &[&"--format", &"json", &ws.config()]);
+    assert_eq!(run.code, 1);
+    let ids: Vec<String> = json(&run)["diagnostics"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_string()).collect();
+    assert!(ids.contains(&"PR007".to_string()), "{ids:?}");
+}
+
+#[test]
+fn every_artifact_schema_compiles() {
+    for schema in pangeo_render::validate::schemas::ALL {
+        let _ = schema.validator();
+    }
+}
