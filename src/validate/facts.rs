@@ -531,10 +531,8 @@ impl HubFacts {
                     ("Float" | "Integer", "worker_cores") => self.worker_cores = Some(bound()),
                     ("Float" | "Integer", "worker_memory") => self.worker_memory = Some(bound()),
                     ("String", "image") => {
-                        if let Some(kw) = call.get("default") {
-                            if let Literal::Str(s) = &kw.value {
-                                self.gateway_image = Some(Fact { value: s.clone(), loc: at(kw.offset) });
-                            }
+                        if let Some(kw) = call.get("default") && let Literal::Str(s) = &kw.value {
+                            self.gateway_image = Some(Fact { value: s.clone(), loc: at(kw.offset) });
                         }
                     }
                     _ => {}
@@ -589,11 +587,9 @@ fn code_pos(text: &str, node: &Node, code: &str, offset: usize) -> Pos {
     let (line, col) = python::line_col(code, offset);
     let content_line = code.split('\n').nth(line as usize - 1).unwrap_or("");
     let file_line = node.pos.line + line - 1;
-    if let Some(raw) = text.lines().nth(file_line as usize - 1) {
-        if !content_line.is_empty() && raw.ends_with(content_line) {
-            let indent = raw.chars().count() - content_line.chars().count();
-            return Pos { line: file_line, col: indent as u32 + col };
-        }
+    if let Some(raw) = text.lines().nth(file_line as usize - 1) && !content_line.is_empty() && raw.ends_with(content_line) {
+        let indent = raw.chars().count() - content_line.chars().count();
+        return Pos { line: file_line, col: indent as u32 + col };
     }
     node.pos
 }

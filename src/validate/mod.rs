@@ -189,8 +189,8 @@ struct Artifact {
 }
 
 enum ArtifactFacts {
-    Cluster(ClusterFacts),
-    Hub(HubFacts),
+    Cluster(Box<ClusterFacts>),
+    Hub(Box<HubFacts>),
     Ebs(EbsFacts),
     Manifests(ManifestFacts),
 }
@@ -198,8 +198,8 @@ enum ArtifactFacts {
 impl Artifact {
     fn read(input: &Input, kind: Kind, docs: &[Node]) -> Artifact {
         let facts = match kind {
-            Kind::EksctlCluster => ArtifactFacts::Cluster(ClusterFacts::from_eksctl(input.path, &docs[0])),
-            Kind::DaskhubValues => ArtifactFacts::Hub(HubFacts::from_values(input.path, input.text, &docs[0])),
+            Kind::EksctlCluster => ArtifactFacts::Cluster(Box::new(ClusterFacts::from_eksctl(input.path, &docs[0]))),
+            Kind::DaskhubValues => ArtifactFacts::Hub(Box::new(HubFacts::from_values(input.path, input.text, &docs[0]))),
             Kind::EbsCsiValues => ArtifactFacts::Ebs(EbsFacts::from_values(input.path, &docs[0])),
             _ => ArtifactFacts::Manifests(ManifestFacts::from_docs(input.path, docs)),
         };

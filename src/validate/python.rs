@@ -73,15 +73,13 @@ pub fn option_calls(text: &str) -> Vec<OptionCall> {
         if is_ident_start(bytes[i]) && (i == 0 || !is_ident(bytes[i - 1]) && bytes[i - 1] != b'.') {
             let end = ident_end(bytes, i);
             let word = &text[i..end];
-            if OPTION_KINDS.contains(&word) && bytes.get(end) == Some(&b'(') {
-                if let Some((call, next)) = parse_call(text, word, i, end + 1) {
-                    out.push(call);
-                    if out.len() == MAX_CALLS {
-                        break;
-                    }
-                    i = next;
-                    continue;
+            if OPTION_KINDS.contains(&word) && bytes.get(end) == Some(&b'(') && let Some((call, next)) = parse_call(text, word, i, end + 1) {
+                out.push(call);
+                if out.len() == MAX_CALLS {
+                    break;
                 }
+                i = next;
+                continue;
             }
             i = end;
             continue;

@@ -62,10 +62,8 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
     let mut accounts: Vec<(String, Service, &Fact<String>)> = Vec::new();
     if let Some(cfg) = d.config {
         // The config's KMS key comes first: it is what the user declared.
-        if let Some(k) = &cfg.cluster.kms_key {
-            if let Ok(a) = arn::parse(&k.value) {
-                accounts.push((a.account.to_string(), Service::Kms, k));
-            }
+        if let Some(k) = &cfg.cluster.kms_key && let Ok(a) = arn::parse(&k.value) {
+            accounts.push((a.account.to_string(), Service::Kms, k));
         }
     }
     for (service, f) in arns.iter().copied().chain(certificate.map(|c| (Service::Acm, c))) {
@@ -83,17 +81,15 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
                 }
             }
             Ok(a) => {
-                if let Some(r) = region {
-                    if service != Service::Role && a.region != r.value && !is_placeholder(&r.value) {
-                        let hint = match service {
-                            Service::Acm => "a load balancer can only use an ACM certificate from its own Region; request one there",
-                            _ => "EKS and EBS need a KMS key in the cluster's Region; create or replicate one there",
-                        };
-                        out.push(
-                            f.error(rules::ARN_REGION, format!("the {} is in `{}`, the cluster in `{}`", service.what(), a.region, r.value))
-                                .hint(hint),
-                        );
-                    }
+                if let Some(r) = region && service != Service::Role && a.region != r.value && !is_placeholder(&r.value) {
+                    let hint = match service {
+                        Service::Acm => "a load balancer can only use an ACM certificate from its own Region; request one there",
+                        _ => "EKS and EBS need a KMS key in the cluster's Region; create or replicate one there",
+                    };
+                    out.push(
+                        f.error(rules::ARN_REGION, format!("the {} is in `{}`, the cluster in `{}`", service.what(), a.region, r.value))
+                            .hint(hint),
+                    );
                 }
                 accounts.push((a.account.to_string(), service, f));
             }

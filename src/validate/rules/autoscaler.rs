@@ -26,18 +26,16 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
                 Some(tag) if tag.contains(':') => {} // a digest: pinned, version unknown
                 Some(tag) => {
                     let image_minor = tag.trim_start_matches('v').split('.').take(2).collect::<Vec<_>>().join(".");
-                    if let Some(v) = minor {
-                        if image_minor != v.value {
-                            let hint = match autoscaler::image_for(&v.value) {
-                                Some(img) => format!("use {img}"),
-                                None => format!("use a cluster-autoscaler release v{}.x", v.value),
-                            };
-                            out.push(
-                                image
-                                    .error(rules::AUTOSCALER_IMAGE, format!("the autoscaler is {tag}, the cluster runs Kubernetes {}; their minor versions must match", v.value))
-                                    .hint(hint),
-                            );
-                        }
+                    if let Some(v) = minor && image_minor != v.value {
+                        let hint = match autoscaler::image_for(&v.value) {
+                            Some(img) => format!("use {img}"),
+                            None => format!("use a cluster-autoscaler release v{}.x", v.value),
+                        };
+                        out.push(
+                            image
+                                .error(rules::AUTOSCALER_IMAGE, format!("the autoscaler is {tag}, the cluster runs Kubernetes {}; their minor versions must match", v.value))
+                                .hint(hint),
+                        );
                     }
                 }
             }
@@ -64,13 +62,11 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
                         flag.error(rules::AUTOSCALER_TAG, "the discovery flag does not select node groups by the cluster's autoscaler tags")
                             .hint(format!("use asg:tag={TAG_PREFIX}enabled,{TAG_PREFIX}CLUSTER-NAME")),
                     );
-                } else if let Some(n) = name {
-                    if !names.contains(&n.value.as_str()) {
-                        out.push(
-                            flag.error(rules::AUTOSCALER_TAG, format!("the discovery tag names cluster `{}`, this cluster is `{}`", names.join(","), n.value))
-                                .hint(format!("use asg:tag={TAG_PREFIX}enabled,{TAG_PREFIX}{}", n.value)),
-                        );
-                    }
+                } else if let Some(n) = name && !names.contains(&n.value.as_str()) {
+                    out.push(
+                        flag.error(rules::AUTOSCALER_TAG, format!("the discovery tag names cluster `{}`, this cluster is `{}`", names.join(","), n.value))
+                            .hint(format!("use asg:tag={TAG_PREFIX}enabled,{TAG_PREFIX}{}", n.value)),
+                    );
                 }
             }
         }

@@ -29,24 +29,20 @@ fn largest(g: &Group) -> Option<&'static InstanceType> {
 
 pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
     let (Some(h), Some(c)) = (d.hub_side(), d.cluster_side()) else { return };
-    if let Some(g) = c.main_group() {
-        if let Some(t) = largest(g) {
-            if let Some(cpu) = &h.cpu_guarantee {
-                if cpu.value > t.allocatable_cores() {
-                    out.push(
-                        cpu.error(rules::CAPACITY, format!("a user's server is guaranteed {} CPU, but a {} node of group `{}` has {} allocatable", num(cpu.value), t.name, g.name.value, num(t.allocatable_cores())))
-                            .hint("lower the guarantee or add a larger instance type to the main node group"),
-                    );
-                }
-            }
-            if let Some(mem) = &h.memory_guarantee {
-                let gib = mem.value / GIB;
-                if gib > t.allocatable_memory_gib() {
-                    out.push(
-                        mem.error(rules::CAPACITY, format!("a user's server is guaranteed {} GiB of memory, but a {} node of group `{}` has {} GiB allocatable", num(gib), t.name, g.name.value, num(t.allocatable_memory_gib())))
-                            .hint("lower the guarantee or add a larger instance type to the main node group"),
-                    );
-                }
+    if let Some(g) = c.main_group() && let Some(t) = largest(g) {
+        if let Some(cpu) = &h.cpu_guarantee && cpu.value > t.allocatable_cores() {
+            out.push(
+                cpu.error(rules::CAPACITY, format!("a user's server is guaranteed {} CPU, but a {} node of group `{}` has {} allocatable", num(cpu.value), t.name, g.name.value, num(t.allocatable_cores())))
+                    .hint("lower the guarantee or add a larger instance type to the main node group"),
+            );
+        }
+        if let Some(mem) = &h.memory_guarantee {
+            let gib = mem.value / GIB;
+            if gib > t.allocatable_memory_gib() {
+                out.push(
+                    mem.error(rules::CAPACITY, format!("a user's server is guaranteed {} GiB of memory, but a {} node of group `{}` has {} GiB allocatable", num(gib), t.name, g.name.value, num(t.allocatable_memory_gib())))
+                        .hint("lower the guarantee or add a larger instance type to the main node group"),
+                );
             }
         }
     }
@@ -56,23 +52,19 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
     let memory = h.worker_memory.as_ref().and_then(|b| b.default.as_ref());
     let (alloc_cores, alloc_mem) = (t.allocatable_cores(), t.allocatable_memory_gib());
     let mut fits = true;
-    if let Some(cores) = cores {
-        if cores.value > alloc_cores {
-            fits = false;
-            out.push(
-                cores.error(rules::CAPACITY, format!("the default worker asks for {} cores, but the largest instance type of group `{}` ({}) has {} allocatable", num(cores.value), g.name.value, t.name, num(alloc_cores)))
-                    .hint("lower the default or add a larger instance type to the worker node group"),
-            );
-        }
+    if let Some(cores) = cores && cores.value > alloc_cores {
+        fits = false;
+        out.push(
+            cores.error(rules::CAPACITY, format!("the default worker asks for {} cores, but the largest instance type of group `{}` ({}) has {} allocatable", num(cores.value), g.name.value, t.name, num(alloc_cores)))
+                .hint("lower the default or add a larger instance type to the worker node group"),
+        );
     }
-    if let Some(mem) = memory {
-        if mem.value > alloc_mem {
-            fits = false;
-            out.push(
-                mem.error(rules::CAPACITY, format!("the default worker asks for {} GiB, but the largest instance type of group `{}` ({}) has {} GiB allocatable", num(mem.value), g.name.value, t.name, num(alloc_mem)))
-                    .hint("lower the default or add a larger instance type to the worker node group"),
-            );
-        }
+    if let Some(mem) = memory && mem.value > alloc_mem {
+        fits = false;
+        out.push(
+            mem.error(rules::CAPACITY, format!("the default worker asks for {} GiB, but the largest instance type of group `{}` ({}) has {} GiB allocatable", num(mem.value), g.name.value, t.name, num(alloc_mem)))
+                .hint("lower the default or add a larger instance type to the worker node group"),
+        );
     }
     let (Some(max_workers), Some(max_size), true) = (&h.max_workers, &g.max, fits) else { return };
     let per_node = [cores.map(|c| alloc_cores / c.value), memory.map(|m| alloc_mem / m.value)]

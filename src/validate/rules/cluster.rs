@@ -142,13 +142,11 @@ fn names_and_sizes(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
                         .hint("lower minSize or raise maxSize"),
                 );
             }
-            if let Some(d) = &g.desired {
-                if d.value < min.value || d.value > max.value {
-                    out.push(
-                        d.error(rules::NODE_SIZES, format!("desiredCapacity {} lies outside [{}, {}]", num(d.value), num(min.value), num(max.value)))
-                            .hint("make minSize ≤ desiredCapacity ≤ maxSize"),
-                    );
-                }
+            if let Some(d) = &g.desired && (d.value < min.value || d.value > max.value) {
+                out.push(
+                    d.error(rules::NODE_SIZES, format!("desiredCapacity {} lies outside [{}, {}]", num(d.value), num(min.value), num(max.value)))
+                        .hint("make minSize ≤ desiredCapacity ≤ maxSize"),
+                );
             }
         }
     }

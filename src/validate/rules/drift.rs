@@ -27,10 +27,8 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
             if n.value != *want && d.manifests.iter().map(|m| m.storage_classes.len()).sum::<usize>() == 1 {
                 differs(out, &n.loc, "StorageClass name", &n.value, want, &cfg.storage_class);
             }
-            if let (Some(enc), Some(o)) = (&sc.encrypted, o) {
-                if o != e {
-                    differs(out, &enc.loc, "encryption", &o.to_string(), &e.to_string(), &cfg.storage_class);
-                }
+            if let (Some(enc), Some(o)) = (&sc.encrypted, o) && o != e {
+                differs(out, &enc.loc, "encryption", &o.to_string(), &e.to_string(), &cfg.storage_class);
             }
         }
     }
@@ -44,18 +42,14 @@ fn differs(out: &mut Vec<Diagnostic>, at: &Loc, what: &str, found: &str, want: &
 }
 
 fn same_str(out: &mut Vec<Diagnostic>, what: &str, found: &Option<Fact<String>>, want: &Option<Fact<String>>) {
-    if let (Some(f), Some(w)) = (found, want) {
-        if f.value != w.value {
-            differs(out, &f.loc, what, &format!("`{}`", f.value), &format!("`{}`", w.value), &w.loc);
-        }
+    if let (Some(f), Some(w)) = (found, want) && f.value != w.value {
+        differs(out, &f.loc, what, &format!("`{}`", f.value), &format!("`{}`", w.value), &w.loc);
     }
 }
 
 fn same_num(out: &mut Vec<Diagnostic>, what: &str, found: &Option<Fact<f64>>, want: &Option<Fact<f64>>) {
-    if let (Some(f), Some(w)) = (found, want) {
-        if (f.value - w.value).abs() > 1e-9 * w.value.abs().max(1.0) {
-            differs(out, &f.loc, what, &num(f.value), &num(w.value), &w.loc);
-        }
+    if let (Some(f), Some(w)) = (found, want) && (f.value - w.value).abs() > 1e-9 * w.value.abs().max(1.0) {
+        differs(out, &f.loc, what, &num(f.value), &num(w.value), &w.loc);
     }
 }
 
@@ -110,16 +104,12 @@ fn cluster(c: &ClusterFacts, want: &ClusterFacts, out: &mut Vec<Diagnostic>) {
 }
 
 fn hub(h: &HubFacts, want: &HubFacts, out: &mut Vec<Diagnostic>) {
-    if let (Some(f), Some(w)) = (&h.singleuser_image, &want.singleuser_image) {
-        if f.value.reference() != w.value.reference() {
-            differs(out, &f.loc, "the singleuser image", &f.value.reference(), &w.value.reference(), &w.loc);
-        }
+    if let (Some(f), Some(w)) = (&h.singleuser_image, &want.singleuser_image) && f.value.reference() != w.value.reference() {
+        differs(out, &f.loc, "the singleuser image", &f.value.reference(), &w.value.reference(), &w.loc);
     }
     same_num(out, "the singleuser CPU guarantee", &h.cpu_guarantee, &want.cpu_guarantee);
-    if let (Some(f), Some(w)) = (&h.memory_guarantee, &want.memory_guarantee) {
-        if (f.value - w.value).abs() > 0.5 {
-            differs(out, &f.loc, "the singleuser memory guarantee", &format!("{} bytes", num(f.value)), &format!("{} bytes", num(w.value)), &w.loc);
-        }
+    if let (Some(f), Some(w)) = (&h.memory_guarantee, &want.memory_guarantee) && (f.value - w.value).abs() > 0.5 {
+        differs(out, &f.loc, "the singleuser memory guarantee", &format!("{} bytes", num(f.value)), &format!("{} bytes", num(w.value)), &w.loc);
     }
     let bound = |out: &mut Vec<Diagnostic>, f: &Option<Bound>, w: &Option<Bound>| {
         if let (Some(f), Some(w)) = (f, w) {

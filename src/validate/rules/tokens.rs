@@ -29,14 +29,12 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
             loc.error(rules::PASSWORD_HASH, "the admin password hash is not a string")
                 .hint("it is one quoted string: \"$pbkdf2-sha256$i=ITERATIONS,l=32$SALT$HASH\", as `pangeo-render values` writes it"),
         );
-    } else if let Some(class) = &h.authenticator_class {
-        if class.value == "PangeoPasswordAuthenticator" {
-            out.push(
-                class
-                    .error(rules::PASSWORD_HASH, "PangeoPasswordAuthenticator is selected but hub.config.PangeoPasswordAuthenticator.password_hash is not set")
-                    .hint("render daskhub.yaml with `pangeo-render values`; the hub refuses to start without a hash"),
-            );
-        }
+    } else if let Some(class) = &h.authenticator_class && class.value == "PangeoPasswordAuthenticator" {
+        out.push(
+            class
+                .error(rules::PASSWORD_HASH, "PangeoPasswordAuthenticator is selected but hub.config.PangeoPasswordAuthenticator.password_hash is not set")
+                .hint("render daskhub.yaml with `pangeo-render values`; the hub refuses to start without a hash"),
+        );
     }
 }
 
@@ -52,13 +50,11 @@ fn tokens(proxy: &Token, hub_api: &Token, gateway_api: &Token, out: &mut Vec<Dia
             );
         }
     }
-    if let (Some(a), Some(b)) = (hub_api, gateway_api) {
-        if a.value != b.value {
-            out.push(
-                b.error(rules::TOKENS, "the Dask Gateway API token differs from jupyterhub.hub.services.dask-gateway.apiToken")
-                    .hint(format!("both places must hold the same token (the other is at line {}); the gateway cannot authenticate users otherwise", a.loc.pos.line)),
-            );
-        }
+    if let (Some(a), Some(b)) = (hub_api, gateway_api) && a.value != b.value {
+        out.push(
+            b.error(rules::TOKENS, "the Dask Gateway API token differs from jupyterhub.hub.services.dask-gateway.apiToken")
+                .hint(format!("both places must hold the same token (the other is at line {}); the gateway cannot authenticate users otherwise", a.loc.pos.line)),
+        );
     }
     if let Some(p) = proxy {
         for api in [hub_api, gateway_api].into_iter().flatten() {

@@ -16,10 +16,8 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
         taint_tags(c, out);
     }
     let Some(h) = d.hub else { return };
-    if let Some(c) = d.cluster_side() {
-        if let Some(g) = c.worker_group() {
-            placement(h, g, out);
-        }
+    if let Some(c) = d.cluster_side() && let Some(g) = c.worker_group() {
+        placement(h, g, out);
     }
     for b in [&h.worker_cores, &h.worker_memory].into_iter().flatten() {
         bounds(b, out);
@@ -65,7 +63,7 @@ fn placement(h: &HubFacts, g: &Group, out: &mut Vec<Diagnostic>) {
             // A label the group does not set (and EKS does not add) matches no node.
             None if !key.starts_with("kubernetes.io/") && !key.starts_with("node.kubernetes.io/") && !key.starts_with("topology.kubernetes.io/") && !key.starts_with("eks.amazonaws.com/") => out.push(
                 sel.error(rules::WORKER_PLACEMENT, format!("workers select the label {key}, which node group `{}` does not set", g.name.value))
-                    .hint(format!("add the label to the node group, or remove it from the nodeSelector")),
+                    .hint("add the label to the node group, or remove it from the nodeSelector"),
             ),
             _ => {}
         }
@@ -92,14 +90,12 @@ fn taint_tags(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
 /// PR018: the default the gateway offers must lie inside the bounds it enforces, or every new
 /// cluster fails with a validation error before a worker starts.
 fn bounds(b: &Bound, out: &mut Vec<Diagnostic>) {
-    if let (Some(min), Some(max)) = (&b.min, &b.max) {
-        if min.value > max.value {
-            out.push(
-                min.error(rules::OPTION_BOUNDS, format!("{}: min {} is greater than max {}", b.name, num(min.value), num(max.value)))
-                    .hint("make min ≤ max"),
-            );
-            return;
-        }
+    if let (Some(min), Some(max)) = (&b.min, &b.max) && min.value > max.value {
+        out.push(
+            min.error(rules::OPTION_BOUNDS, format!("{}: min {} is greater than max {}", b.name, num(min.value), num(max.value)))
+                .hint("make min ≤ max"),
+        );
+        return;
     }
     let Some(def) = &b.default else { return };
     let below = b.min.as_ref().filter(|m| def.value < m.value);
@@ -121,29 +117,23 @@ fn bounds(b: &Bound, out: &mut Vec<Diagnostic>) {
 /// PR019: images are pinned by tag, and the workers' default image is the notebook's when the
 /// config says so (a notebook and its workers must share one environment).
 fn images(d: &Deployment, h: &HubFacts, out: &mut Vec<Diagnostic>) {
-    if let Some(img) = &h.singleuser_image {
-        if img.value.tag.as_deref().is_none_or(str::is_empty) {
-            out.push(
-                img.error(rules::IMAGE_TAG, format!("the singleuser image `{}` has no tag", img.value.name))
-                    .hint("set jupyterhub.singleuser.image.tag to a quoted version, e.g. \"2025.11.13\""),
-            );
-        }
+    if let Some(img) = &h.singleuser_image && img.value.tag.as_deref().is_none_or(str::is_empty) {
+        out.push(
+            img.error(rules::IMAGE_TAG, format!("the singleuser image `{}` has no tag", img.value.name))
+                .hint("set jupyterhub.singleuser.image.tag to a quoted version, e.g. \"2025.11.13\""),
+        );
     }
-    if let Some(g) = &h.gateway_image {
-        if split_image(&g.value).1.is_none() {
-            out.push(
-                g.error(rules::IMAGE_TAG, format!("the workers' default image `{}` has no tag", g.value))
-                    .hint("write it as name:tag; the options handler refuses images without a tag"),
-            );
-        }
+    if let Some(g) = &h.gateway_image && split_image(&g.value).1.is_none() {
+        out.push(
+            g.error(rules::IMAGE_TAG, format!("the workers' default image `{}` has no tag", g.value))
+                .hint("write it as name:tag; the options handler refuses images without a tag"),
+        );
     }
     let matches = d.config.and_then(|c| c.image_matches.as_ref());
-    if let (Some(cfg_loc), Some(g), Some(su)) = (matches, &h.gateway_image, &h.singleuser_image) {
-        if g.value != su.value.reference() {
-            out.push(
-                g.error(rules::IMAGE_TAG, format!("the workers' default image {} differs from the singleuser image {}", g.value, su.value.reference()))
-                    .hint(format!("the config asks for the same image ({}:{}); use the singleuser image", cfg_loc.file.display(), cfg_loc.pos.line)),
-            );
-        }
+    if let (Some(cfg_loc), Some(g), Some(su)) = (matches, &h.gateway_image, &h.singleuser_image) && g.value != su.value.reference() {
+        out.push(
+            g.error(rules::IMAGE_TAG, format!("the workers' default image {} differs from the singleuser image {}", g.value, su.value.reference()))
+                .hint(format!("the config asks for the same image ({}:{}); use the singleuser image", cfg_loc.file.display(), cfg_loc.pos.line)),
+        );
     }
 }
