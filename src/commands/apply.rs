@@ -7,15 +7,15 @@ use std::io::Write;
 
 use crate::apply::{self, Options};
 use crate::cli::ApplyArgs;
-use crate::commands::diff::{cluster_error, connect, describe, runtime};
-use crate::commands::render_existing;
+use crate::commands::diff::{cluster_error, describe, render_and_connect, runtime};
 use crate::diff::{self, mask::Masker, pair};
 use crate::error::{Error, Result};
 use crate::secrets;
 
 pub fn run(args: &ApplyArgs) -> Result<i32> {
     let c = &args.cluster;
-    let (loaded, secrets, artifacts) = render_existing(&c.config, c.secrets.as_deref(), c.charts.as_deref())?;
+    let rt = runtime()?;
+    let (loaded, secrets, artifacts, mut cluster) = render_and_connect(c, &rt)?;
     let masker = Masker::new(secrets::values(&secrets));
     let manifests = diff::manifests(&artifacts)?;
     let releases = apply::helm_releases(&loaded.config, &artifacts);
@@ -29,8 +29,7 @@ pub fn run(args: &ApplyArgs) -> Result<i32> {
     let opts = Options { dry_run: args.dry_run, force_conflicts: args.force_conflicts, recreate: args.recreate };
 
     let mut out = anstream::stdout();
-    runtime()?.block_on(async {
-        let mut cluster = connect(c).await?;
+    rt.block_on(async {
         let plan = pair::plan(&mut cluster, manifests, opts.force_conflicts)
             .await
             .map_err(|e| cluster_error(&cluster, &e, &masker))?;

@@ -8,8 +8,12 @@ use std::io::Write;
 
 use crate::cli::{ClusterArgs, DiffArgs};
 use crate::commands::render_existing;
+use crate::config::Loaded;
+use crate::render::Artifact;
+use crate::secrets::Secrets;
 use crate::diff::mask::Masker;
-use crate::diff::pair::{self, run_all};
+use crate::diff::pair;
+use crate::kube::run_all;
 use crate::diff::{self, ObjectReport, Report};
 use crate::error::{Error, Result};
 use crate::kube::{self, Cluster, ClusterError};
@@ -18,13 +22,13 @@ use crate::secrets;
 
 pub fn run(args: &DiffArgs) -> Result<i32> {
     let c = &args.cluster;
-    let (loaded, secrets, artifacts) = render_existing(&c.config, c.secrets.as_deref(), c.charts.as_deref())?;
+    let rt = runtime()?;
+    let (loaded, secrets, artifacts, mut cluster) = render_and_connect(c, &rt)?;
     let masker = Masker::new(secrets::values(&secrets));
     let manifests = diff::manifests(&artifacts)?;
     let targets = diff::release_targets(&loaded.config, &artifacts)?;
 
-    let report = runtime()?.block_on(async {
-        let mut cluster = connect(c).await?;
+    let report = rt.block_on(async {
         let plan = pair::plan(&mut cluster, manifests, false).await.map_err(|e| cluster_error(&cluster, &e, &masker))?;
         let objects: Vec<ObjectReport> = plan.iter().map(|p| ObjectReport::of(p, &masker)).collect();
         let jobs: Vec<_> = targets.iter().map(|t| diff::release(&cluster, t, &masker)).collect();
@@ -61,6 +65,29 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 pub async fn connect(c: &ClusterArgs) -> Result<Cluster> {
     let conn = kube::connect(c.kubeconfig.as_deref(), c.context.as_deref()).await?;
     Ok(Cluster::new(conn))
+}
+
+/// Loads and renders the config on a second thread while this one reads the kubeconfig and
+/// opens the connection (TCP and TLS handshake): rendering is CPU work that would otherwise
+/// come first and leave the network idle. Problems in the user's files are reported before
+/// problems reaching the cluster.
+pub fn render_and_connect(
+    c: &ClusterArgs,
+    rt: &tokio::runtime::Runtime,
+) -> Result<(Loaded, Secrets, Vec<Artifact>, Cluster)> {
+    std::thread::scope(|s| {
+        let render = s.spawn(|| render_existing(&c.config, c.secrets.as_deref(), c.charts.as_deref()));
+        let cluster = rt.block_on(async {
+            let cluster = connect(c).await?;
+            cluster.warm_up(pair::concurrency()).await;
+            Ok::<_, Error>(cluster)
+        });
+        let (loaded, secrets, artifacts) = match render.join() {
+            Ok(r) => r?,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        Ok((loaded, secrets, artifacts, cluster?))
+    })
 }
 
 /// A cluster error as the user sees it: what failed, and as whom when the server refused; every

@@ -9,17 +9,13 @@
 //! as `--recreate` would create it. When our StorageClass is the default, every other class still
 //! marked default gets an entry that sets its annotation to "false".
 
-use std::future::{Future, poll_fn};
-use std::pin::Pin;
-use std::task::Poll;
-
 use serde_json::{Value, json};
 
 use super::mask::{Masker, Shape, is_secret};
 use super::print::{to_yaml, unified};
 use super::strip::{canonical, strip, stripped};
 use crate::kube::ssa::Conflict;
-use crate::kube::{ApplyMode, Cluster, ClusterError, DEFAULT_CLASS_MANAGER, FIELD_MANAGER, ObjectRef};
+use crate::kube::{ApplyMode, Cluster, ClusterError, DEFAULT_CLASS_MANAGER, FIELD_MANAGER, ObjectRef, run_all};
 
 pub const DEFAULT_CLASS_ANNOTATION: &str = "storageclass.kubernetes.io/is-default-class";
 
@@ -247,39 +243,6 @@ fn recreated(body: &Value, live: Option<&Value>) -> Value {
     out
 }
 
-/// Runs futures `limit` at a time (1: strictly one after another), keeping their order.
-pub async fn run_all<F: Future>(jobs: Vec<F>, limit: usize) -> Vec<F::Output> {
-    if limit <= 1 {
-        let mut out = Vec::with_capacity(jobs.len());
-        for j in jobs {
-            out.push(j.await);
-        }
-        return out;
-    }
-    let mut pending: Vec<Option<Pin<Box<F>>>> = jobs.into_iter().map(|j| Some(Box::pin(j))).collect();
-    let mut results: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
-    poll_fn(|cx| {
-        let mut running = 0;
-        for (i, slot) in pending.iter_mut().enumerate() {
-            if running >= limit {
-                break;
-            }
-            if let Some(fut) = slot {
-                match fut.as_mut().poll(cx) {
-                    Poll::Ready(v) => {
-                        results[i] = Some(v);
-                        *slot = None;
-                    }
-                    Poll::Pending => running += 1,
-                }
-            }
-        }
-        if pending.iter().all(Option::is_none) { Poll::Ready(()) } else { Poll::Pending }
-    })
-    .await;
-    results.into_iter().map(|r| r.expect("every job finished")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,19 +287,5 @@ mod tests {
         let objs = kinds.iter().map(|k| json!({"kind": k})).collect();
         let sorted: Vec<_> = order(objs).into_iter().map(|o| o["kind"].as_str().unwrap().to_string()).collect();
         assert_eq!(sorted, ["ServiceAccount", "ClusterRole", "RoleBinding", "StorageClass", "Deployment"]);
-    }
-
-    #[test]
-    fn run_all_keeps_order_at_any_limit() {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        for limit in [1, 2, 8] {
-            let jobs: Vec<_> = (0..5u64)
-                .map(|i| async move {
-                    tokio::time::sleep(std::time::Duration::from_millis(5 * (5 - i))).await;
-                    i
-                })
-                .collect();
-            assert_eq!(rt.block_on(run_all(jobs, limit)), vec![0, 1, 2, 3, 4]);
-        }
     }
 }

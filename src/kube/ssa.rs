@@ -241,6 +241,14 @@ impl Cluster {
         })
     }
 
+    /// Opens `connections` connections (TCP, TLS) with a request every identity may make
+    /// (`GET /version`, sent that many at a time), so that later requests find them ready.
+    /// Errors are left to the requests that matter.
+    pub async fn warm_up(&self, connections: usize) {
+        let jobs: Vec<_> = (0..connections.max(1)).map(|_| timed(self.conn.client.apiserver_version())).collect();
+        let _ = super::run_all(jobs, connections).await;
+    }
+
     /// Whether objects of this kind live in a namespace (after [`Cluster::prepare`]).
     pub fn is_namespaced(&self, obj: &ObjectRef) -> bool {
         self.resource(&obj.api_version, &obj.kind).map(|r| r.namespaced).unwrap_or(obj.namespace.is_some())
