@@ -99,9 +99,11 @@ async fn apply_one(cluster: &Cluster, p: &Planned, opts: &Options) -> Result<&'s
         Action::Unchanged => Ok("unchanged"),
         Action::Recreate => {
             cluster.delete(&p.object, opts.dry_run).await?;
-            if !opts.dry_run {
-                cluster.apply(&p.object, &p.body, mode).await?;
+            if opts.dry_run {
+                // The create cannot be tried while the object still exists.
+                return Ok("would be re-created (deleted, then created)");
             }
+            cluster.apply(&p.object, &p.body, mode).await?;
             Ok("re-created (deleted, then created)")
         }
         // The plan's dry run already ran these exact requests.

@@ -227,6 +227,8 @@ fn reset(cluster: &TestCluster) {
     cluster.kubectl_ok(&["delete", "clusterrole/cluster-autoscaler", "clusterrolebinding/cluster-autoscaler", "--ignore-not-found"]);
     cluster.kubectl_ok(&["delete", "storageclass", "-l", "app.kubernetes.io/managed-by=pangeo-render", "--ignore-not-found"]);
     cluster.kubectl_ok(&["delete", "storageclass", "gp2", "--ignore-not-found"]);
+    cluster.kubectl_ok(&["delete", "validatingadmissionpolicybinding", DENY_POLICY, "--ignore-not-found"]);
+    cluster.kubectl_ok(&["delete", "validatingadmissionpolicy", DENY_POLICY, "--ignore-not-found"]);
 }
 
 fn object_keys(sc: &str) -> Vec<String> {
@@ -498,9 +500,14 @@ fn in_tree_gp2_needs_recreate_and_hands_over_the_default_annotation() {
     let sa = env.cluster.kubectl().args(["-n", "kube-system", "get", "serviceaccount", "cluster-autoscaler"]).output().unwrap();
     assert!(!sa.status.success(), "the refused apply created objects");
 
+    let out = env.run(&["apply", "--recreate", "--dry-run"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("StorageClass/gp2 would be re-created (deleted, then created) (server dry run)"), "{}", out.all());
+    assert_eq!(env.kubectl_json(&["get", "storageclass", "gp2"])["provisioner"], "kubernetes.io/aws-ebs");
+
     let out = env.run(&["apply", "--recreate"]);
     assert_eq!(out.code, 0, "{}", out.all());
-    assert!(out.stdout.contains("StorageClass/gp2 re-created (deleted, then created)"), "{}", out.all());
+    assert!(out.stdout.contains("StorageClass/gp2 re-created (deleted, then created)\n"), "{}", out.all());
     let gp2 = env.kubectl_json(&["get", "storageclass", "gp2"]);
     assert_eq!(gp2["provisioner"], "ebs.csi.aws.com");
     assert_eq!(gp2["parameters"]["type"], "gp3");
@@ -690,4 +697,148 @@ fn apply_helm_needs_helm_on_path_and_reports_partial_failure() {
     assert!(out.stderr.contains("releases done before it: none"), "{}", out.all());
     // The values file was private and is gone.
     assert!(!out.stdout.contains("rendered/"), "{}", out.all());
+}
+
+#[test]
+fn apply_dry_run_writes_nothing() {
+    let env = Env::new("dry-run");
+    let out = env.run(&["apply", "--dry-run"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let lines: Vec<&str> = out.stdout.lines().filter(|l| l.ends_with("(server dry run)")).collect();
+    assert_eq!(lines.len(), 7, "{}", out.all());
+    assert!(lines.iter().all(|l| l.ends_with(" would be created (server dry run)")), "{}", out.all());
+    let sa = env.cluster.kubectl().args(["-n", "kube-system", "get", "serviceaccount", "cluster-autoscaler"]).output().unwrap();
+    assert!(!sa.status.success(), "--dry-run created the ServiceAccount");
+    assert_eq!(env.run(&["diff", "-o", "json"]).json()["objects"].as_array().unwrap().iter().filter(|o| o["action"] == "create").count(), 7);
+}
+
+const DENY_POLICY: &str = "pangeo-test-deny-autoscaler-writes";
+
+/// Refuses real (not dry-run) writes of Deployments labelled app=cluster-autoscaler: the plan's
+/// dry run passes, the write fails, after the objects before it were applied.
+fn deny_policy() -> String {
+    format!(
+        r#"apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: {DENY_POLICY}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+    - apiGroups: ["apps"]
+      apiVersions: ["v1"]
+      operations: ["CREATE", "UPDATE"]
+      resources: ["deployments"]
+  validations:
+  - expression: "request.dryRun == true || !has(object.metadata.labels) || !('app' in object.metadata.labels) || object.metadata.labels['app'] != 'cluster-autoscaler'"
+    message: "test policy: cluster-autoscaler Deployments may not be written"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata:
+  name: {DENY_POLICY}
+spec:
+  policyName: {DENY_POLICY}
+  validationActions: [Deny]
+"#
+    )
+}
+
+/// Waits until a real write of a labelled Deployment in `ns` is refused (`refused`) or allowed.
+fn wait_for_policy(env: &Env, refused: bool) {
+    let probe = format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: probe\n  namespace: {}\n  labels: {{app: cluster-autoscaler}}\nspec:\n  selector: {{matchLabels: {{app: probe}}}}\n  template:\n    metadata: {{labels: {{app: probe}}}}\n    spec: {{containers: [{{name: c, image: x}}]}}\n",
+        env.ns
+    );
+    for _ in 0..100 {
+        let out = env
+            .cluster
+            .kubectl()
+            .args(["apply", "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(probe.as_bytes())?;
+                c.wait_with_output()
+            })
+            .unwrap();
+        if out.status.success() {
+            env.kubectl(&["-n", &env.ns, "delete", "deployment", "probe"]);
+        }
+        if out.status.success() != refused {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the admission policy did not {}", if refused { "take effect" } else { "go away" });
+}
+
+#[test]
+fn a_failure_midway_names_what_was_applied_and_a_rerun_converges() {
+    let env = Env::new("partial");
+    env.kubectl_apply(&deny_policy());
+    wait_for_policy(&env, true);
+
+    let out = env.run(&["apply"]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stdout.contains("ServiceAccount/cluster-autoscaler (namespace kube-system) created"), "{}", out.all());
+    assert!(
+        out.stderr.contains("apply stopped at Deployment/cluster-autoscaler (namespace kube-system): apply Deployment/cluster-autoscaler (namespace kube-system):"),
+        "{}",
+        out.all()
+    );
+    assert!(out.stderr.contains("test policy: cluster-autoscaler Deployments may not be written"), "{}", out.all());
+    let applied = format!(
+        "applied before it: ServiceAccount/cluster-autoscaler (namespace kube-system), ClusterRole/cluster-autoscaler, Role/cluster-autoscaler (namespace kube-system), ClusterRoleBinding/cluster-autoscaler, RoleBinding/cluster-autoscaler (namespace kube-system), StorageClass/{}",
+        env.sc
+    );
+    assert!(out.stderr.contains(&applied), "{}", out.all());
+    assert!(out.stderr.contains("not attempted: none"), "{}", out.all());
+    assert!(out.stderr.contains("run apply again"), "{}", out.all());
+
+    env.kubectl(&["delete", "validatingadmissionpolicybinding", DENY_POLICY]);
+    wait_for_policy(&env, false);
+    let out = env.run(&["apply"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(out.stdout.lines().filter(|l| l.ends_with(" unchanged")).count(), 6, "{}", out.all());
+    assert!(out.stdout.contains("Deployment/cluster-autoscaler (namespace kube-system) created"), "{}", out.all());
+    assert_objects_in_sync(&env);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn server_errors_that_quote_a_secret_are_masked() {
+    // A user's own template puts a secret where the server rejects it, and quotes it back.
+    let env = Env::new("leak");
+    let charts = env.ws.root().join("charts");
+    copy_dir(&support::repo().join("charts"), &charts);
+    let sc = charts.join("storageclass.yaml.j2");
+    let text = fs::read_to_string(&sc).unwrap();
+    assert!(text.contains("reclaimPolicy: Delete"));
+    fs::write(&sc, text.replace("reclaimPolicy: Delete", "reclaimPolicy: {{ s.proxySecretToken | q }}")).unwrap();
+
+    for cmd in ["diff", "apply"] {
+        let out = env.run_as(&[cmd], env.cluster.kubeconfig(), |c| {
+            c.arg("--charts").arg(&charts);
+        });
+        assert_eq!(out.code, 2, "{}", out.all());
+        assert!(out.stderr.contains(&format!("StorageClass/{}", env.sc)), "{}", out.all());
+        assert!(out.stderr.contains(r#"reclaimPolicy: Unsupported value: "(sensitive value)""#), "{}", out.all());
+    }
 }
