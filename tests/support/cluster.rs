@@ -152,13 +152,28 @@ impl TestCluster {
                 None => run_script(&["path", name], false).map(PathBuf::from),
             }
         };
-        Ok(TestCluster {
+        let cluster = TestCluster {
             kubectl: tool("PANGEO_KUBECTL", "kubectl")?,
             helm: tool("PANGEO_HELM", "helm")?,
             dir,
             kubeconfig,
             users: Mutex::new(HashMap::new()),
-        })
+        };
+        // Fail once, clearly, when a reused cluster is gone, instead of in every test.
+        let readyz = cluster
+            .kubectl()
+            .args(["get", "--raw", "/readyz", "--request-timeout=10s"])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", cluster.kubectl.display()))?;
+        if !readyz.status.success() {
+            return Err(format!(
+                "the test cluster of {} is not ready: {}",
+                cluster.kubeconfig.display(),
+                String::from_utf8_lossy(&readyz.stderr).trim()
+            ));
+        }
+        Ok(cluster)
     }
 
     /// The admin kubeconfig (user `admin`, group `system:masters`).
