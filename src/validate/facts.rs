@@ -173,6 +173,8 @@ pub struct Group {
     pub desired: Option<Fact<f64>>,
     pub zones: Vec<Fact<String>>,
     pub zones_loc: Loc,
+    /// `subnets`, when the group places itself by subnet (eksctl allows that or zones, not both).
+    pub subnets: Option<Loc>,
     pub spot: bool,
     pub spot_loc: Loc,
     pub taints: Vec<Fact<Taint>>,
@@ -248,6 +250,7 @@ impl ClusterFacts {
                     desired: r.number(&join(&base, &["desiredCapacity"])),
                     zones: r.strings(&join(&base, &["availabilityZones"])),
                     zones_loc: r.loc(&join(&base, &["availabilityZones"])),
+                    subnets: r.node(&join(&base, &["subnets"])).map(|_| r.key_loc(&join(&base, &["subnets"]))),
                     spot: r.boolean(&join(&base, &["spot"])).unwrap_or(false),
                     spot_loc: r.key_loc(&join(&base, &["spot"])),
                     taints,
@@ -298,6 +301,7 @@ impl ClusterFacts {
                 desired: None,
                 zones: vec![Fact { value: c.zone_of(g).to_string(), loc: zone_loc.clone() }],
                 zones_loc: zone_loc,
+                subnets: None,
                 spot: g.spot,
                 spot_loc: loc(&["spot"]),
                 taints: g

@@ -56,6 +56,16 @@ fn region_and_zones(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
     // so every node group is pinned to the same single zone, one of the cluster's.
     let mut first: Option<&str> = None;
     for g in &c.groups {
+        if let Some(subnets) = &g.subnets {
+            if !g.zones.is_empty() {
+                out.push(
+                    subnets
+                        .error(rules::ZONE_LAYOUT, format!("node group `{}` sets both subnets and availabilityZones", g.name.value))
+                        .hint("eksctl accepts one of the two; keep availabilityZones with the single shared zone"),
+                );
+            }
+            continue; // placed by subnet: its zone is not known here
+        }
         if g.zones.len() != 1 {
             out.push(
                 g.zones_loc
