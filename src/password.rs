@@ -11,6 +11,8 @@ use rand::RngExt;
 
 pub const ITERATIONS: u32 = 600_000;
 pub const MIN_ITERATIONS: u32 = 600_000;
+/// The hub refuses more (each login would take minutes); keep the two sides in step.
+pub const MAX_ITERATIONS: u32 = 100_000_000;
 const SALT_LEN: usize = 16;
 const HASH_LEN: usize = 32;
 
@@ -53,23 +55,22 @@ pub fn parse(stored: &str) -> Result<Parsed, String> {
     if parts.len() != 5 || !parts[0].is_empty() || parts[1] != "pbkdf2-sha256" {
         return Err("expected `$pbkdf2-sha256$i=ITERATIONS,l=32$SALT$HASH`".into());
     }
-    let mut iterations = None;
-    let mut len = None;
-    for kv in parts[2].split(',') {
-        match kv.split_once('=') {
-            Some(("i", v)) => iterations = v.parse::<u32>().ok(),
-            Some(("l", v)) => len = v.parse::<usize>().ok(),
-            _ => return Err(format!("unknown parameter in `{}`", parts[2])),
-        }
+    // Exactly the form the hub's authenticator accepts: `i=N,l=32`, 16-byte salt, 32-byte hash.
+    let iterations = parts[2]
+        .strip_prefix("i=")
+        .and_then(|rest| rest.strip_suffix(",l=32"))
+        .and_then(|n| n.parse::<u32>().ok())
+        .ok_or("the parameters must be `i=ITERATIONS,l=32`")?;
+    let salt = STANDARD_NO_PAD.decode(parts[3]).map_err(|_| "the salt is not base64 without padding")?;
+    let hash = STANDARD_NO_PAD.decode(parts[4]).map_err(|_| "the hash is not base64 without padding")?;
+    if salt.len() != SALT_LEN {
+        return Err(format!("the salt has {} bytes; {SALT_LEN} are required", salt.len()));
     }
-    let iterations = iterations.ok_or("the iteration count `i=` is missing or not a number")?;
-    let salt = STANDARD_NO_PAD.decode(parts[3]).map_err(|_| "the salt is not base64")?;
-    let hash = STANDARD_NO_PAD.decode(parts[4]).map_err(|_| "the hash is not base64")?;
-    if salt.len() < SALT_LEN {
-        return Err(format!("the salt has {} bytes; at least {SALT_LEN} are required", salt.len()));
-    }
-    if hash.len() != len.unwrap_or(HASH_LEN) || hash.len() != HASH_LEN {
+    if hash.len() != HASH_LEN {
         return Err(format!("the hash has {} bytes; {HASH_LEN} are expected", hash.len()));
+    }
+    if iterations > MAX_ITERATIONS {
+        return Err(format!("{iterations} iterations is above the maximum of {MAX_ITERATIONS}"));
     }
     if iterations < MIN_ITERATIONS {
         return Err(format!("{iterations} iterations is below the minimum of {MIN_ITERATIONS}"));
@@ -113,6 +114,9 @@ mod tests {
         assert!(parse(&hash_with("x", &[1; 16], 1000)).unwrap_err().contains("below the minimum"));
         assert!(parse("$pbkdf2-sha256$i=600000,l=32$AAAA$BBBB").is_err());
         assert!(parse("plaintext").is_err());
+        assert!(parse(&hash_with("x", &[1; 24], 600_000)).unwrap_err().contains("salt"));
+        assert!(parse(&hash_with("x", &[1; 16], 600_000).replace(",l=32", "")).is_err());
+        assert!(parse(&hash_with("x", &[1; 16], 600_000)).is_ok());
         let g = generate();
         assert_eq!(g.len(), GENERATED_LEN);
     }

@@ -69,7 +69,7 @@ pub fn render(config: &Config, secrets: &Secrets, templates: &Templates, source:
         let tmpl = env.get_template(name).map_err(|e| template_error(name, &e))?;
         tmpl.render(ctx).map_err(|e| template_error(name, &e))
     };
-    let authenticator = render_one("daskhub/authenticator.py", &snippet_ctx)?;
+    let authenticator = templates.raw("daskhub/authenticator.py")?;
     let options_handler = render_one("daskhub/gateway-options.py.j2", &snippet_ctx)?;
 
     let ctx = minijinja::context! {

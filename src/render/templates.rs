@@ -52,6 +52,22 @@ impl Templates {
         Ok(env)
     }
 
+    /// A file's text as it is, not rendered: for snippets (Python) that must reach the output
+    /// byte for byte, whatever `{{` or `{%` they contain.
+    pub fn raw(&self, name: &str) -> Result<String> {
+        match self {
+            Templates::Embedded => Self::embedded_files()
+                .into_iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, t)| t.to_string())
+                .ok_or_else(|| Error::Template { name: name.into(), message: "not found among the built-in templates".into() }),
+            Templates::Directory(dir) => {
+                let path = dir.join(name);
+                std::fs::read_to_string(&path).map_err(|e| Error::io(path, e))
+            }
+        }
+    }
+
     /// The embedded template files, for `init --charts` style exports and tests.
     pub fn embedded_files() -> Vec<(String, &'static str)> {
         fn walk(dir: &'static Dir<'static>, out: &mut Vec<(String, &'static str)>) {
