@@ -591,7 +591,7 @@ fn code_pos(text: &str, node: &Node, code: &str, offset: usize) -> Pos {
     let (line, col) = python::line_col(code, offset);
     let content_line = code.split('\n').nth(line as usize - 1).unwrap_or("");
     let file_line = node.pos.line + line - 1;
-    if let Some(raw) = text.lines().nth(file_line as usize - 1) && !content_line.is_empty() && raw.ends_with(content_line) {
+    if let Some(raw) = (file_line as usize).checked_sub(1).and_then(|i| text.lines().nth(i)) && !content_line.is_empty() && raw.ends_with(content_line) {
         let indent = raw.chars().count() - content_line.chars().count();
         return Pos { line: file_line, col: indent as u32 + col };
     }

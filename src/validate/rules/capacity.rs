@@ -70,7 +70,7 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
     let per_node = [cores.map(|c| alloc_cores / c.value), memory.map(|m| alloc_mem / m.value)]
         .into_iter()
         .flatten()
-        .filter(|n| n.is_finite())
+        .filter(|n| n.is_finite() && *n > 0.0)
         .fold(f64::INFINITY, f64::min)
         .floor();
     if !per_node.is_finite() {
