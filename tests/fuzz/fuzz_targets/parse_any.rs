@@ -5,9 +5,15 @@
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;
 
+const CONFIG: &str = include_str!("../../../fixtures/walkthrough/pangeo.yaml");
+
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let _ = pangeo_render::yaml::parse_documents(text);
+    // The same text as each kind of file `validate` recognises, alone and beside the walkthrough
+    // config, so cross-file rules see it too.
+    let _ = pangeo_render::validate::validate_texts(&[("fuzz.yaml", text)]);
+    let _ = pangeo_render::validate::validate_texts(&[("pangeo.yaml", CONFIG), ("daskhub.yaml", text)]);
     if let Ok(loaded) = pangeo_render::config::load_str(Path::new("fuzz.yaml"), text) {
         // Fixed secrets: hashing a password per input would make fuzzing 600,000 times slower.
         let secrets = pangeo_render::secrets::Secrets {
