@@ -72,6 +72,7 @@ pub fn release_targets(cfg: &config::Config, artifacts: &[Artifact]) -> Result<V
 
 /// The state of one release compared with its rendered values.
 #[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ReleaseReport {
     pub name: String,
     pub namespace: String,
