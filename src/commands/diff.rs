@@ -67,9 +67,9 @@ pub async fn connect(c: &ClusterArgs) -> Result<Cluster> {
     Ok(Cluster::new(conn))
 }
 
-/// Loads and renders the config on a second thread while this one reads the kubeconfig and
-/// opens the connection (TCP and TLS handshake): rendering is CPU work that would otherwise
-/// come first and leave the network idle. Problems in the user's files are reported before
+/// Loads and renders the config on a second thread while this one reads the kubeconfig, opens
+/// the connection (TCP and TLS handshake) and lists the StorageClasses: rendering is CPU work
+/// that would otherwise come first and leave the network idle. Problems in the user's files are reported before
 /// problems reaching the cluster.
 pub fn render_and_connect(
     c: &ClusterArgs,
@@ -78,7 +78,7 @@ pub fn render_and_connect(
     std::thread::scope(|s| {
         let render = s.spawn(|| render_existing(&c.config, c.secrets.as_deref(), c.charts.as_deref()));
         let cluster = rt.block_on(async {
-            let cluster = connect(c).await?;
+            let mut cluster = connect(c).await?;
             cluster.warm_up(pair::concurrency()).await;
             Ok::<_, Error>(cluster)
         });

@@ -141,13 +141,14 @@ pub async fn plan(cluster: &mut Cluster, manifests: Vec<Value>, force: bool) -> 
     let refs: Vec<ObjectRef> = manifests.iter().filter_map(ObjectRef::of).collect();
     cluster.prepare(&refs).await?;
 
-    // Our default StorageClass: one LIST gives its live state and every other default class.
+    // Our default StorageClass: one LIST gives its live state and every other default class
+    // (usually made already, while the config was rendered).
     let default_class = manifests.iter().find(|m| {
         m.get("kind").and_then(Value::as_str) == Some("StorageClass")
             && m.pointer("/metadata/annotations").and_then(|a| a.get(DEFAULT_CLASS_ANNOTATION)).and_then(Value::as_str) == Some("true")
     });
-    let mut classes: Option<Vec<Value>> = None;
-    if default_class.is_some() {
+    let mut classes = cluster.storage_classes.take();
+    if classes.is_none() && default_class.is_some() {
         classes = Some(cluster.list("storage.k8s.io/v1", "StorageClass", None, None).await?);
     }
 
@@ -206,11 +207,9 @@ async fn plan_one(
         Some(list) => list.iter().find(|c| c.pointer("/metadata/name").and_then(Value::as_str) == Some(object.name.as_str())).cloned(),
         None => cluster.get(&object).await?,
     };
-    if let Some(l) = &live {
-        if shortcut_enabled() && proven_in_sync(&body, l, FIELD_MANAGER) {
-            let merged = l.clone();
-            return Ok(Planned { object, body, manager: FIELD_MANAGER, handover: false, live, merged, conflicts: vec![], immutable: vec![] });
-        }
+    if let Some(l) = live.as_ref().filter(|l| shortcut_enabled() && proven_in_sync(&body, l, FIELD_MANAGER)) {
+        let merged = l.clone();
+        return Ok(Planned { object, body, manager: FIELD_MANAGER, handover: false, live, merged, conflicts: vec![], immutable: vec![] });
     }
     let mode = ApplyMode { manager: FIELD_MANAGER, dry_run: true, force };
     let mut conflicts = Vec::new();

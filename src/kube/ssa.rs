@@ -192,11 +192,13 @@ fn quoted(message: &str) -> String {
 pub struct Cluster {
     pub conn: Connection,
     resources: HashMap<(String, String), Resource>,
+    /// Every StorageClass, when [`Cluster::warm_up`] listed them.
+    pub storage_classes: Option<Vec<Value>>,
 }
 
 impl Cluster {
     pub fn new(conn: Connection) -> Self {
-        Cluster { conn, resources: HashMap::new() }
+        Cluster { conn, resources: HashMap::new(), storage_classes: None }
     }
 
     /// Resolves every kind up front: ours from the table, any other by discovery (once each).
@@ -241,12 +243,16 @@ impl Cluster {
         })
     }
 
-    /// Opens `connections` connections (TCP, TLS) with a request every identity may make
-    /// (`GET /version`, sent that many at a time), so that later requests find them ready.
-    /// Errors are left to the requests that matter.
-    pub async fn warm_up(&self, connections: usize) {
-        let jobs: Vec<_> = (0..connections.max(1)).map(|_| timed(self.conn.client.apiserver_version())).collect();
-        let _ = super::run_all(jobs, connections).await;
+    /// Opens the connection (TCP, TLS) with a request that is useful later: the list of
+    /// StorageClasses (our class's live state, and every other default class), kept in
+    /// [`Cluster::storage_classes`]. With `connections` > 1, that many connections are opened
+    /// (the others with `GET /version`). Errors are left to the requests that matter: a refused
+    /// list is simply made again, and reported, when it is needed.
+    pub async fn warm_up(&mut self, connections: usize) {
+        let list = self.list("storage.k8s.io/v1", "StorageClass", None, None);
+        let others: Vec<_> = (1..connections.max(1)).map(|_| timed(self.conn.client.apiserver_version())).collect();
+        let (classes, _) = tokio::join!(list, super::run_all(others, connections));
+        self.storage_classes = classes.ok();
     }
 
     /// Whether objects of this kind live in a namespace (after [`Cluster::prepare`]).
