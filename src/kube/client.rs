@@ -131,7 +131,8 @@ fn build_client(config: ::kube::Config) -> Result<::kube::Client, ::kube::Error>
     }
     let mut http = HttpConnector::new();
     http.enforce_http(false);
-    http.set_nodelay(true);
+    // PANGEO_RENDER_NODELAY=0 only exists to measure the difference (scripts/bench-cluster).
+    http.set_nodelay(std::env::var_os("PANGEO_RENDER_NODELAY").is_none_or(|v| v != "0"));
     http.set_connect_timeout(config.connect_timeout);
     let https = config.rustls_https_connector_with_connector(http)?;
     let hyper_client: hyper_util::client::legacy::Client<_, ::kube::client::Body> =
