@@ -129,11 +129,12 @@ pub fn order(mut objects: Vec<Value>) -> Vec<Value> {
     objects
 }
 
-/// How requests are issued: one after another on the kept-alive connection, or `n` at a time.
-/// Sequential won the measurement (BENCHMARKS.md); `PANGEO_RENDER_CONCURRENCY=n` is kept for
-/// re-measuring on other clusters.
+/// How many requests are in flight, each on its own kept-alive HTTP/1.1 connection (opened while
+/// the config renders). Two beat one by a few per cent against the local test control plane and
+/// more did not help there (BENCHMARKS.md); against a distant API server, where each request
+/// waits a network round trip, more may pay: `PANGEO_RENDER_CONCURRENCY=n` sets it.
 pub fn concurrency() -> usize {
-    std::env::var("PANGEO_RENDER_CONCURRENCY").ok().and_then(|v| v.parse().ok()).filter(|n: &usize| *n >= 1).unwrap_or(1)
+    std::env::var("PANGEO_RENDER_CONCURRENCY").ok().and_then(|v| v.parse().ok()).filter(|n: &usize| *n >= 1).unwrap_or(2)
 }
 
 /// Builds the plan for `manifests` (already in apply order). `force` is `--force-conflicts`.

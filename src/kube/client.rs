@@ -4,12 +4,11 @@
 //! as kubectl does), else `~/.kube/config`; the context from `--context`, else the file's
 //! current context. Each way this can fail gets its own message naming the file or context.
 //!
-//! The client is kube-rs's usual stack (base URI, authentication, extra headers) over a hyper
-//! connection with TCP_NODELAY set. kube-rs's default connector leaves Nagle's algorithm on,
-//! which stalls every new connection's first request by about 40 ms (delayed ACK) — longer than
-//! the whole `diff` takes otherwise. Requests then run one after another on that one kept-alive
-//! connection: measured against the test control plane, that beat concurrent requests, which
-//! each opened their own connection and TLS handshake (see BENCHMARKS.md).
+//! The client is kube-rs's usual stack (base URI, authentication, extra headers) over hyper
+//! connections with TCP_NODELAY set: kube-rs's default connector leaves Nagle's algorithm on,
+//! which can hold a request's last segment back until the server's delayed ACK (tens of ms).
+//! Connections are kept alive and opened while the config renders; how many requests are in
+//! flight at once is measured, not assumed (`diff::pair::concurrency`, BENCHMARKS.md).
 
 use std::path::{Path, PathBuf};
 
