@@ -327,6 +327,11 @@ fn empty_cluster_diff_lists_everything_then_apply_converges() {
     assert_eq!(out.code, 0, "{}", out.all());
     assert_eq!(out.stdout, "", "{}", out.all());
     assert!(out.stderr.contains("objects: 7 unchanged; Helm releases: 0 of 2 differ"), "{}", out.all());
+    // The server's dry run of every object agrees with the in-sync shortcut.
+    let out = env.run_as(&["diff"], env.cluster.kubeconfig(), |c| {
+        c.env("PANGEO_RENDER_ALWAYS_DRY_RUN", "1");
+    });
+    assert_eq!((out.code, out.stdout.as_str()), (0, ""), "{}", out.all());
 
     let out = env.run(&["apply"]);
     assert_eq!(out.code, 0, "{}", out.all());
@@ -364,6 +369,10 @@ fn a_config_change_shows_exactly_that_change() {
     let out = env.run(&["diff"]);
     assert_eq!(out.code, 1);
     assert!(out.stdout.starts_with("--- live/apps.v1.Deployment.kube-system.cluster-autoscaler\n"), "{}", out.all());
+    let always = env.run_as(&["diff"], env.cluster.kubeconfig(), |c| {
+        c.env("PANGEO_RENDER_ALWAYS_DRY_RUN", "1");
+    });
+    assert_eq!((always.code, &always.stdout), (1, &out.stdout), "{}", always.all());
 
     let out = env.run(&["apply"]);
     assert_eq!(out.code, 0, "{}", out.all());
