@@ -99,19 +99,20 @@ fn walkthrough_with(ns: &str, sc: &str) -> String {
 }
 
 impl Env {
-    fn new(prefix: &str) -> Env {
+    /// `None` when cluster tests are switched off (`PANGEO_SKIP_CLUSTER_TESTS`).
+    fn new(prefix: &str) -> Option<Env> {
         Self::with_class(prefix, &unique_name(&format!("{prefix}-sc")))
     }
 
-    fn with_class(prefix: &str, sc: &str) -> Env {
-        let cluster = TestCluster::get();
+    fn with_class(prefix: &str, sc: &str) -> Option<Env> {
+        let cluster = TestCluster::try_get()?;
         let serial = serial(cluster);
         reset(cluster);
         let ns = cluster.namespace(prefix);
         let ws = Workspace::with_text(&walkthrough_with(&ns, sc));
         let mut env = Env { cluster, ws, ns, sc: sc.to_string(), secrets: Vec::new(), _serial: serial };
         env.write_secrets();
-        env
+        Some(env)
     }
 
     /// New random tokens (the old ones stay in the scan list).
@@ -260,7 +261,7 @@ fn assert_objects_in_sync(env: &Env) {
 
 #[test]
 fn empty_cluster_diff_lists_everything_then_apply_converges() {
-    let env = Env::new("empty");
+    let Some(env) = Env::new("empty") else { return };
     env.values();
 
     let out = env.run(&["diff"]);
@@ -340,7 +341,7 @@ fn empty_cluster_diff_lists_everything_then_apply_converges() {
 
 #[test]
 fn a_config_change_shows_exactly_that_change() {
-    let env = Env::new("change");
+    let Some(env) = Env::new("change") else { return };
     env.values();
     assert_eq!(env.run(&["apply"]).code, 0);
     env.helm_install();
@@ -382,7 +383,7 @@ fn a_config_change_shows_exactly_that_change() {
 
 #[test]
 fn drift_by_another_client_is_shown_and_apply_restores_it() {
-    let env = Env::new("drift");
+    let Some(env) = Env::new("drift") else { return };
     assert_eq!(env.run(&["apply"]).code, 0);
 
     // Another client removes a label and an annotation that we own.
@@ -425,7 +426,7 @@ fn drift_by_another_client_is_shown_and_apply_restores_it() {
 
 #[test]
 fn conflicting_field_manager_is_reported_then_forced() {
-    let env = Env::new("conflict");
+    let Some(env) = Env::new("conflict") else { return };
     assert_eq!(env.run(&["apply"]).code, 0);
 
     // `kubectl patch` (an Update) takes .spec.replicas over from us; a removal elsewhere shows
@@ -484,7 +485,7 @@ reclaimPolicy: Delete
 #[test]
 fn in_tree_gp2_needs_recreate_and_hands_over_the_default_annotation() {
     // Part 1: our class is also called gp2: provisioner and parameters cannot change in place.
-    let env = Env::with_class("gp2", "gp2");
+    let Some(env) = Env::with_class("gp2", "gp2") else { return };
     env.kubectl_apply(IN_TREE_GP2);
 
     let out = env.run(&["diff"]);
@@ -524,7 +525,7 @@ fn in_tree_gp2_needs_recreate_and_hands_over_the_default_annotation() {
     drop(env);
 
     // Part 2: our class has its own name; EKS's in-tree gp2 is the default too.
-    let env = Env::new("handover");
+    let Some(env) = Env::new("handover") else { return };
     env.kubectl_apply(IN_TREE_GP2);
     let out = env.run(&["diff"]);
     assert_eq!(out.code, 1, "{}", out.all());
@@ -559,7 +560,7 @@ fn in_tree_gp2_needs_recreate_and_hands_over_the_default_annotation() {
 
 #[test]
 fn helm_release_values_are_diffed_with_secrets_masked() {
-    let mut env = Env::new("helm");
+    let Some(mut env) = Env::new("helm") else { return };
     env.values();
     env.helm_install();
     let report = env.run(&["diff", "-o", "json"]).json();
@@ -611,7 +612,7 @@ fn helm_release_values_are_diffed_with_secrets_masked() {
 
 #[test]
 fn read_only_identities_fail_with_verb_and_resource() {
-    let env = Env::new("rbac");
+    let Some(env) = Env::new("rbac") else { return };
     // `reader` has no bindings: the first request (a list of StorageClasses) is refused.
     let reader = env.cluster.user_kubeconfig("reader", None);
     let out = env.run_as(&["diff"], &reader, |_| {});
@@ -638,7 +639,7 @@ fn read_only_identities_fail_with_verb_and_resource() {
 
 #[test]
 fn kubeconfig_problems_and_an_unreachable_server_are_clear_errors() {
-    let env = Env::new("kubeconfig");
+    let Some(env) = Env::new("kubeconfig") else { return };
     let admin = fs::read_to_string(env.cluster.kubeconfig()).unwrap();
     let token = admin.lines().find_map(|l| l.trim().strip_prefix("token: ")).expect("admin token").to_string();
     let mut env = env;
@@ -674,7 +675,7 @@ fn kubeconfig_problems_and_an_unreachable_server_are_clear_errors() {
 
 #[test]
 fn apply_helm_needs_helm_on_path_and_reports_partial_failure() {
-    let env = Env::new("with-helm");
+    let Some(env) = Env::new("with-helm") else { return };
     let empty_bin = env.ws.root().join("empty-bin");
     fs::create_dir_all(&empty_bin).unwrap();
     let out = env.run_as(&["apply", "--helm"], env.cluster.kubeconfig(), |c| {
@@ -710,7 +711,7 @@ fn apply_helm_needs_helm_on_path_and_reports_partial_failure() {
 
 #[test]
 fn apply_dry_run_writes_nothing() {
-    let env = Env::new("dry-run");
+    let Some(env) = Env::new("dry-run") else { return };
     let out = env.run(&["apply", "--dry-run"]);
     assert_eq!(out.code, 0, "{}", out.all());
     let lines: Vec<&str> = out.stdout.lines().filter(|l| l.ends_with("(server dry run)")).collect();
@@ -788,7 +789,7 @@ fn wait_for_policy(env: &Env, refused: bool) {
 
 #[test]
 fn a_failure_midway_names_what_was_applied_and_a_rerun_converges() {
-    let env = Env::new("partial");
+    let Some(env) = Env::new("partial") else { return };
     env.kubectl_apply(&deny_policy());
     wait_for_policy(&env, true);
 
@@ -834,7 +835,7 @@ fn copy_dir(from: &Path, to: &Path) {
 #[test]
 fn server_errors_that_quote_a_secret_are_masked() {
     // A user's own template puts a secret where the server rejects it, and quotes it back.
-    let env = Env::new("leak");
+    let Some(env) = Env::new("leak") else { return };
     let charts = env.ws.root().join("charts");
     copy_dir(&support::repo().join("charts"), &charts);
     let sc = charts.join("storageclass.yaml.j2");
