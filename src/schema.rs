@@ -55,13 +55,13 @@ pub fn check(schema: &Schema, file: &Path, node: &Node, prefix: &[&str]) -> Vec<
                 LocationSegment::Index(i) => i.to_string(),
             })
             .collect();
-        let mut full: Vec<&str> = prefix.to_vec();
-        full.extend(path.iter().map(String::as_str));
+        let mut full: Vec<String> = prefix.iter().map(|p| p.to_string()).collect();
+        full.extend(path.iter().cloned());
         let (message, hint, at_key, extra) = describe(err.kind(), &path, node);
         let mut located = path.clone();
         if let Some(child) = extra {
             located.push(child.clone());
-            full.push(Box::leak(child.into_boxed_str()));
+            full.push(child);
         }
         let pos = node.locate(&located, at_key);
         let mut d = Diagnostic::error(rules::SCHEMA, file, pos, message).field(dotted(&full));
