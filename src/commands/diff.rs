@@ -9,16 +9,14 @@ use std::io::Write;
 use crate::cli::{ClusterArgs, DiffArgs};
 use crate::commands::render_existing;
 use crate::config::Loaded;
-use crate::render::Artifact;
-use crate::secrets::Secrets;
 use crate::diff::mask::Masker;
 use crate::diff::pair;
-use crate::kube::run_all;
 use crate::diff::{self, ObjectReport, Report};
 use crate::error::{Error, Result};
-use crate::kube::{self, Cluster, ClusterError};
+use crate::kube::{self, Cluster, ClusterError, run_all};
+use crate::render::Artifact;
 use crate::report::Format;
-use crate::secrets;
+use crate::secrets::{self, Secrets};
 
 pub fn run(args: &DiffArgs) -> Result<i32> {
     let c = &args.cluster;
@@ -54,7 +52,7 @@ pub fn run(args: &DiffArgs) -> Result<i32> {
     Ok(if report.differences { 1 } else { 0 })
 }
 
-/// A single-threaded runtime: the work is a few requests on one connection.
+/// A single-threaded runtime: the work is a few requests on one or two connections.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
