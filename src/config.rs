@@ -566,10 +566,5 @@ fn check(path: &Path, node: &Node, c: &Config) -> Vec<Diagnostic> {
 }
 
 fn standard_versions(today: &str) -> String {
-    eks_versions::VERSIONS
-        .iter()
-        .filter(|v| matches!(eks_versions::support(v.version, today), eks_versions::Support::Standard))
-        .map(|v| v.version)
-        .collect::<Vec<_>>()
-        .join(", ")
+    eks_versions::standard(today).join(", ")
 }

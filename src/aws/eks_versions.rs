@@ -58,6 +58,11 @@ pub fn default_version(today: &str) -> &'static str {
         .unwrap_or(VERSIONS[0].version)
 }
 
+/// Versions in standard support today, newest first.
+pub fn standard(today: &str) -> Vec<&'static str> {
+    VERSIONS.iter().filter(|v| support(v.version, today) == Support::Standard).map(|v| v.version).collect()
+}
+
 pub fn in_support(today: &str) -> Vec<&'static str> {
     VERSIONS.iter().filter(|v| today < v.end_of_extended).map(|v| v.version).collect()
 }

@@ -27,11 +27,7 @@ pub fn run(args: &InitArgs) -> Result<()> {
         .unwrap_or_else(|| vec![format!("{}a", args.region), format!("{}b", args.region)]);
     let account = arn::parse(&args.kms_key_arn).map(|a| a.account.to_string()).unwrap_or_default();
     let admins = if args.admin_users.is_empty() { vec!["admin".to_string()] } else { args.admin_users.clone() };
-    let standard: Vec<&str> = eks_versions::VERSIONS
-        .iter()
-        .filter(|v| eks_versions::support(v.version, &today) == eks_versions::Support::Standard)
-        .map(|v| v.version)
-        .collect();
+    let standard = eks_versions::standard(&today);
 
     let env = Templates::Embedded.environment()?;
     let text = env
