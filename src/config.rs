@@ -354,10 +354,27 @@ pub fn load_str(path: &Path, text: &str) -> Result<Loaded> {
     Ok(Loaded { path: path.to_path_buf(), config, node, warnings })
 }
 
-/// `<something>` or a walkthrough-style `<insert-…-here>` left in a value.
+/// A `<word…>` span whose inside looks like prose (letters, digits, spaces, `-`, `_`, `.`), as
+/// placeholders do; `a < b > c` and HTML-ish `<br/>` do not count.
 pub fn is_placeholder(s: &str) -> bool {
-    let t = s.trim();
-    (t.starts_with('<') && t.ends_with('>') && t.len() > 2) || t.contains("<insert") || t.contains("<your")
+    if s.contains('\n') {
+        return false;
+    }
+    let mut rest = s;
+    while let Some(open) = rest.find('<') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('>') else { return false };
+        let inner = &after[..close];
+        if !inner.is_empty()
+            && inner.len() <= 80
+            && inner.starts_with(|c: char| c.is_ascii_alphabetic())
+            && inner.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.'))
+        {
+            return true;
+        }
+        rest = &after[close + 1..];
+    }
+    false
 }
 
 /// The semantic checks on a config that the schema cannot express.

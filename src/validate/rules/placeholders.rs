@@ -9,28 +9,8 @@ use crate::report::Diagnostic;
 use crate::rules;
 use crate::yaml::{dotted, Node};
 
-/// A `<word…>` span whose inside looks like prose (letters, digits, spaces, `-`, `_`, `.`), as
-/// placeholders do; `a < b > c` and HTML-ish `<br/>` do not count.
-pub fn is_placeholder(s: &str) -> bool {
-    if s.contains('\n') {
-        return false;
-    }
-    let mut rest = s;
-    while let Some(open) = rest.find('<') {
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('>') else { return false };
-        let inner = &after[..close];
-        if !inner.is_empty()
-            && inner.len() <= 80
-            && inner.starts_with(|c: char| c.is_ascii_alphabetic())
-            && inner.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.'))
-        {
-            return true;
-        }
-        rest = &after[close + 1..];
-    }
-    false
-}
+/// One definition, shared with the config checks (config sits left of validate).
+pub use crate::config::is_placeholder;
 
 pub fn check_file(file: &Path, docs: &[Node]) -> Vec<Diagnostic> {
     let mut out = Vec::new();
