@@ -36,7 +36,8 @@ pub struct Options {
 /// Why the plan cannot be applied as asked, listing every field; `None` when it can.
 pub fn blockers(plan: &[Planned], opts: &Options) -> Option<String> {
     let mut lines = Vec::new();
-    let conflicted: Vec<&Planned> = plan.iter().filter(|p| !p.conflicts.is_empty() && p.immutable.is_empty()).collect();
+    let conflicted: Vec<&Planned> =
+        plan.iter().filter(|p| !p.conflicts.is_empty() && p.immutable.is_empty()).collect();
     if !conflicted.is_empty() && !opts.force_conflicts {
         lines.push(format!("{} object(s) have fields owned by other field managers:", conflicted.len()));
         for p in &conflicted {
@@ -49,7 +50,10 @@ pub fn blockers(plan: &[Planned], opts: &Options) -> Option<String> {
     }
     let immutable: Vec<&Planned> = plan.iter().filter(|p| !p.immutable.is_empty()).collect();
     if !immutable.is_empty() && !opts.recreate {
-        lines.push(format!("{} object(s) would change fields the server does not allow to change in place:", immutable.len()));
+        lines.push(format!(
+            "{} object(s) would change fields the server does not allow to change in place:",
+            immutable.len()
+        ));
         for p in &immutable {
             lines.push(format!("  {}:", p.object));
             for m in &p.immutable {
@@ -66,7 +70,12 @@ pub fn blockers(plan: &[Planned], opts: &Options) -> Option<String> {
 
 /// Applies the plan in order, printing one line per object. On failure the error names the
 /// failed object and those applied before it.
-pub async fn apply(cluster: &Cluster, plan: &[Planned], opts: &Options, out: &mut impl Write) -> Result<(), Failure> {
+pub async fn apply(
+    cluster: &Cluster,
+    plan: &[Planned],
+    opts: &Options,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
     let suffix = if opts.dry_run { " (server dry run)" } else { "" };
     let mut done: Vec<String> = Vec::new();
     for (i, p) in plan.iter().enumerate() {
@@ -138,10 +147,13 @@ impl Failure {
     pub fn message(&self, cause: &str) -> String {
         let list = |v: &[String]| if v.is_empty() { "none".to_string() } else { v.join(", ") };
         let verb = if self.dry_run { "checked (server dry run)" } else { "applied" };
-        let mut msg = format!("apply stopped at {}: {cause}\n  {verb} before it: {}", self.failed, list(&self.applied));
+        let mut msg =
+            format!("apply stopped at {}: {cause}\n  {verb} before it: {}", self.failed, list(&self.applied));
         msg.push_str(&format!("\n  not attempted: {}", list(&self.not_attempted)));
         if !self.dry_run {
-            msg.push_str("\n  Fix the cause and run apply again; objects already applied come out unchanged.");
+            msg.push_str(
+                "\n  Fix the cause and run apply again; objects already applied come out unchanged.",
+            );
         }
         msg
     }
@@ -160,7 +172,8 @@ pub struct HelmRelease {
 
 /// The releases in install order: the EBS CSI driver (volumes) before DaskHub.
 pub fn helm_releases(cfg: &Config, artifacts: &[Artifact]) -> Vec<HelmRelease> {
-    let text = |k: ArtifactKind| artifacts.iter().find(|a| a.kind == k).map(|a| (a.file_name, a.text.clone()));
+    let text =
+        |k: ArtifactKind| artifacts.iter().find(|a| a.kind == k).map(|a| (a.file_name, a.text.clone()));
     let mut out = Vec::new();
     if let Some((file, values_text)) = text(ArtifactKind::EbsCsiValues) {
         let r = &cfg.releases.ebs_csi_driver;
@@ -176,7 +189,14 @@ pub fn helm_releases(cfg: &Config, artifacts: &[Artifact]) -> Vec<HelmRelease> {
     if let Some((file, values_text)) = text(ArtifactKind::DaskhubValues) {
         let r = &cfg.releases.daskhub;
         let (chart, version) = cfg.hub.chart.helm_reference();
-        out.push(HelmRelease { name: r.name.clone(), namespace: r.namespace.clone(), chart, version, values_file: file, values_text });
+        out.push(HelmRelease {
+            name: r.name.clone(),
+            namespace: r.namespace.clone(),
+            chart,
+            version,
+            values_file: file,
+            values_text,
+        });
     }
     out
 }
@@ -208,7 +228,10 @@ pub fn shell_word(w: &str) -> String {
 }
 
 pub fn command_line(program: &str, args: &[String]) -> String {
-    std::iter::once(program.to_string()).chain(args.iter().map(|a| shell_word(a))).collect::<Vec<_>>().join(" ")
+    std::iter::once(program.to_string())
+        .chain(args.iter().map(|a| shell_word(a)))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Where `helm` is on PATH.
@@ -230,10 +253,23 @@ fn is_executable(p: &Path) -> bool {
 }
 
 /// Prints the commands that install or upgrade the releases, for the user to run.
-pub fn print_helm_commands(out: &mut impl Write, releases: &[HelmRelease], config: &Path, cluster: &ClusterArgs) {
+pub fn print_helm_commands(
+    out: &mut impl Write,
+    releases: &[HelmRelease],
+    config: &Path,
+    cluster: &ClusterArgs,
+) {
     let values_dir = Path::new("rendered");
-    let _ = writeln!(out, "Helm releases are installed by helm, not by apply (add --helm to run these). Write the values files, then run helm:");
-    let _ = writeln!(out, "  pangeo-render values -c {} -o {}", shell_word(&config.display().to_string()), values_dir.display());
+    let _ = writeln!(
+        out,
+        "Helm releases are installed by helm, not by apply (add --helm to run these). Write the values files, then run helm:"
+    );
+    let _ = writeln!(
+        out,
+        "  pangeo-render values -c {} -o {}",
+        shell_word(&config.display().to_string()),
+        values_dir.display()
+    );
     for r in releases {
         let args = helm_args(r, &values_dir.join(r.values_file), cluster, false);
         let _ = writeln!(out, "  {}", command_line("helm", &args));
@@ -242,7 +278,9 @@ pub fn print_helm_commands(out: &mut impl Write, releases: &[HelmRelease], confi
         .iter()
         .filter_map(|r| match r.chart.split('/').next() {
             Some("dask") if !r.chart.starts_with('.') => Some("helm repo add dask https://helm.dask.org"),
-            Some("aws-ebs-csi-driver") => Some("helm repo add aws-ebs-csi-driver https://kubernetes-sigs.github.io/aws-ebs-csi-driver"),
+            Some("aws-ebs-csi-driver") => {
+                Some("helm repo add aws-ebs-csi-driver https://kubernetes-sigs.github.io/aws-ebs-csi-driver")
+            }
             _ => None,
         })
         .collect();

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::report::Diagnostic;
 use crate::rules;
 use crate::schema;
-use crate::yaml::{self, dotted, Node};
+use crate::yaml::{self, Node, dotted};
 
 pub const API_VERSION: &str = "pangeo-render/v1alpha1";
 pub const KIND: &str = "PangeoDeployment";
@@ -296,7 +296,9 @@ impl Config {
     }
 
     pub fn partition(&self) -> String {
-        arn::parse(&self.cluster.kms_key_arn).map(|a| a.partition.to_string()).unwrap_or_else(|_| "aws".into())
+        arn::parse(&self.cluster.kms_key_arn)
+            .map(|a| a.partition.to_string())
+            .unwrap_or_else(|_| "aws".into())
     }
 
     pub fn gateway_image(&self) -> Image {
@@ -332,17 +334,18 @@ pub fn load(path: &Path) -> Result<Loaded> {
 
 pub fn load_str(path: &Path, text: &str) -> Result<Loaded> {
     let node = yaml::parse_single(text).map_err(|e| {
-        Error::Invalid(vec![Diagnostic::error(rules::YAML_SYNTAX, path, e.pos, e.message)
-            .hint("fix the YAML syntax at this position")])
+        Error::Invalid(vec![
+            Diagnostic::error(rules::YAML_SYNTAX, path, e.pos, e.message)
+                .hint("fix the YAML syntax at this position"),
+        ])
     })?;
     let mut diags = schema::check(&schema::CONFIG, path, &node, &[]);
     if !diags.is_empty() {
         crate::report::sort(&mut diags);
         return Err(Error::Invalid(diags));
     }
-    let config: Config = serde_json::from_value(node.to_json()).map_err(|e| {
-        Error::Invalid(vec![Diagnostic::error(rules::SCHEMA, path, node.pos, e.to_string())])
-    })?;
+    let config: Config = serde_json::from_value(node.to_json())
+        .map_err(|e| Error::Invalid(vec![Diagnostic::error(rules::SCHEMA, path, node.pos, e.to_string())]))?;
     let mut diags = check(path, &node, &config);
     crate::report::sort(&mut diags);
     let (errors, warnings): (Vec<_>, Vec<_>) = diags.into_iter().partition(Diagnostic::is_error);
@@ -400,8 +403,13 @@ fn check(path: &Path, node: &Node, c: &Config) -> Vec<Diagnostic> {
 
     let region = regions::find(&c.cluster.region);
     if region.is_none() {
-        let mut d = Diagnostic::error(rules::ZONE_REGION, path, at(&["cluster", "region"]), format!("unknown AWS Region `{}`", c.cluster.region))
-            .field("cluster.region");
+        let mut d = Diagnostic::error(
+            rules::ZONE_REGION,
+            path,
+            at(&["cluster", "region"]),
+            format!("unknown AWS Region `{}`", c.cluster.region),
+        )
+        .field("cluster.region");
         d = match regions::suggest(&c.cluster.region) {
             Some(s) => d.hint(format!("did you mean `{s}`?")),
             None => d.hint("use a Region code such as us-west-2"),
@@ -445,9 +453,14 @@ fn check(path: &Path, node: &Node, c: &Config) -> Vec<Diagnostic> {
         let p = ["hub", "certificateArn"];
         match arn::parse_certificate(&c.hub.certificate_arn) {
             Err(e) => out.push(
-                Diagnostic::error(rules::ARN_FORMAT, path, at(&p), format!("not an ACM certificate ARN: {e}"))
-                    .field("hub.certificateArn")
-                    .hint("copy it from the ACM console: arn:aws:acm:REGION:ACCOUNT:certificate/UUID"),
+                Diagnostic::error(
+                    rules::ARN_FORMAT,
+                    path,
+                    at(&p),
+                    format!("not an ACM certificate ARN: {e}"),
+                )
+                .field("hub.certificateArn")
+                .hint("copy it from the ACM console: arn:aws:acm:REGION:ACCOUNT:certificate/UUID"),
             ),
             Ok(a) => {
                 if region.is_some() && a.region != c.cluster.region {
@@ -465,9 +478,14 @@ fn check(path: &Path, node: &Node, c: &Config) -> Vec<Diagnostic> {
         for (acct, other) in &accounts[1..] {
             if acct != first {
                 out.push(
-                    Diagnostic::error(rules::ARN_ACCOUNT, path, at(&["hub", "certificateArn"]), format!("the {other} belongs to account {acct}, the {what} to {first}"))
-                        .field("hub.certificateArn")
-                        .hint("all resources of one deployment live in one AWS account"),
+                    Diagnostic::error(
+                        rules::ARN_ACCOUNT,
+                        path,
+                        at(&["hub", "certificateArn"]),
+                        format!("the {other} belongs to account {acct}, the {what} to {first}"),
+                    )
+                    .field("hub.certificateArn")
+                    .hint("all resources of one deployment live in one AWS account"),
                 );
             }
         }
@@ -477,46 +495,79 @@ fn check(path: &Path, node: &Node, c: &Config) -> Vec<Diagnostic> {
         for (i, z) in c.cluster.availability_zones.iter().enumerate() {
             if !region.has_zone(z) {
                 out.push(
-                    Diagnostic::error(rules::ZONE_REGION, path, at(&["cluster", "availabilityZones", &i.to_string()]), format!("`{z}` is not an availability zone of {}", region.code))
-                        .field(format!("cluster.availabilityZones[{i}]"))
-                        .hint(format!("zones of {}: {}", region.code, region.zones().join(", "))),
+                    Diagnostic::error(
+                        rules::ZONE_REGION,
+                        path,
+                        at(&["cluster", "availabilityZones", &i.to_string()]),
+                        format!("`{z}` is not an availability zone of {}", region.code),
+                    )
+                    .field(format!("cluster.availabilityZones[{i}]"))
+                    .hint(format!(
+                        "zones of {}: {}",
+                        region.code,
+                        region.zones().join(", ")
+                    )),
                 );
             }
         }
     }
-    let groups = [("main", &c.cluster.node_groups.main), ("daskWorkers", &c.cluster.node_groups.dask_workers)];
+    let groups =
+        [("main", &c.cluster.node_groups.main), ("daskWorkers", &c.cluster.node_groups.dask_workers)];
     let mut zones = Vec::new();
     for (key, g) in groups {
         let zone = c.zone_of(g);
         let p = ["cluster", "nodeGroups", key, "availabilityZone"];
         if g.availability_zone.is_some() && !c.cluster.availability_zones.iter().any(|z| z == zone) {
             out.push(
-                Diagnostic::error(rules::ZONE_LAYOUT, path, at(&p), format!("node group `{}` is pinned to `{zone}`, which is not one of the cluster's zones", g.name))
-                    .field(p.join("."))
-                    .hint(format!("use one of: {}", c.cluster.availability_zones.join(", "))),
+                Diagnostic::error(
+                    rules::ZONE_LAYOUT,
+                    path,
+                    at(&p),
+                    format!(
+                        "node group `{}` is pinned to `{zone}`, which is not one of the cluster's zones",
+                        g.name
+                    ),
+                )
+                .field(p.join("."))
+                .hint(format!("use one of: {}", c.cluster.availability_zones.join(", "))),
             );
         }
         zones.push((key, zone));
         if g.min_size > g.max_size {
             out.push(
-                Diagnostic::error(rules::NODE_SIZES, path, at(&["cluster", "nodeGroups", key, "minSize"]), format!("minSize {} is greater than maxSize {}", g.min_size, g.max_size))
-                    .field(format!("cluster.nodeGroups.{key}.minSize"))
-                    .hint("lower minSize or raise maxSize"),
+                Diagnostic::error(
+                    rules::NODE_SIZES,
+                    path,
+                    at(&["cluster", "nodeGroups", key, "minSize"]),
+                    format!("minSize {} is greater than maxSize {}", g.min_size, g.max_size),
+                )
+                .field(format!("cluster.nodeGroups.{key}.minSize"))
+                .hint("lower minSize or raise maxSize"),
             );
         }
     }
     if zones[0].1 != zones[1].1 {
         out.push(
-            Diagnostic::error(rules::ZONE_LAYOUT, path, at(&["cluster", "nodeGroups", "daskWorkers", "availabilityZone"]), format!("node groups are in different zones ({} and {})", zones[0].1, zones[1].1))
-                .field("cluster.nodeGroups.daskWorkers.availabilityZone")
-                .hint("pin both node groups to the same zone so EBS volumes can follow users and workers"),
+            Diagnostic::error(
+                rules::ZONE_LAYOUT,
+                path,
+                at(&["cluster", "nodeGroups", "daskWorkers", "availabilityZone"]),
+                format!("node groups are in different zones ({} and {})", zones[0].1, zones[1].1),
+            )
+            .field("cluster.nodeGroups.daskWorkers.availabilityZone")
+            .hint("pin both node groups to the same zone so EBS volumes can follow users and workers"),
         );
     }
     if c.cluster.node_groups.main.name == c.cluster.node_groups.dask_workers.name {
         out.push(
-            Diagnostic::error(rules::NAME_PATTERN, path, at(&["cluster", "nodeGroups", "daskWorkers", "name"]), "both node groups have the same name")
-                .field("cluster.nodeGroups.daskWorkers.name")
-                .hint("node group names must be unique in a cluster"),
+            Diagnostic::error(
+                rules::NAME_PATTERN,
+                path,
+                at(&["cluster", "nodeGroups", "daskWorkers", "name"]),
+                "both node groups have the same name",
+            )
+            .field("cluster.nodeGroups.daskWorkers.name")
+            .hint("node group names must be unique in a cluster"),
         );
     }
 
@@ -525,19 +576,40 @@ fn check(path: &Path, node: &Node, c: &Config) -> Vec<Diagnostic> {
     match eks_versions::support(&c.cluster.kubernetes_version, &today) {
         eks_versions::Support::Standard => {}
         eks_versions::Support::Extended { ends } => out.push(
-            Diagnostic::warning(rules::VERSION_SUPPORT, path, at(&vp), format!("Kubernetes {} is in EKS extended support (extra cost) until {ends}", c.cluster.kubernetes_version))
-                .field("cluster.kubernetesVersion")
-                .hint(format!("use a version in standard support: {}", standard_versions(&today))),
+            Diagnostic::warning(
+                rules::VERSION_SUPPORT,
+                path,
+                at(&vp),
+                format!(
+                    "Kubernetes {} is in EKS extended support (extra cost) until {ends}",
+                    c.cluster.kubernetes_version
+                ),
+            )
+            .field("cluster.kubernetesVersion")
+            .hint(format!("use a version in standard support: {}", standard_versions(&today))),
         ),
         eks_versions::Support::Ended { on } => out.push(
-            Diagnostic::error(rules::VERSION_SUPPORT, path, at(&vp), format!("Kubernetes {} left EKS support on {on}; EKS cannot create such clusters", c.cluster.kubernetes_version))
-                .field("cluster.kubernetesVersion")
-                .hint(format!("use a version in standard support: {}", standard_versions(&today))),
+            Diagnostic::error(
+                rules::VERSION_SUPPORT,
+                path,
+                at(&vp),
+                format!(
+                    "Kubernetes {} left EKS support on {on}; EKS cannot create such clusters",
+                    c.cluster.kubernetes_version
+                ),
+            )
+            .field("cluster.kubernetesVersion")
+            .hint(format!("use a version in standard support: {}", standard_versions(&today))),
         ),
         eks_versions::Support::Unknown => out.push(
-            Diagnostic::error(rules::VERSION_SUPPORT, path, at(&vp), format!("Kubernetes {} is not a version EKS offers", c.cluster.kubernetes_version))
-                .field("cluster.kubernetesVersion")
-                .hint(format!("supported: {}", eks_versions::in_support(&today).join(", "))),
+            Diagnostic::error(
+                rules::VERSION_SUPPORT,
+                path,
+                at(&vp),
+                format!("Kubernetes {} is not a version EKS offers", c.cluster.kubernetes_version),
+            )
+            .field("cluster.kubernetesVersion")
+            .hint(format!("supported: {}", eks_versions::in_support(&today).join(", "))),
         ),
     }
 
@@ -545,9 +617,14 @@ fn check(path: &Path, node: &Node, c: &Config) -> Vec<Diagnostic> {
     for (key, b) in [("cores", dg.cores), ("memoryGiB", dg.memory_gib)] {
         if !(b.min <= b.default && b.default <= b.max) {
             out.push(
-                Diagnostic::error(rules::OPTION_BOUNDS, path, at(&["daskGateway", "worker", key, "default"]), format!("default {} lies outside [{}, {}]", b.default, b.min, b.max))
-                    .field(format!("daskGateway.worker.{key}.default"))
-                    .hint("make min ≤ default ≤ max"),
+                Diagnostic::error(
+                    rules::OPTION_BOUNDS,
+                    path,
+                    at(&["daskGateway", "worker", key, "default"]),
+                    format!("default {} lies outside [{}, {}]", b.default, b.min, b.max),
+                )
+                .field(format!("daskGateway.worker.{key}.default"))
+                .hint("make min ≤ default ≤ max"),
             );
         }
     }
@@ -565,17 +642,27 @@ fn check(path: &Path, node: &Node, c: &Config) -> Vec<Diagnostic> {
     let s = &c.hub.singleuser;
     if s.cpu.guarantee > s.cpu.limit {
         out.push(
-            Diagnostic::error(rules::SCHEMA, path, at(&["hub", "singleuser", "cpu", "guarantee"]), "the cpu guarantee exceeds the limit")
-                .field("hub.singleuser.cpu.guarantee")
-                .hint("make guarantee ≤ limit"),
+            Diagnostic::error(
+                rules::SCHEMA,
+                path,
+                at(&["hub", "singleuser", "cpu", "guarantee"]),
+                "the cpu guarantee exceeds the limit",
+            )
+            .field("hub.singleuser.cpu.guarantee")
+            .hint("make guarantee ≤ limit"),
         );
     }
     for (key, q) in [("guarantee", &s.memory.guarantee), ("limit", &s.memory.limit)] {
         if q.bytes().is_none() {
             out.push(
-                Diagnostic::error(rules::SCHEMA, path, at(&["hub", "singleuser", "memory", key]), "not a memory quantity")
-                    .field(format!("hub.singleuser.memory.{key}"))
-                    .hint("write bytes or a quantity such as 2G, 4Gi, 512M"),
+                Diagnostic::error(
+                    rules::SCHEMA,
+                    path,
+                    at(&["hub", "singleuser", "memory", key]),
+                    "not a memory quantity",
+                )
+                .field(format!("hub.singleuser.memory.{key}"))
+                .hint("write bytes or a quantity such as 2G, 4Gi, 512M"),
             );
         }
     }

@@ -5,8 +5,8 @@
 //! minimum for PBKDF2-HMAC-SHA256 (Password Storage Cheat Sheet, 2023–). The hub verifies it with
 //! the snippet in `charts/daskhub/authenticator.py`.
 
-use base64::engine::general_purpose::STANDARD_NO_PAD;
 use base64::Engine;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
 use rand::RngExt;
 
 pub const ITERATIONS: u32 = 600_000;

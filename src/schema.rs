@@ -4,15 +4,15 @@
 //! Messages are written here rather than taken from the jsonschema crate, because its messages
 //! quote the offending value — and the value may be a token or a password hash.
 
+use jsonschema::Validator;
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::paths::LocationSegment;
-use jsonschema::Validator;
 use std::path::Path;
 use std::sync::OnceLock;
 
 use crate::report::Diagnostic;
 use crate::rules;
-use crate::yaml::{dotted, Node};
+use crate::yaml::{Node, dotted};
 
 /// A schema embedded in the binary.
 pub struct Schema {
@@ -39,7 +39,8 @@ impl Schema {
     }
 }
 
-pub static CONFIG: Schema = Schema::new("pangeo-config.schema.json", include_str!("../schemas/pangeo-config.schema.json"));
+pub static CONFIG: Schema =
+    Schema::new("pangeo-config.schema.json", include_str!("../schemas/pangeo-config.schema.json"));
 
 /// Validates `node` (parsed from `file`) and returns one diagnostic per schema error. `prefix` is
 /// prepended to reported field paths when `node` is a section of a larger document.
@@ -133,29 +134,67 @@ fn describe(kind: &ValidationErrorKind, path: &[String], root: &Node) -> Describ
                 .as_array()
                 .map(|a| a.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", "))
                 .unwrap_or_default();
-            ("value is not one of the allowed values".into(), Some(format!("use one of: {opts}")), false, None)
+            (
+                "value is not one of the allowed values".into(),
+                Some(format!("use one of: {opts}")),
+                false,
+                None,
+            )
         }
         ValidationErrorKind::Constant { expected_value } => {
             (format!("must be {expected_value}"), Some(format!("set it to {expected_value}")), false, None)
         }
-        ValidationErrorKind::Pattern { pattern } => {
-            ("value does not have the expected form".into(), Some(format!("it must match the pattern {pattern}")), false, None)
-        }
+        ValidationErrorKind::Pattern { pattern } => (
+            "value does not have the expected form".into(),
+            Some(format!("it must match the pattern {pattern}")),
+            false,
+            None,
+        ),
         ValidationErrorKind::MinItems { limit } => {
             (format!("needs at least {limit} item(s)"), Some("add the missing entries".into()), false, None)
         }
-        ValidationErrorKind::MaxItems { limit } => (format!("allows at most {limit} item(s)"), Some("remove entries".into()), false, None),
-        ValidationErrorKind::MinLength { limit } => (format!("must be at least {limit} character(s) long"), Some("fill in the value".into()), false, None),
-        ValidationErrorKind::MaxLength { limit } => (format!("must be at most {limit} character(s) long"), Some("shorten the value".into()), false, None),
-        ValidationErrorKind::Minimum { limit } => (format!("must be at least {limit}"), Some(format!("use a value ≥ {limit}")), false, None),
-        ValidationErrorKind::Maximum { limit } => (format!("must be at most {limit}"), Some(format!("use a value ≤ {limit}")), false, None),
-        ValidationErrorKind::ExclusiveMinimum { limit } => (format!("must be greater than {limit}"), Some(format!("use a value > {limit}")), false, None),
-        ValidationErrorKind::ExclusiveMaximum { limit } => (format!("must be less than {limit}"), Some(format!("use a value < {limit}")), false, None),
-        ValidationErrorKind::UniqueItems => ("items must be unique".into(), Some("remove the repeated entry".into()), false, None),
-        ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. } => {
-            ("value matches none of the allowed forms".into(), Some("see the schema for the accepted forms".into()), false, None)
+        ValidationErrorKind::MaxItems { limit } => {
+            (format!("allows at most {limit} item(s)"), Some("remove entries".into()), false, None)
         }
-        other => (format!("schema violation ({})", short_kind(other)), Some("see the schema for this key".into()), false, None),
+        ValidationErrorKind::MinLength { limit } => (
+            format!("must be at least {limit} character(s) long"),
+            Some("fill in the value".into()),
+            false,
+            None,
+        ),
+        ValidationErrorKind::MaxLength { limit } => (
+            format!("must be at most {limit} character(s) long"),
+            Some("shorten the value".into()),
+            false,
+            None,
+        ),
+        ValidationErrorKind::Minimum { limit } => {
+            (format!("must be at least {limit}"), Some(format!("use a value ≥ {limit}")), false, None)
+        }
+        ValidationErrorKind::Maximum { limit } => {
+            (format!("must be at most {limit}"), Some(format!("use a value ≤ {limit}")), false, None)
+        }
+        ValidationErrorKind::ExclusiveMinimum { limit } => {
+            (format!("must be greater than {limit}"), Some(format!("use a value > {limit}")), false, None)
+        }
+        ValidationErrorKind::ExclusiveMaximum { limit } => {
+            (format!("must be less than {limit}"), Some(format!("use a value < {limit}")), false, None)
+        }
+        ValidationErrorKind::UniqueItems => {
+            ("items must be unique".into(), Some("remove the repeated entry".into()), false, None)
+        }
+        ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. } => (
+            "value matches none of the allowed forms".into(),
+            Some("see the schema for the accepted forms".into()),
+            false,
+            None,
+        ),
+        other => (
+            format!("schema violation ({})", short_kind(other)),
+            Some("see the schema for this key".into()),
+            false,
+            None,
+        ),
     }
 }
 

@@ -67,24 +67,41 @@ pub fn load(path: &Path) -> Result<Option<Secrets>> {
         path: path.to_path_buf(),
         message: "the secrets file is not in the expected form (apiVersion, kind, proxySecretToken, daskGatewayApiToken, adminPasswordHash); restore it or delete it to generate new secrets".into(),
     })?;
-    let bad = |what: &str, why: &str| Error::Io { path: path.to_path_buf(), message: format!("{what}: {why}") };
+    let bad =
+        |what: &str, why: &str| Error::Io { path: path.to_path_buf(), message: format!("{what}: {why}") };
     if !is_token(&secrets.proxy_secret_token) {
-        return Err(bad("proxySecretToken", "must be 64 lower-case hex characters; rotate with `values --rotate tokens`"));
+        return Err(bad(
+            "proxySecretToken",
+            "must be 64 lower-case hex characters; rotate with `values --rotate tokens`",
+        ));
     }
     if !is_token(&secrets.dask_gateway_api_token) {
-        return Err(bad("daskGatewayApiToken", "must be 64 lower-case hex characters; rotate with `values --rotate tokens`"));
+        return Err(bad(
+            "daskGatewayApiToken",
+            "must be 64 lower-case hex characters; rotate with `values --rotate tokens`",
+        ));
     }
     if secrets.proxy_secret_token == secrets.dask_gateway_api_token {
-        return Err(bad("daskGatewayApiToken", "must differ from proxySecretToken; rotate with `values --rotate tokens`"));
+        return Err(bad(
+            "daskGatewayApiToken",
+            "must differ from proxySecretToken; rotate with `values --rotate tokens`",
+        ));
     }
     if let Err(e) = password::parse(&secrets.admin_password_hash) {
-        return Err(bad("adminPasswordHash", &format!("{e}; set a new password with `values --rotate password`")));
+        return Err(bad(
+            "adminPasswordHash",
+            &format!("{e}; set a new password with `values --rotate password`"),
+        ));
     }
     Ok(Some(secrets))
 }
 
 /// Loads the secrets, creating or rotating what is asked for. Nothing is written here.
-pub fn resolve(existing: Option<Secrets>, rotate: &[Rotate], new_password: Option<&str>) -> (Secrets, Changes) {
+pub fn resolve(
+    existing: Option<Secrets>,
+    rotate: &[Rotate],
+    new_password: Option<&str>,
+) -> (Secrets, Changes) {
     let mut changes = Changes::default();
     let mut secrets = match existing {
         Some(s) => s,

@@ -191,9 +191,9 @@ impl Node {
             Value::Float(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or(J::Null),
             Value::Str(s) => J::String(s.clone()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
-            Value::Map(entries) => J::Object(
-                entries.iter().map(|e| (e.key.clone(), e.value.to_json())).collect(),
-            ),
+            Value::Map(entries) => {
+                J::Object(entries.iter().map(|e| (e.key.clone(), e.value.to_json())).collect())
+            }
         }
     }
 
@@ -302,11 +302,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
         let mut entries = Vec::new();
         while let Some(key) = map.next_key::<Spanned<KeyText>>()? {
             let value = map.next_value::<Node>()?;
-            entries.push(Entry {
-                key: key.value.0,
-                key_pos: Pos::from_location(key.referenced),
-                value,
-            });
+            entries.push(Entry { key: key.value.0, key_pos: Pos::from_location(key.referenced), value });
         }
         Ok(Value::Map(entries))
     }

@@ -7,9 +7,9 @@
 //! there) and its own StorageClass name. Every command's stdout and stderr is scanned for the
 //! deployment's secret strings.
 
-mod support;
 #[path = "support/cluster.rs"]
 mod cluster;
+mod support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -38,7 +38,8 @@ struct Out {
 
 impl Out {
     fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
     fn all(&self) -> String {
         format!("--- stdout:\n{}\n--- stderr:\n{}", self.stdout, self.stderr)
@@ -84,7 +85,10 @@ fn walkthrough_with(ns: &str, sc: &str) -> String {
     let text = fs::read_to_string(support::fixture("walkthrough")).unwrap();
     let edits = [
         ("  name: gp3-encrypted\n", format!("  name: {sc}\n")),
-        ("daskhub: {name: daskhub, namespace: daskhub}", format!("daskhub: {{name: daskhub, namespace: {ns}}}")),
+        (
+            "daskhub: {name: daskhub, namespace: daskhub}",
+            format!("daskhub: {{name: daskhub, namespace: {ns}}}"),
+        ),
         (
             "ebsCsiDriver: {name: aws-ebs-csi-driver, namespace: kube-system}",
             format!("ebsCsiDriver: {{name: aws-ebs-csi-driver, namespace: {ns}}}"),
@@ -144,7 +148,10 @@ impl Env {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_pangeo-render"));
         cmd.env("NO_COLOR", "1")
             .env("PANGEO_RENDER_TODAY", "2026-11-25")
-            .current_dir(self.ws.root()).args(args).env_remove("KUBECONFIG").stdin(Stdio::null());
+            .current_dir(self.ws.root())
+            .args(args)
+            .env_remove("KUBECONFIG")
+            .stdin(Stdio::null());
         if matches!(args.first(), Some(&"diff") | Some(&"apply")) {
             cmd.arg("-c").arg(self.ws.config()).arg("--kubeconfig").arg(kubeconfig);
         }
@@ -161,7 +168,11 @@ impl Env {
 
     fn assert_no_secrets(&self, out: &Out) {
         for s in &self.secrets {
-            assert!(!out.stdout.contains(s.as_str()) && !out.stderr.contains(s.as_str()), "a secret leaked into the output:\n{}", out.all());
+            assert!(
+                !out.stdout.contains(s.as_str()) && !out.stderr.contains(s.as_str()),
+                "a secret leaked into the output:\n{}",
+                out.all()
+            );
         }
     }
 
@@ -181,18 +192,28 @@ impl Env {
     }
 
     fn kubectl_apply(&self, yaml: &str) {
-        let out = self.cluster.kubectl().args(["apply", "-f", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().and_then(|mut c| {
-            use std::io::Write;
-            c.stdin.take().unwrap().write_all(yaml.as_bytes())?;
-            c.wait_with_output()
-        });
+        let out = self
+            .cluster
+            .kubectl()
+            .args(["apply", "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(yaml.as_bytes())?;
+                c.wait_with_output()
+            });
         let out = out.expect("run kubectl apply");
         assert!(out.status.success(), "kubectl apply: {}", String::from_utf8_lossy(&out.stderr));
     }
 
     /// Installs both releases with the stand-in chart and the rendered values files.
     fn helm_install(&self) {
-        for (release, file) in [("aws-ebs-csi-driver", "aws-ebs-csi-driver.yaml"), ("daskhub", "daskhub.yaml")] {
+        for (release, file) in
+            [("aws-ebs-csi-driver", "aws-ebs-csi-driver.yaml"), ("daskhub", "daskhub.yaml")]
+        {
             let values = self.ws.root().join("rendered").join(file);
             let out = self
                 .cluster
@@ -225,8 +246,19 @@ fn reset(cluster: &TestCluster) {
         "rolebinding/cluster-autoscaler",
         "--ignore-not-found",
     ]);
-    cluster.kubectl_ok(&["delete", "clusterrole/cluster-autoscaler", "clusterrolebinding/cluster-autoscaler", "--ignore-not-found"]);
-    cluster.kubectl_ok(&["delete", "storageclass", "-l", "app.kubernetes.io/managed-by=pangeo-render", "--ignore-not-found"]);
+    cluster.kubectl_ok(&[
+        "delete",
+        "clusterrole/cluster-autoscaler",
+        "clusterrolebinding/cluster-autoscaler",
+        "--ignore-not-found",
+    ]);
+    cluster.kubectl_ok(&[
+        "delete",
+        "storageclass",
+        "-l",
+        "app.kubernetes.io/managed-by=pangeo-render",
+        "--ignore-not-found",
+    ]);
     cluster.kubectl_ok(&["delete", "storageclass", "gp2", "--ignore-not-found"]);
     cluster.kubectl_ok(&["delete", "validatingadmissionpolicybinding", DENY_POLICY, "--ignore-not-found"]);
     cluster.kubectl_ok(&["delete", "validatingadmissionpolicy", DENY_POLICY, "--ignore-not-found"]);
@@ -238,7 +270,11 @@ fn object_keys(sc: &str) -> Vec<String> {
 
 /// The changed lines of a unified diff (without the --- / +++ headers).
 fn changed_lines(diff: &str) -> Vec<&str> {
-    diff.lines().filter(|l| (l.starts_with('-') || l.starts_with('+')) && !l.starts_with("---") && !l.starts_with("+++")).collect()
+    diff.lines()
+        .filter(|l| {
+            (l.starts_with('-') || l.starts_with('+')) && !l.starts_with("---") && !l.starts_with("+++")
+        })
+        .collect()
 }
 
 fn actions(report: &Value) -> Vec<(String, String)> {
@@ -246,7 +282,12 @@ fn actions(report: &Value) -> Vec<(String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|o| (format!("{}/{}", o["kind"].as_str().unwrap(), o["name"].as_str().unwrap()), o["action"].as_str().unwrap().to_string()))
+        .map(|o| {
+            (
+                format!("{}/{}", o["kind"].as_str().unwrap(), o["name"].as_str().unwrap()),
+                o["action"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -267,10 +308,18 @@ fn empty_cluster_diff_lists_everything_then_apply_converges() {
     let out = env.run(&["diff"]);
     assert_eq!(out.code, 1, "{}", out.all());
     for key in object_keys(&env.sc) {
-        assert!(out.stdout.contains(&format!("--- live/{key} (not in the cluster)\n+++ merged/{key}\n")), "{key} missing:\n{}", out.all());
+        assert!(
+            out.stdout.contains(&format!("--- live/{key} (not in the cluster)\n+++ merged/{key}\n")),
+            "{key} missing:\n{}",
+            out.all()
+        );
     }
     for rel in ["aws-ebs-csi-driver", "daskhub"] {
-        assert!(out.stdout.contains(&format!("Helm release {rel} (namespace {}) is not installed", env.ns)), "{}", out.all());
+        assert!(
+            out.stdout.contains(&format!("Helm release {rel} (namespace {}) is not installed", env.ns)),
+            "{}",
+            out.all()
+        );
     }
     // Merged objects carry the server's defaults, as kubectl diff shows them.
     assert!(out.stdout.contains("+  progressDeadlineSeconds: 600"), "{}", out.all());
@@ -282,7 +331,8 @@ fn empty_cluster_diff_lists_everything_then_apply_converges() {
     assert_eq!(report["differences"], true);
     assert_eq!(actions(&report).len(), 7);
     assert!(actions(&report).iter().all(|(_, a)| a == "create"), "{}", out.all());
-    let states: Vec<&str> = report["releases"].as_array().unwrap().iter().map(|r| r["state"].as_str().unwrap()).collect();
+    let states: Vec<&str> =
+        report["releases"].as_array().unwrap().iter().map(|r| r["state"].as_str().unwrap()).collect();
     assert_eq!(states, ["not-installed", "not-installed"]);
 
     let out = env.run(&["apply"]);
@@ -314,7 +364,14 @@ fn empty_cluster_diff_lists_everything_then_apply_converges() {
     assert!(out.stdout.contains("pangeo-render values -c "), "{}", out.all());
 
     // Server-side apply: our field manager owns the fields, as an Apply.
-    let dep = env.kubectl_json(&["-n", "kube-system", "get", "deployment", "cluster-autoscaler", "--show-managed-fields"]);
+    let dep = env.kubectl_json(&[
+        "-n",
+        "kube-system",
+        "get",
+        "deployment",
+        "cluster-autoscaler",
+        "--show-managed-fields",
+    ]);
     let managers: Vec<(&str, &str)> = dep["metadata"]["managedFields"]
         .as_array()
         .unwrap()
@@ -353,8 +410,14 @@ fn a_config_change_shows_exactly_that_change() {
     let out = env.run(&["diff", "-o", "json"]);
     assert_eq!(out.code, 1, "{}", out.all());
     let report = out.json();
-    let changed: Vec<(String, String)> = actions(&report).into_iter().filter(|(_, a)| a != "unchanged").collect();
-    assert_eq!(changed, [("Deployment/cluster-autoscaler".to_string(), "update".to_string())], "{}", out.all());
+    let changed: Vec<(String, String)> =
+        actions(&report).into_iter().filter(|(_, a)| a != "unchanged").collect();
+    assert_eq!(
+        changed,
+        [("Deployment/cluster-autoscaler".to_string(), "update".to_string())],
+        "{}",
+        out.all()
+    );
     let dep = report["objects"].as_array().unwrap().iter().find(|o| o["kind"] == "Deployment").unwrap();
     assert_eq!(
         changed_lines(dep["diff"].as_str().unwrap()),
@@ -369,7 +432,11 @@ fn a_config_change_shows_exactly_that_change() {
 
     let out = env.run(&["diff"]);
     assert_eq!(out.code, 1);
-    assert!(out.stdout.starts_with("--- live/apps.v1.Deployment.kube-system.cluster-autoscaler\n"), "{}", out.all());
+    assert!(
+        out.stdout.starts_with("--- live/apps.v1.Deployment.kube-system.cluster-autoscaler\n"),
+        "{}",
+        out.all()
+    );
     let always = env.run_as(&["diff"], env.cluster.kubeconfig(), |c| {
         c.env("PANGEO_RENDER_ALWAYS_DRY_RUN", "1");
     });
@@ -377,7 +444,11 @@ fn a_config_change_shows_exactly_that_change() {
 
     let out = env.run(&["apply"]);
     assert_eq!(out.code, 0, "{}", out.all());
-    assert!(out.stdout.contains("Deployment/cluster-autoscaler (namespace kube-system) configured"), "{}", out.all());
+    assert!(
+        out.stdout.contains("Deployment/cluster-autoscaler (namespace kube-system) configured"),
+        "{}",
+        out.all()
+    );
     assert_eq!(env.run(&["diff"]).code, 0);
 }
 
@@ -401,10 +472,14 @@ fn drift_by_another_client_is_shown_and_apply_restores_it() {
     let out = env.run(&["diff", "-o", "json"]);
     assert_eq!(out.code, 1, "{}", out.all());
     let report = out.json();
-    let changed: Vec<(String, String)> = actions(&report).into_iter().filter(|(_, a)| a != "unchanged").collect();
+    let changed: Vec<(String, String)> =
+        actions(&report).into_iter().filter(|(_, a)| a != "unchanged").collect();
     assert_eq!(
         changed,
-        [("ServiceAccount/cluster-autoscaler".into(), "update".into()), ("Deployment/cluster-autoscaler".into(), "update".into())],
+        [
+            ("ServiceAccount/cluster-autoscaler".into(), "update".into()),
+            ("Deployment/cluster-autoscaler".into(), "update".into())
+        ],
         "{}",
         out.all()
     );
@@ -418,7 +493,11 @@ fn drift_by_another_client_is_shown_and_apply_restores_it() {
 
     let out = env.run(&["apply"]);
     assert_eq!(out.code, 0, "{}", out.all());
-    assert!(out.stdout.contains("ServiceAccount/cluster-autoscaler (namespace kube-system) configured"), "{}", out.all());
+    assert!(
+        out.stdout.contains("ServiceAccount/cluster-autoscaler (namespace kube-system) configured"),
+        "{}",
+        out.all()
+    );
     let sa = env.kubectl_json(&["-n", "kube-system", "get", "serviceaccount", "cluster-autoscaler"]);
     assert_eq!(sa["metadata"]["labels"]["k8s-app"], "cluster-autoscaler");
     assert_objects_in_sync(&env);
@@ -431,7 +510,15 @@ fn conflicting_field_manager_is_reported_then_forced() {
 
     // `kubectl patch` (an Update) takes .spec.replicas over from us; a removal elsewhere shows
     // that a refused apply writes nothing at all.
-    env.kubectl(&["-n", "kube-system", "patch", "deployment", "cluster-autoscaler", "-p", r#"{"spec":{"replicas":3}}"#]);
+    env.kubectl(&[
+        "-n",
+        "kube-system",
+        "patch",
+        "deployment",
+        "cluster-autoscaler",
+        "-p",
+        r#"{"spec":{"replicas":3}}"#,
+    ]);
     env.kubectl(&["-n", "kube-system", "label", "serviceaccount", "cluster-autoscaler", "k8s-app-"]);
 
     let out = env.run(&["diff"]);
@@ -441,7 +528,10 @@ fn conflicting_field_manager_is_reported_then_forced() {
     assert!(out.stdout.contains("-  replicas: 3\n+  replicas: 1\n"), "{}", out.all());
     let report = env.run(&["diff", "-o", "json"]).json();
     let dep = report["objects"].as_array().unwrap().iter().find(|o| o["kind"] == "Deployment").unwrap();
-    assert_eq!(dep["conflicts"], serde_json::json!([{"field": ".spec.replicas", "manager": "kubectl-patch"}]));
+    assert_eq!(
+        dep["conflicts"],
+        serde_json::json!([{"field": ".spec.replicas", "manager": "kubectl-patch"}])
+    );
 
     let out = env.run(&["apply"]);
     assert_eq!(out.code, 2, "{}", out.all());
@@ -456,7 +546,14 @@ fn conflicting_field_manager_is_reported_then_forced() {
 
     let out = env.run(&["apply", "--force-conflicts"]);
     assert_eq!(out.code, 0, "{}", out.all());
-    let dep = env.kubectl_json(&["-n", "kube-system", "get", "deployment", "cluster-autoscaler", "--show-managed-fields"]);
+    let dep = env.kubectl_json(&[
+        "-n",
+        "kube-system",
+        "get",
+        "deployment",
+        "cluster-autoscaler",
+        "--show-managed-fields",
+    ]);
     assert_eq!(dep["spec"]["replicas"], 1);
     let patch_owns_replicas = dep["metadata"]["managedFields"]
         .as_array()
@@ -490,29 +587,66 @@ fn in_tree_gp2_needs_recreate_and_hands_over_the_default_annotation() {
 
     let out = env.run(&["diff"]);
     assert_eq!(out.code, 1, "{}", out.all());
-    assert!(out.stdout.contains("StorageClass/gp2: the server refuses to change immutable fields in place; apply --recreate"), "{}", out.all());
+    assert!(
+        out.stdout.contains(
+            "StorageClass/gp2: the server refuses to change immutable fields in place; apply --recreate"
+        ),
+        "{}",
+        out.all()
+    );
     assert!(out.stdout.contains("Forbidden: updates to provisioner are forbidden"), "{}", out.all());
     assert!(out.stdout.contains("--- live/storage.k8s.io.v1.StorageClass.gp2\n+++ merged/storage.k8s.io.v1.StorageClass.gp2 (re-created)"), "{}", out.all());
-    assert!(out.stdout.contains("\n-provisioner: kubernetes.io/aws-ebs\n") && out.stdout.contains("\n+provisioner: ebs.csi.aws.com\n"), "{}", out.all());
-    assert!(out.stdout.contains("\n-  type: gp2\n") && out.stdout.contains("\n+  type: gp3\n"), "{}", out.all());
+    assert!(
+        out.stdout.contains("\n-provisioner: kubernetes.io/aws-ebs\n")
+            && out.stdout.contains("\n+provisioner: ebs.csi.aws.com\n"),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.stdout.contains("\n-  type: gp2\n") && out.stdout.contains("\n+  type: gp3\n"),
+        "{}",
+        out.all()
+    );
     // Re-creating settles the conflicts with kubectl too: they are not listed.
     assert!(!out.stdout.contains("fields owned by other field managers"), "{}", out.all());
     // kubectl's client-side apply left a copy of the whole object in an annotation: masked.
-    assert!(out.stdout.contains("-    kubectl.kubernetes.io/last-applied-configuration: (sensitive value)"), "{}", out.all());
+    assert!(
+        out.stdout.contains("-    kubectl.kubernetes.io/last-applied-configuration: (sensitive value)"),
+        "{}",
+        out.all()
+    );
 
     let out = env.run(&["apply"]);
     assert_eq!(out.code, 2, "{}", out.all());
     assert!(out.stderr.contains("nothing was applied"), "{}", out.all());
-    assert!(out.stderr.contains("StorageClass/gp2:\n    parameters: Forbidden: updates to parameters are forbidden."), "{}", out.all());
-    assert!(out.stderr.contains("\n    provisioner: Forbidden: updates to provisioner are forbidden."), "{}", out.all());
+    assert!(
+        out.stderr
+            .contains("StorageClass/gp2:\n    parameters: Forbidden: updates to parameters are forbidden."),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.stderr.contains("\n    provisioner: Forbidden: updates to provisioner are forbidden."),
+        "{}",
+        out.all()
+    );
     assert!(!out.stderr.contains("field managers"), "{}", out.all());
     assert!(out.stderr.contains("--recreate"), "{}", out.all());
-    let sa = env.cluster.kubectl().args(["-n", "kube-system", "get", "serviceaccount", "cluster-autoscaler"]).output().unwrap();
+    let sa = env
+        .cluster
+        .kubectl()
+        .args(["-n", "kube-system", "get", "serviceaccount", "cluster-autoscaler"])
+        .output()
+        .unwrap();
     assert!(!sa.status.success(), "the refused apply created objects");
 
     let out = env.run(&["apply", "--recreate", "--dry-run"]);
     assert_eq!(out.code, 0, "{}", out.all());
-    assert!(out.stdout.contains("StorageClass/gp2 would be re-created (deleted, then created) (server dry run)"), "{}", out.all());
+    assert!(
+        out.stdout.contains("StorageClass/gp2 would be re-created (deleted, then created) (server dry run)"),
+        "{}",
+        out.all()
+    );
     assert_eq!(env.kubectl_json(&["get", "storageclass", "gp2"])["provisioner"], "kubernetes.io/aws-ebs");
 
     let out = env.run(&["apply", "--recreate"]);
@@ -536,19 +670,26 @@ fn in_tree_gp2_needs_recreate_and_hands_over_the_default_annotation() {
         out.all()
     );
     let report = env.run(&["diff", "-o", "json"]).json();
-    let handover: Vec<&Value> = report["objects"].as_array().unwrap().iter().filter(|o| o["defaultClassHandover"] == true).collect();
+    let handover: Vec<&Value> =
+        report["objects"].as_array().unwrap().iter().filter(|o| o["defaultClassHandover"] == true).collect();
     assert_eq!(handover.len(), 1);
     assert_eq!(handover[0]["name"], "gp2");
 
     let out = env.run(&["apply"]);
     assert_eq!(out.code, 0, "{}", out.all());
     let lines: Vec<&str> = out.stdout.lines().collect();
-    let ours = lines.iter().position(|l| *l == format!("StorageClass/{} created", env.sc)).expect("our class");
+    let ours =
+        lines.iter().position(|l| *l == format!("StorageClass/{} created", env.sc)).expect("our class");
     assert_eq!(lines[ours + 1], "StorageClass/gp2 default annotation set to \"false\"", "{}", out.all());
     let gp2 = env.kubectl_json(&["get", "storageclass", "gp2", "--show-managed-fields"]);
     assert_eq!(gp2["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"], "false");
     assert_eq!(gp2["provisioner"], "kubernetes.io/aws-ebs", "only the annotation changes");
-    let owner = gp2["metadata"]["managedFields"].as_array().unwrap().iter().find(|m| m["manager"] == "pangeo-render-default-class").expect("handover manager");
+    let owner = gp2["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["manager"] == "pangeo-render-default-class")
+        .expect("handover manager");
     let owned = owner["fieldsV1"].to_string();
     assert!(owned.contains("is-default-class") && !owned.contains("provisioner"), "{owned}");
     let ours = env.kubectl_json(&["get", "storageclass", &env.sc]);
@@ -564,7 +705,9 @@ fn helm_release_values_are_diffed_with_secrets_masked() {
     env.values();
     env.helm_install();
     let report = env.run(&["diff", "-o", "json"]).json();
-    let rel = |r: &Value, name: &str| r["releases"].as_array().unwrap().iter().find(|x| x["name"] == name).unwrap().clone();
+    let rel = |r: &Value, name: &str| {
+        r["releases"].as_array().unwrap().iter().find(|x| x["name"] == name).unwrap().clone()
+    };
     for name in ["aws-ebs-csi-driver", "daskhub"] {
         let r = rel(&report, name);
         assert_eq!(r["state"], "same", "{r}");
@@ -577,7 +720,10 @@ fn helm_release_values_are_diffed_with_secrets_masked() {
     env.write_secrets();
     let out = env.run(&["diff"]);
     assert_eq!(out.code, 1, "{}", out.all());
-    let header = format!("--- live/helm.{}.daskhub (revision 1, user-supplied values)\n+++ rendered/daskhub.yaml\n", env.ns);
+    let header = format!(
+        "--- live/helm.{}.daskhub (revision 1, user-supplied values)\n+++ rendered/daskhub.yaml\n",
+        env.ns
+    );
     assert!(out.stdout.contains(&header), "{}", out.all());
     let report = env.run(&["diff", "-o", "json"]).json();
     let daskhub = rel(&report, "daskhub");
@@ -630,10 +776,21 @@ fn read_only_identities_fail_with_verb_and_resource() {
     for cmd in ["diff", "apply"] {
         let out = env.run_as(&[cmd], &all_reader, |_| {});
         assert_eq!(out.code, 2, "{}", out.all());
-        assert!(out.stderr.contains("apply (server dry run) ServiceAccount/cluster-autoscaler (namespace kube-system):"), "{}", out.all());
+        assert!(
+            out.stderr.contains(
+                "apply (server dry run) ServiceAccount/cluster-autoscaler (namespace kube-system):"
+            ),
+            "{}",
+            out.all()
+        );
         assert!(out.stderr.contains(r#"User "all-reader" cannot patch resource "serviceaccounts" in API group "" in the namespace "kube-system""#), "{}", out.all());
     }
-    let sa = env.cluster.kubectl().args(["-n", "kube-system", "get", "serviceaccount", "cluster-autoscaler"]).output().unwrap();
+    let sa = env
+        .cluster
+        .kubectl()
+        .args(["-n", "kube-system", "get", "serviceaccount", "cluster-autoscaler"])
+        .output()
+        .unwrap();
     assert!(!sa.status.success());
 }
 
@@ -641,7 +798,8 @@ fn read_only_identities_fail_with_verb_and_resource() {
 fn kubeconfig_problems_and_an_unreachable_server_are_clear_errors() {
     let Some(env) = Env::new("kubeconfig") else { return };
     let admin = fs::read_to_string(env.cluster.kubeconfig()).unwrap();
-    let token = admin.lines().find_map(|l| l.trim().strip_prefix("token: ")).expect("admin token").to_string();
+    let token =
+        admin.lines().find_map(|l| l.trim().strip_prefix("token: ")).expect("admin token").to_string();
     let mut env = env;
     env.secrets.push(token.clone());
 
@@ -660,7 +818,12 @@ fn kubeconfig_problems_and_an_unreachable_server_are_clear_errors() {
         c.args(["--context", "nope"]);
     });
     assert_eq!(out.code, 2, "{}", out.all());
-    assert!(out.stderr.contains("context \"nope\" is not in kubeconfig") && out.stderr.contains("(contexts: pangeo-test)"), "{}", out.all());
+    assert!(
+        out.stderr.contains("context \"nope\" is not in kubeconfig")
+            && out.stderr.contains("(contexts: pangeo-test)"),
+        "{}",
+        out.all()
+    );
 
     let unreachable = env.ws.root().join("unreachable-kubeconfig");
     let server = admin.lines().find_map(|l| l.trim().strip_prefix("server: ")).unwrap();
@@ -668,7 +831,11 @@ fn kubeconfig_problems_and_an_unreachable_server_are_clear_errors() {
     for cmd in ["diff", "apply"] {
         let out = env.run_as(&[cmd], &unreachable, |_| {});
         assert_eq!(out.code, 2, "{}", out.all());
-        assert!(out.stderr.contains("cannot reach the API server https://127.0.0.1:1 (context \"pangeo-test\")"), "{}", out.all());
+        assert!(
+            out.stderr.contains("cannot reach the API server https://127.0.0.1:1 (context \"pangeo-test\")"),
+            "{}",
+            out.all()
+        );
         assert!(out.stderr.to_lowercase().contains("connection refused"), "{}", out.all());
     }
 }
@@ -683,7 +850,12 @@ fn apply_helm_needs_helm_on_path_and_reports_partial_failure() {
     });
     assert_eq!(out.code, 2, "{}", out.all());
     assert!(out.stderr.contains("--helm: `helm` is not on PATH"), "{}", out.all());
-    let sa = env.cluster.kubectl().args(["-n", "kube-system", "get", "serviceaccount", "cluster-autoscaler"]).output().unwrap();
+    let sa = env
+        .cluster
+        .kubectl()
+        .args(["-n", "kube-system", "get", "serviceaccount", "cluster-autoscaler"])
+        .output()
+        .unwrap();
     assert!(!sa.status.success(), "objects were applied although helm was missing");
 
     // The built helm, as `helm` on PATH. The EBS CSI chart's repository is not configured
@@ -701,9 +873,26 @@ fn apply_helm_needs_helm_on_path_and_reports_partial_failure() {
         }
     });
     assert_eq!(out.code, 2, "{}", out.all());
-    assert!(out.stdout.contains("Deployment/cluster-autoscaler (namespace kube-system) created"), "{}", out.all());
-    assert!(out.stdout.contains("running: helm upgrade --install aws-ebs-csi-driver aws-ebs-csi-driver/aws-ebs-csi-driver"), "{}", out.all());
-    assert!(out.stderr.contains(&format!("helm upgrade --install of release aws-ebs-csi-driver (namespace {}) failed", env.ns)), "{}", out.all());
+    assert!(
+        out.stdout.contains("Deployment/cluster-autoscaler (namespace kube-system) created"),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.stdout.contains(
+            "running: helm upgrade --install aws-ebs-csi-driver aws-ebs-csi-driver/aws-ebs-csi-driver"
+        ),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.stderr.contains(&format!(
+            "helm upgrade --install of release aws-ebs-csi-driver (namespace {}) failed",
+            env.ns
+        )),
+        "{}",
+        out.all()
+    );
     assert!(out.stderr.contains("releases done before it: none"), "{}", out.all());
     // The values file was private and is gone.
     assert!(!out.stdout.contains("rendered/"), "{}", out.all());
@@ -717,9 +906,22 @@ fn apply_dry_run_writes_nothing() {
     let lines: Vec<&str> = out.stdout.lines().filter(|l| l.ends_with("(server dry run)")).collect();
     assert_eq!(lines.len(), 7, "{}", out.all());
     assert!(lines.iter().all(|l| l.ends_with(" would be created (server dry run)")), "{}", out.all());
-    let sa = env.cluster.kubectl().args(["-n", "kube-system", "get", "serviceaccount", "cluster-autoscaler"]).output().unwrap();
+    let sa = env
+        .cluster
+        .kubectl()
+        .args(["-n", "kube-system", "get", "serviceaccount", "cluster-autoscaler"])
+        .output()
+        .unwrap();
     assert!(!sa.status.success(), "--dry-run created the ServiceAccount");
-    assert_eq!(env.run(&["diff", "-o", "json"]).json()["objects"].as_array().unwrap().iter().filter(|o| o["action"] == "create").count(), 7);
+    assert_eq!(
+        env.run(&["diff", "-o", "json"]).json()["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["action"] == "create")
+            .count(),
+        7
+    );
 }
 
 const DENY_POLICY: &str = "pangeo-test-deny-autoscaler-writes";
@@ -795,13 +997,21 @@ fn a_failure_midway_names_what_was_applied_and_a_rerun_converges() {
 
     let out = env.run(&["apply"]);
     assert_eq!(out.code, 2, "{}", out.all());
-    assert!(out.stdout.contains("ServiceAccount/cluster-autoscaler (namespace kube-system) created"), "{}", out.all());
+    assert!(
+        out.stdout.contains("ServiceAccount/cluster-autoscaler (namespace kube-system) created"),
+        "{}",
+        out.all()
+    );
     assert!(
         out.stderr.contains("apply stopped at Deployment/cluster-autoscaler (namespace kube-system): apply Deployment/cluster-autoscaler (namespace kube-system):"),
         "{}",
         out.all()
     );
-    assert!(out.stderr.contains("test policy: cluster-autoscaler Deployments may not be written"), "{}", out.all());
+    assert!(
+        out.stderr.contains("test policy: cluster-autoscaler Deployments may not be written"),
+        "{}",
+        out.all()
+    );
     let applied = format!(
         "applied before it: ServiceAccount/cluster-autoscaler (namespace kube-system), ClusterRole/cluster-autoscaler, Role/cluster-autoscaler (namespace kube-system), ClusterRoleBinding/cluster-autoscaler, RoleBinding/cluster-autoscaler (namespace kube-system), StorageClass/{}",
         env.sc
@@ -815,7 +1025,11 @@ fn a_failure_midway_names_what_was_applied_and_a_rerun_converges() {
     let out = env.run(&["apply"]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert_eq!(out.stdout.lines().filter(|l| l.ends_with(" unchanged")).count(), 6, "{}", out.all());
-    assert!(out.stdout.contains("Deployment/cluster-autoscaler (namespace kube-system) created"), "{}", out.all());
+    assert!(
+        out.stdout.contains("Deployment/cluster-autoscaler (namespace kube-system) created"),
+        "{}",
+        out.all()
+    );
     assert_objects_in_sync(&env);
 }
 
@@ -841,7 +1055,8 @@ fn server_errors_that_quote_a_secret_are_masked() {
     let sc = charts.join("storageclass.yaml.j2");
     let text = fs::read_to_string(&sc).unwrap();
     assert!(text.contains("reclaimPolicy: Delete"));
-    fs::write(&sc, text.replace("reclaimPolicy: Delete", "reclaimPolicy: {{ s.proxySecretToken | q }}")).unwrap();
+    fs::write(&sc, text.replace("reclaimPolicy: Delete", "reclaimPolicy: {{ s.proxySecretToken | q }}"))
+        .unwrap();
 
     for cmd in ["diff", "apply"] {
         let out = env.run_as(&[cmd], env.cluster.kubeconfig(), |c| {
@@ -849,6 +1064,10 @@ fn server_errors_that_quote_a_secret_are_masked() {
         });
         assert_eq!(out.code, 2, "{}", out.all());
         assert!(out.stderr.contains(&format!("StorageClass/{}", env.sc)), "{}", out.all());
-        assert!(out.stderr.contains(r#"reclaimPolicy: Unsupported value: "(sensitive value)""#), "{}", out.all());
+        assert!(
+            out.stderr.contains(r#"reclaimPolicy: Unsupported value: "(sensitive value)""#),
+            "{}",
+            out.all()
+        );
     }
 }

@@ -25,20 +25,14 @@ fn api_error<T: std::fmt::Debug>(result: Result<T, kube::Error>) -> Box<Status> 
 async fn create_storage_class(api: &Api<StorageClass>, prefix: &str) -> String {
     let name = unique_name(prefix);
     let sc = StorageClass {
-        metadata: ObjectMeta {
-            name: Some(name.clone()),
-            ..Default::default()
-        },
+        metadata: ObjectMeta { name: Some(name.clone()), ..Default::default() },
         provisioner: "ebs.csi.aws.com".into(),
         parameters: Some(BTreeMap::from([("type".into(), "gp3".into())])),
         reclaim_policy: Some("Delete".into()),
         volume_binding_mode: Some("WaitForFirstConsumer".into()),
         ..Default::default()
     };
-    let pp = PostParams {
-        field_manager: Some("smoke-create".into()),
-        ..Default::default()
-    };
+    let pp = PostParams { field_manager: Some("smoke-create".into()), ..Default::default() };
     api.create(&pp, &sc).await.expect("create StorageClass");
     name
 }
@@ -58,16 +52,10 @@ async fn namespace_and_storage_class_are_stored() {
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let ns_name = unique_name("smoke-ns");
     let ns = Namespace {
-        metadata: ObjectMeta {
-            name: Some(ns_name.clone()),
-            ..Default::default()
-        },
+        metadata: ObjectMeta { name: Some(ns_name.clone()), ..Default::default() },
         ..Default::default()
     };
-    let created = namespaces
-        .create(&PostParams::default(), &ns)
-        .await
-        .expect("create namespace");
+    let created = namespaces.create(&PostParams::default(), &ns).await.expect("create namespace");
     // Set by the server, not by us.
     assert!(created.metadata.uid.is_some());
     assert!(created.metadata.creation_timestamp.is_some());
@@ -103,17 +91,12 @@ async fn server_side_apply_dry_run_returns_merged_object() {
         "allowVolumeExpansion": true,
     });
     let params = PatchParams::apply("pangeo-render").dry_run();
-    let merged = classes
-        .patch(&name, &params, &Patch::Apply(&patch))
-        .await
-        .expect("server-side apply dry-run");
+    let merged =
+        classes.patch(&name, &params, &Patch::Apply(&patch)).await.expect("server-side apply dry-run");
 
     // Fields from the stored object are kept, the applied ones are added.
     assert_eq!(merged.provisioner, "ebs.csi.aws.com");
-    assert_eq!(
-        merged.parameters.as_ref().and_then(|p| p.get("type")).map(String::as_str),
-        Some("gp3")
-    );
+    assert_eq!(merged.parameters.as_ref().and_then(|p| p.get("type")).map(String::as_str), Some("gp3"));
     assert_eq!(merged.allow_volume_expansion, Some(true));
     let labels = merged.metadata.labels.clone().unwrap_or_default();
     assert_eq!(labels.get("app.kubernetes.io/part-of").map(String::as_str), Some("pangeo"));
@@ -154,11 +137,8 @@ async fn storage_class_provisioner_is_immutable() {
     });
 
     // Without force, another manager's field is a conflict (409).
-    let status = api_error(
-        classes
-            .patch(&name, &PatchParams::apply("pangeo-render"), &Patch::Apply(&patch))
-            .await,
-    );
+    let status =
+        api_error(classes.patch(&name, &PatchParams::apply("pangeo-render"), &Patch::Apply(&patch)).await);
     assert_eq!(status.code, 409, "{status:?}");
     assert_eq!(status.reason, "Conflict", "{status:?}");
     assert!(status.message.contains(r#"conflict with "smoke-create""#), "{status:?}");
@@ -166,16 +146,12 @@ async fn storage_class_provisioner_is_immutable() {
 
     // Forced, ownership passes to us, and validation refuses the change (422).
     let status = api_error(
-        classes
-            .patch(&name, &PatchParams::apply("pangeo-render").force(), &Patch::Apply(&patch))
-            .await,
+        classes.patch(&name, &PatchParams::apply("pangeo-render").force(), &Patch::Apply(&patch)).await,
     );
     assert_eq!(status.code, 422, "{status:?}");
     assert_eq!(status.reason, "Invalid", "{status:?}");
     assert!(
-        status
-            .message
-            .contains("provisioner: Forbidden: updates to provisioner are forbidden"),
+        status.message.contains("provisioner: Forbidden: updates to provisioner are forbidden"),
         "{status:?}"
     );
 
@@ -188,10 +164,7 @@ async fn read_only_identities_are_forbidden_to_create() {
     let Some(cluster) = TestCluster::try_get() else { return };
     let ns = cluster.namespace("smoke-rbac");
     let cm = ConfigMap {
-        metadata: ObjectMeta {
-            name: Some("probe".into()),
-            ..Default::default()
-        },
+        metadata: ObjectMeta { name: Some("probe".into()), ..Default::default() },
         data: Some(BTreeMap::from([("k".into(), "v".into())])),
         ..Default::default()
     };
@@ -202,30 +175,17 @@ async fn read_only_identities_are_forbidden_to_create() {
     let status = api_error(viewer.create(&PostParams::default(), &cm).await);
     assert_eq!(status.code, 403, "{status:?}");
     assert_eq!(status.reason, "Forbidden", "{status:?}");
-    assert!(
-        status
-            .message
-            .contains(r#"User "viewer" cannot create resource "configmaps""#),
-        "{status:?}"
-    );
+    assert!(status.message.contains(r#"User "viewer" cannot create resource "configmaps""#), "{status:?}");
 
     // `reader` has no bindings: not even a namespace may be created.
     let reader: Api<Namespace> = Api::all(cluster.reader_client().await);
     let ns_obj = Namespace {
-        metadata: ObjectMeta {
-            name: Some(unique_name("smoke-denied")),
-            ..Default::default()
-        },
+        metadata: ObjectMeta { name: Some(unique_name("smoke-denied")), ..Default::default() },
         ..Default::default()
     };
     let status = api_error(reader.create(&PostParams::default(), &ns_obj).await);
     assert_eq!(status.code, 403, "{status:?}");
-    assert!(
-        status
-            .message
-            .contains(r#"User "reader" cannot create resource "namespaces""#),
-        "{status:?}"
-    );
+    assert!(status.message.contains(r#"User "reader" cannot create resource "namespaces""#), "{status:?}");
 
     // The same request as admin works, so the 403s are RBAC, not a broken request.
     let admin: Api<ConfigMap> = Api::namespaced(cluster.admin_client().await, &ns);

@@ -143,10 +143,7 @@ fn daskhub_sections_match_the_targeted_chart_schemas() {
             [("jupyterhub", z2jh_schema, z2jh_defaults), ("dask-gateway", dg_schema, dg_defaults)]
         {
             // Subchart defaults ← the parent chart's values for it ← the user's values.
-            let merged = coalesce(
-                &coalesce(&load_yaml(defaults), &parent[section]),
-                &values[section],
-            );
+            let merged = coalesce(&coalesce(&load_yaml(defaults), &parent[section]), &values[section]);
             let errs = errors(&load_json(schema), &merged);
             assert!(errs.is_empty(), "{name}/daskhub.yaml#{section} against {schema}: {errs:#?}");
         }
@@ -175,8 +172,8 @@ fn the_upstream_schemas_catch_a_known_mistake() {
     cluster["metadata"]["version"] = serde_json::json!(1.3);
     assert!(!errors(&schema, &cluster).is_empty());
     let mut values = files["daskhub.yaml"].clone();
-    values["jupyterhub"]["proxy"]["service"]["annotations"]
-        ["service.beta.kubernetes.io/aws-load-balancer-connection-idle-timeout"] = serde_json::json!(3600);
+    values["jupyterhub"]["proxy"]["service"]["annotations"]["service.beta.kubernetes.io/aws-load-balancer-connection-idle-timeout"] =
+        serde_json::json!(3600);
     let merged = coalesce(&load_yaml("z2jh/3.2.1/values.yaml"), &values["jupyterhub"]);
     assert!(!errors(&load_json("z2jh-3.2.1-values.schema.json"), &merged).is_empty());
 }

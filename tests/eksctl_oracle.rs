@@ -17,7 +17,11 @@ fn oracle() -> PathBuf {
         return PathBuf::from(p);
     }
     let out = Command::new(support::repo().join("scripts/eksctl-check")).arg("build").output().unwrap();
-    assert!(out.status.success(), "scripts/eksctl-check build failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "scripts/eksctl-check build failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     PathBuf::from(stdout.lines().last().unwrap().trim())
 }
@@ -54,14 +58,56 @@ fn every_fixture_passes_eksctl() {
 /// (mistake, text to replace in the rendered walkthrough cluster.yaml, replacement,
 ///  part of eksctl's message, the field pangeo-render must name)
 const MISTAKES: &[(&str, &str, &str, &str, &str)] = &[
-    ("placeholder KMS ARN", "keyARN: \"arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\"", "keyARN: <insert-your-kms-key-arn-here>", "invalid ARN in secretsEncryption.keyARN", "secretsEncryption.keyARN"),
-    ("taint effect typo", "effect: \"NoExecute\"", "effect: \"NoExecutee\"", "invalid taint effect: NoExecutee", "managedNodeGroups[1].taints[0].effect"),
-    ("cluster name with _", "name: \"pangeo\"", "name: \"pangeo_cluster\"", "name must satisfy regular expression pattern", "metadata.name"),
-    ("one cluster zone", "availabilityZones: [\"us-west-2a\", \"us-west-2b\"]", "availabilityZones: [\"us-west-2a\"]", "2 are required", "availabilityZones"),
+    (
+        "placeholder KMS ARN",
+        "keyARN: \"arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\"",
+        "keyARN: <insert-your-kms-key-arn-here>",
+        "invalid ARN in secretsEncryption.keyARN",
+        "secretsEncryption.keyARN",
+    ),
+    (
+        "taint effect typo",
+        "effect: \"NoExecute\"",
+        "effect: \"NoExecutee\"",
+        "invalid taint effect: NoExecutee",
+        "managedNodeGroups[1].taints[0].effect",
+    ),
+    (
+        "cluster name with _",
+        "name: \"pangeo\"",
+        "name: \"pangeo_cluster\"",
+        "name must satisfy regular expression pattern",
+        "metadata.name",
+    ),
+    (
+        "one cluster zone",
+        "availabilityZones: [\"us-west-2a\", \"us-west-2b\"]",
+        "availabilityZones: [\"us-west-2a\"]",
+        "2 are required",
+        "availabilityZones",
+    ),
     ("unquoted version", "version: \"1.34\"", "version: 1.34", "cannot unmarshal number", "metadata.version"),
-    ("unknown node group field", "  - name: \"main\"\n", "  - name: \"main\"\n    notAField: true\n", "unknown field \"notAField\"", "notAField"),
-    ("minSize above maxSize", "    minSize: 1\n    maxSize: 10\n", "    minSize: 5\n    maxSize: 2\n", "--nodes-min=5 and --nodes-max=2", "managedNodeGroups[0].minSize"),
-    ("subnets and zones", "  - name: \"main\"\n", "  - name: \"main\"\n    subnets: [\"subnet-0123456789abcdef0\"]\n", "subnets or managedNodeGroups[0].availabilityZones", "managedNodeGroups[0].subnets"),
+    (
+        "unknown node group field",
+        "  - name: \"main\"\n",
+        "  - name: \"main\"\n    notAField: true\n",
+        "unknown field \"notAField\"",
+        "notAField",
+    ),
+    (
+        "minSize above maxSize",
+        "    minSize: 1\n    maxSize: 10\n",
+        "    minSize: 5\n    maxSize: 2\n",
+        "--nodes-min=5 and --nodes-max=2",
+        "managedNodeGroups[0].minSize",
+    ),
+    (
+        "subnets and zones",
+        "  - name: \"main\"\n",
+        "  - name: \"main\"\n    subnets: [\"subnet-0123456789abcdef0\"]\n",
+        "subnets or managedNodeGroups[0].availabilityZones",
+        "managedNodeGroups[0].subnets",
+    ),
 ];
 
 #[test]
@@ -82,7 +128,11 @@ fn eksctl_and_pangeo_render_refuse_the_same_mistakes_at_the_same_field() {
         let out = ws.cmd().arg("validate").arg(&file).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(out.status.code(), Some(1), "{what}: pangeo-render validate exit code; output:\n{stdout}{stderr}");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{what}: pangeo-render validate exit code; output:\n{stdout}{stderr}"
+        );
         assert!(
             stdout.contains(field) || stderr.contains(field),
             "{what}: pangeo-render does not name {field}:\n{stdout}{stderr}"

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use support::{repo, Workspace};
+use support::{Workspace, repo};
 
 fn skip() -> bool {
     std::env::var_os("PANGEO_SKIP_PRECOMMIT_TESTS").is_some_and(|v| v == "1")
@@ -28,10 +28,18 @@ fn skip() -> bool {
 fn pre_commit() -> &'static Path {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
-        let out = Command::new(repo().join("scripts/precommit-env")).output().expect("run scripts/precommit-env");
-        assert!(out.status.success(), "scripts/precommit-env failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        let out =
+            Command::new(repo().join("scripts/precommit-env")).output().expect("run scripts/precommit-env");
+        assert!(
+            out.status.success(),
+            "scripts/precommit-env failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let stdout = String::from_utf8_lossy(&out.stdout);
-        let line = stdout.lines().find_map(|l| l.strip_prefix("PANGEO_PRECOMMIT=")).expect("PANGEO_PRECOMMIT in output");
+        let line = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("PANGEO_PRECOMMIT="))
+            .expect("PANGEO_PRECOMMIT in output");
         PathBuf::from(line.trim_matches(['\'', '"']))
     })
 }
@@ -73,11 +81,20 @@ fn hook_manifest_is_accepted_by_pre_commit() {
     if skip() {
         return;
     }
-    let out = Command::new(pre_commit()).arg("validate-manifest").arg(repo().join(".pre-commit-hooks.yaml")).output().unwrap();
+    let out = Command::new(pre_commit())
+        .arg("validate-manifest")
+        .arg(repo().join(".pre-commit-hooks.yaml"))
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     // The hook users reference is the one the commit test below runs.
     let manifest = fs::read_to_string(repo().join(".pre-commit-hooks.yaml")).unwrap();
-    for line in ["- id: pangeo-render-validate", "entry: pangeo-render validate", "language: rust", "require_serial: true"] {
+    for line in [
+        "- id: pangeo-render-validate",
+        "entry: pangeo-render validate",
+        "language: rust",
+        "require_serial: true",
+    ] {
         assert!(manifest.contains(line), "manifest lacks {line:?}");
     }
 }
@@ -125,7 +142,9 @@ fn a_broken_daskhub_yaml_is_refused_and_the_fixed_one_commits() {
     let daskhub = work.join("rendered/daskhub.yaml");
     let good = fs::read_to_string(&daskhub).unwrap();
     let api = "2".repeat(64);
-    let gateway_place = format!("auth:\n      jupyterhub:\n        # The same token as jupyterhub.hub.services.dask-gateway.apiToken.\n        apiToken: \"{api}\"");
+    let gateway_place = format!(
+        "auth:\n      jupyterhub:\n        # The same token as jupyterhub.hub.services.dask-gateway.apiToken.\n        apiToken: \"{api}\""
+    );
     assert!(good.contains(&gateway_place), "rendered daskhub.yaml changed shape:\n{good}");
     fs::write(&daskhub, good.replace(&gateway_place, &gateway_place.replace(&api, &"3".repeat(64)))).unwrap();
     let out = commit("rotate one token by hand");
@@ -133,8 +152,11 @@ fn a_broken_daskhub_yaml_is_refused_and_the_fixed_one_commits() {
     assert!(!out.status.success(), "the broken file was committed:\n{said}");
     assert!(said.contains("pangeo-render validate") && said.contains("Failed"), "{said}");
     assert!(
-        said.contains("rendered/daskhub.yaml:") && said.contains("error[PR015]")
-            && said.contains("the Dask Gateway API token differs from jupyterhub.hub.services.dask-gateway.apiToken"),
+        said.contains("rendered/daskhub.yaml:")
+            && said.contains("error[PR015]")
+            && said.contains(
+                "the Dask Gateway API token differs from jupyterhub.hub.services.dask-gateway.apiToken"
+            ),
         "{said}"
     );
     assert!(!said.contains(&"3".repeat(64)) && !said.contains(&api), "the hook printed a token:\n{said}");
@@ -147,10 +169,15 @@ fn a_broken_daskhub_yaml_is_refused_and_the_fixed_one_commits() {
     let out = commit("workers tolerate the wrong effect");
     let said = text(&out);
     assert!(!out.status.success(), "the broken file was committed:\n{said}");
-    assert!(said.contains("error[PR017]") && said.contains("Dask workers do not tolerate node group `dask-workers`'s taint"), "{said}");
+    assert!(
+        said.contains("error[PR017]")
+            && said.contains("Dask workers do not tolerate node group `dask-workers`'s taint"),
+        "{said}"
+    );
 
     // 3. Fixed: commits.
-    fs::write(&daskhub, good.replace("admin_users: [\"admin\"]", "admin_users: [\"admin\", \"alice\"]")).unwrap();
+    fs::write(&daskhub, good.replace("admin_users: [\"admin\"]", "admin_users: [\"admin\", \"alice\"]"))
+        .unwrap();
     let out = commit("another admin");
     assert!(out.status.success(), "the fixed file was refused:\n{}", text(&out));
     let log = git(&work, &home, &["log", "--oneline"]);

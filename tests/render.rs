@@ -6,7 +6,7 @@ mod support;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use support::{fixture_configs, Workspace};
+use support::{Workspace, fixture_configs};
 
 const ARTIFACTS: &[&str] = &[
     "cluster.yaml",
@@ -67,7 +67,8 @@ fn secrets_are_generated_distinct_hex_and_kept_0600() {
     let field = |k: &str| {
         secrets.lines().find_map(|l| l.strip_prefix(&format!("{k}: "))).unwrap().trim_matches('"').to_string()
     };
-    let (t1, t2, hash) = (field("proxySecretToken"), field("daskGatewayApiToken"), field("adminPasswordHash"));
+    let (t1, t2, hash) =
+        (field("proxySecretToken"), field("daskGatewayApiToken"), field("adminPasswordHash"));
     for t in [&t1, &t2] {
         assert_eq!(t.len(), 64);
         assert!(t.bytes().all(|b| b.is_ascii_hexdigit()));
@@ -106,12 +107,20 @@ fn secrets_are_generated_distinct_hex_and_kept_0600() {
 fn password_from_stdin_is_hashed_and_never_written() {
     let ws = Workspace::with_config(&support::fixture("walkthrough"));
     let password = "stdin-supplied-Passw0rd";
-    let out = ws.values().arg("--admin-password-stdin").write_stdin(format!("{password}\n")).assert().success().get_output().clone();
+    let out = ws
+        .values()
+        .arg("--admin-password-stdin")
+        .write_stdin(format!("{password}\n"))
+        .assert()
+        .success()
+        .get_output()
+        .clone();
     let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(!all.contains(password));
     support::assert_nowhere(ws.root(), password);
     let daskhub = fs::read_to_string(ws.out().join("daskhub.yaml")).unwrap();
-    let hash = daskhub.lines().find_map(|l| l.trim().strip_prefix("password_hash: ")).unwrap().trim_matches('"');
+    let hash =
+        daskhub.lines().find_map(|l| l.trim().strip_prefix("password_hash: ")).unwrap().trim_matches('"');
     assert!(pangeo_render::password::verify(password, hash));
 }
 
@@ -143,10 +152,20 @@ fn init_writes_a_config_that_renders() {
         .args(["init", "-o"])
         .arg(&cfg)
         .args([
-            "--name", "mycluster", "--region", "eu-west-1",
-            "--kms-key-arn", "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-            "--certificate-arn", "arn:aws:acm:eu-west-1:111122223333:certificate/12345678-1234-1234-1234-123456789012",
-            "--domain", "hub.example.com", "--admin-user", "ada", "--admin-user", "grace",
+            "--name",
+            "mycluster",
+            "--region",
+            "eu-west-1",
+            "--kms-key-arn",
+            "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "--certificate-arn",
+            "arn:aws:acm:eu-west-1:111122223333:certificate/12345678-1234-1234-1234-123456789012",
+            "--domain",
+            "hub.example.com",
+            "--admin-user",
+            "ada",
+            "--admin-user",
+            "grace",
         ])
         .assert()
         .success();
@@ -156,9 +175,27 @@ fn init_writes_a_config_that_renders() {
     assert!(text.contains("adminUsers: [\"ada\", \"grace\"]"));
     assert!(text.contains("Account 111122223333"));
     // Refuses to overwrite without --force.
-    let again = ws.cmd().args(["init", "-o"]).arg(&cfg).args([
-        "--name", "x", "--region", "eu-west-1", "--kms-key-arn", "a", "--certificate-arn", "b", "--domain", "c",
-    ]).assert().code(2).get_output().stderr.clone();
+    let again = ws
+        .cmd()
+        .args(["init", "-o"])
+        .arg(&cfg)
+        .args([
+            "--name",
+            "x",
+            "--region",
+            "eu-west-1",
+            "--kms-key-arn",
+            "a",
+            "--certificate-arn",
+            "b",
+            "--domain",
+            "c",
+        ])
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
     assert!(String::from_utf8_lossy(&again).contains("--force"));
     assert_eq!(fs::read_to_string(&cfg).unwrap(), text);
     // And it renders; the role ARN carries the account from the KMS ARN.
@@ -172,12 +209,23 @@ fn init_writes_a_config_that_renders() {
 fn init_inside_git_ignores_the_secrets_file() {
     let ws = Workspace::empty();
     fs::create_dir(ws.root().join(".git")).unwrap();
-    ws.cmd().current_dir(ws.root()).args([
-        "init", "--name", "c1", "--region", "us-west-2",
-        "--kms-key-arn", "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-        "--certificate-arn", "arn:aws:acm:us-west-2:111122223333:certificate/12345678-1234-1234-1234-123456789012",
-        "--domain", "hub.example.com",
-    ]).assert().success();
+    ws.cmd()
+        .current_dir(ws.root())
+        .args([
+            "init",
+            "--name",
+            "c1",
+            "--region",
+            "us-west-2",
+            "--kms-key-arn",
+            "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "--certificate-arn",
+            "arn:aws:acm:us-west-2:111122223333:certificate/12345678-1234-1234-1234-123456789012",
+            "--domain",
+            "hub.example.com",
+        ])
+        .assert()
+        .success();
     let ignore = fs::read_to_string(ws.root().join(".gitignore")).unwrap();
     assert!(ignore.lines().any(|l| l == "/pangeo.secrets.yaml"), "{ignore}");
 }
@@ -186,12 +234,27 @@ fn init_inside_git_ignores_the_secrets_file() {
 fn init_rejects_bad_flags_with_the_field_named() {
     let ws = Workspace::empty();
     let cfg = ws.root().join("p.yaml");
-    let out = ws.cmd().args(["init", "-o"]).arg(&cfg).args([
-        "--name", "c1", "--region", "us-west-2",
-        "--kms-key-arn", "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-        "--certificate-arn", "arn:aws:acm:us-west-2:111122223333:certificate/12345678-1234-1234-1234-123456789012",
-        "--domain", "hub.example.com",
-    ]).assert().code(1).get_output().stderr.clone();
+    let out = ws
+        .cmd()
+        .args(["init", "-o"])
+        .arg(&cfg)
+        .args([
+            "--name",
+            "c1",
+            "--region",
+            "us-west-2",
+            "--kms-key-arn",
+            "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "--certificate-arn",
+            "arn:aws:acm:us-west-2:111122223333:certificate/12345678-1234-1234-1234-123456789012",
+            "--domain",
+            "hub.example.com",
+        ])
+        .assert()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
     let stderr = String::from_utf8_lossy(&out);
     assert!(stderr.contains("error[PR005]") && stderr.contains("cluster.kmsKeyArn"), "{stderr}");
     assert!(!cfg.exists());
@@ -199,17 +262,71 @@ fn init_rejects_bad_flags_with_the_field_named() {
 
 /// (description, edit to the walkthrough config, expected `LINE:COL: error[ID]` and field)
 const BAD_INPUTS: &[(&str, &str, &str, &str, &str)] = &[
-    ("unknown key", "  name: pangeo\n", "  name: pangeo\n  nmae: typo\n", ":6:3: error[PR002]", "cluster.nmae"),
-    ("wrong type", "      minSize: 1\n      maxSize: 10\n", "      minSize: one\n      maxSize: 10\n", ":14:16: error[PR002]", "cluster.nodeGroups.main.minSize"),
+    (
+        "unknown key",
+        "  name: pangeo\n",
+        "  name: pangeo\n  nmae: typo\n",
+        ":6:3: error[PR002]",
+        "cluster.nmae",
+    ),
+    (
+        "wrong type",
+        "      minSize: 1\n      maxSize: 10\n",
+        "      minSize: one\n      maxSize: 10\n",
+        ":14:16: error[PR002]",
+        "cluster.nodeGroups.main.minSize",
+    ),
     ("missing value", "  region: us-west-2\n", "", ":4:1: error[PR002]", "missing required key `region`"),
-    ("unquoted version", "kubernetesVersion: \"1.34\"", "kubernetesVersion: 1.30", ":7:22: error[PR002]", "cluster.kubernetesVersion"),
-    ("placeholder", "kmsKeyArn: arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", "kmsKeyArn: <insert-your-kms-key-arn-here>", ":9:14: error[PR003]", "cluster.kmsKeyArn"),
-    ("malformed ARN", "certificateArn: arn:aws:acm:us-west-2:123456789012:certificate/12345678-1234-1234-1234-123456789012", "certificateArn: arn:aws:acm:us-west-2:1234:certificate/x", ":30:19: error[PR004]", "hub.certificateArn"),
-    ("wrong-region ARN", "certificateArn: arn:aws:acm:us-west-2:", "certificateArn: arn:aws:acm:us-east-1:", ":30:19: error[PR005]", "hub.certificateArn"),
-    ("zone outside region", "availabilityZones: [us-west-2a, us-west-2b]", "availabilityZones: [us-west-2a, us-east-1b]", ":8:35: error[PR007]", "cluster.availabilityZones[1]"),
+    (
+        "unquoted version",
+        "kubernetesVersion: \"1.34\"",
+        "kubernetesVersion: 1.30",
+        ":7:22: error[PR002]",
+        "cluster.kubernetesVersion",
+    ),
+    (
+        "placeholder",
+        "kmsKeyArn: arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "kmsKeyArn: <insert-your-kms-key-arn-here>",
+        ":9:14: error[PR003]",
+        "cluster.kmsKeyArn",
+    ),
+    (
+        "malformed ARN",
+        "certificateArn: arn:aws:acm:us-west-2:123456789012:certificate/12345678-1234-1234-1234-123456789012",
+        "certificateArn: arn:aws:acm:us-west-2:1234:certificate/x",
+        ":30:19: error[PR004]",
+        "hub.certificateArn",
+    ),
+    (
+        "wrong-region ARN",
+        "certificateArn: arn:aws:acm:us-west-2:",
+        "certificateArn: arn:aws:acm:us-east-1:",
+        ":30:19: error[PR005]",
+        "hub.certificateArn",
+    ),
+    (
+        "zone outside region",
+        "availabilityZones: [us-west-2a, us-west-2b]",
+        "availabilityZones: [us-west-2a, us-east-1b]",
+        ":8:35: error[PR007]",
+        "cluster.availabilityZones[1]",
+    ),
     ("unknown region", "region: us-west-2", "region: us-wset-2", ":6:11: error[PR007]", "cluster.region"),
-    ("min above max", "      minSize: 1\n      maxSize: 30", "      minSize: 40\n      maxSize: 30", ":21:16: error[PR013]", "cluster.nodeGroups.daskWorkers.minSize"),
-    ("version past support", "kubernetesVersion: \"1.34\"", "kubernetesVersion: \"1.28\"", ":7:22: error[PR010]", "cluster.kubernetesVersion"),
+    (
+        "min above max",
+        "      minSize: 1\n      maxSize: 30",
+        "      minSize: 40\n      maxSize: 30",
+        ":21:16: error[PR013]",
+        "cluster.nodeGroups.daskWorkers.minSize",
+    ),
+    (
+        "version past support",
+        "kubernetesVersion: \"1.34\"",
+        "kubernetesVersion: \"1.28\"",
+        ":7:22: error[PR010]",
+        "cluster.kubernetesVersion",
+    ),
     ("bad YAML", "  adminUsers: [admin]", "  adminUsers: [admin", ":", "error[PR001]"),
 ];
 
@@ -236,9 +353,11 @@ fn bad_inputs_fail_with_file_line_field_and_hint_and_write_nothing() {
 #[test]
 fn one_message_per_problem() {
     let base = fs::read_to_string(support::fixture("walkthrough")).unwrap();
-    let edited = base
-        .replacen("region: us-west-2", "region: us-west-2\n  colour: blue", 1)
-        .replacen("minSize: 1", "minSize: -1", 1);
+    let edited = base.replacen("region: us-west-2", "region: us-west-2\n  colour: blue", 1).replacen(
+        "minSize: 1",
+        "minSize: -1",
+        1,
+    );
     let ws = Workspace::with_text(&edited);
     let out = ws.values().assert().code(1).get_output().stderr.clone();
     let stderr = String::from_utf8_lossy(&out);
@@ -252,7 +371,11 @@ fn charts_flag_renders_from_a_users_copy() {
     for (name, text) in pangeo_render::render::Templates::embedded_files() {
         let p = charts.join(&name);
         fs::create_dir_all(p.parent().unwrap()).unwrap();
-        let text = if name == "storageclass.yaml.j2" { text.replace("reclaimPolicy: Delete", "reclaimPolicy: Retain") } else { text.to_string() };
+        let text = if name == "storageclass.yaml.j2" {
+            text.replace("reclaimPolicy: Delete", "reclaimPolicy: Retain")
+        } else {
+            text.to_string()
+        };
         fs::write(p, text).unwrap();
     }
     ws.values().arg("--charts").arg(&charts).assert().success();

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{fixture_configs, repo, Workspace};
+use support::{Workspace, fixture_configs, repo};
 
 /// Long enough for a slow, shared machine; only there so that a hang fails instead of blocking.
 const HANG: Duration = Duration::from_secs(300);
@@ -37,7 +37,8 @@ fn validate(ws: &Workspace, args: &[&dyn AsRef<std::ffi::OsStr>]) -> Run {
 }
 
 fn json(run: &Run) -> Value {
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", run.stdout, run.stderr))
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", run.stdout, run.stderr))
 }
 
 /// `FILE-NAME:LINE:COL: SEVERITY[ID]` for each diagnostic of a JSON report.
@@ -47,8 +48,15 @@ fn short_lines(report: &Value) -> Vec<String> {
         .unwrap()
         .iter()
         .map(|d| {
-            let file = Path::new(d["file"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned();
-            format!("{file}:{}:{}: {}[{}]", d["line"], d["col"], d["severity"].as_str().unwrap(), d["id"].as_str().unwrap())
+            let file =
+                Path::new(d["file"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned();
+            format!(
+                "{file}:{}:{}: {}[{}]",
+                d["line"],
+                d["col"],
+                d["severity"].as_str().unwrap(),
+                d["id"].as_str().unwrap()
+            )
         })
         .collect()
 }
@@ -76,7 +84,8 @@ fn every_fixture_renders_to_files_that_validate_clean() {
         let out = ws.out();
         let files: Vec<PathBuf> = fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
         let config = ws.config();
-        let mut with_c: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"--strict", &"--format", &"json", &"-c", &config];
+        let mut with_c: Vec<&dyn AsRef<std::ffi::OsStr>> =
+            vec![&"--strict", &"--format", &"json", &"-c", &config];
         with_c.extend(files.iter().map(|f| f as &dyn AsRef<std::ffi::OsStr>));
         for args in [
             vec![&"--strict" as &dyn AsRef<std::ffi::OsStr>, &"--format", &"json", &out],
@@ -96,7 +105,8 @@ fn every_fixture_renders_to_files_that_validate_clean() {
 }
 
 fn rule_fixture_dirs() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = fs::read_dir(repo().join("fixtures/rules")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut dirs: Vec<PathBuf> =
+        fs::read_dir(repo().join("fixtures/rules")).unwrap().map(|e| e.unwrap().path()).collect();
     dirs.sort();
     dirs
 }
@@ -107,7 +117,8 @@ fn every_rule_fixture_triggers_exactly_its_rule_where_expected() {
     for dir in rule_fixture_dirs() {
         let dir_name = dir.file_name().unwrap().to_string_lossy().into_owned();
         let id = &dir_name[..5];
-        let expected: Vec<String> = fs::read_to_string(dir.join("expected.txt")).unwrap().lines().map(str::to_string).collect();
+        let expected: Vec<String> =
+            fs::read_to_string(dir.join("expected.txt")).unwrap().lines().map(str::to_string).collect();
         assert!(!expected.is_empty(), "{dir_name}: expected.txt is empty");
         let run = validate(&ws, &[&"--format", &"json", &dir]);
         let report = json(&run);
@@ -132,7 +143,11 @@ fn every_rule_is_documented_with_a_fixture() {
         assert!(doc.contains(&row), "docs/rules.md lacks the row for {}: {row}", rule.id);
         let expected = fs::read_to_string(repo().join(&fixture).join("expected.txt"))
             .unwrap_or_else(|e| panic!("{} has no fixture {fixture}: {e}", rule.id));
-        assert!(expected.contains(&format!("[{}]", rule.id)), "{fixture}expected.txt does not expect {}", rule.id);
+        assert!(
+            expected.contains(&format!("[{}]", rule.id)),
+            "{fixture}expected.txt does not expect {}",
+            rule.id
+        );
     }
     for dir in rule_fixture_dirs() {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
@@ -223,10 +238,16 @@ fn hostile_yaml_gets_a_clear_error_and_no_panic() {
     let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..12 {
         let p = i - 1;
-        bomb.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+        bomb.push_str(&format!(
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        ));
     }
     let cases: Vec<(&str, String, &str)> = vec![
-        ("truncated.yaml", "apiVersion: eksctl.io/v1alpha5\nkind: ClusterConfig\nmetadata:\n  name: \"pangeo\n".into(), ""),
+        (
+            "truncated.yaml",
+            "apiVersion: eksctl.io/v1alpha5\nkind: ClusterConfig\nmetadata:\n  name: \"pangeo\n".into(),
+            "",
+        ),
         ("tabs.yaml", "jupyterhub:\n\tproxy: {}\n".into(), "tab"),
         ("duplicate.yaml", "jupyterhub: {}\njupyterhub: {}\n".into(), "duplicate"),
         ("deep.yaml", deep, ""),
@@ -264,8 +285,11 @@ fn hostile_yaml_gets_a_clear_error_and_no_panic() {
 fn secrets_are_never_printed() {
     let ws = rendered("walkthrough");
     let secrets = fs::read_to_string(ws.secrets_path()).unwrap();
-    let value = |k: &str| secrets.lines().find_map(|l| l.strip_prefix(&format!("{k}: "))).unwrap().trim_matches('"').to_string();
-    let (proxy, api, hash) = (value("proxySecretToken"), value("daskGatewayApiToken"), value("adminPasswordHash"));
+    let value = |k: &str| {
+        secrets.lines().find_map(|l| l.strip_prefix(&format!("{k}: "))).unwrap().trim_matches('"').to_string()
+    };
+    let (proxy, api, hash) =
+        (value("proxySecretToken"), value("daskGatewayApiToken"), value("adminPasswordHash"));
     let daskhub = ws.out().join("daskhub.yaml");
     let original = fs::read_to_string(&daskhub).unwrap();
     // Each edit makes a rule or the parser speak about a line holding a secret.
@@ -275,7 +299,10 @@ fn secrets_are_never_printed() {
         (format!("secretToken: \"{proxy}\""), format!("secretToken: \"{}\"", &proxy[..40])),
         (format!("secretToken: \"{proxy}\""), format!("secretToken: {proxy}x")),
         (format!("secretToken: \"{proxy}\""), format!("secretToken: [\"{proxy}\"]")),
-        (format!("secretToken: \"{proxy}\""), format!("secretToken: \"{proxy}\"\n    secretToken: \"{proxy}\"")),
+        (
+            format!("secretToken: \"{proxy}\""),
+            format!("secretToken: \"{proxy}\"\n    secretToken: \"{proxy}\""),
+        ),
         (format!("secretToken: \"{proxy}\""), format!("secretToken: \"{proxy}")),
         (format!("password_hash: \"{hash}\""), format!("password_hash: \"{weak_hash}\"")),
         (format!("password_hash: \"{hash}\""), format!("password_hash: \"{}\"", &hash[..hash.len() - 3])),
@@ -300,7 +327,12 @@ fn secrets_are_never_printed() {
             let run = validate(&ws, &[&"--format", &format, &"-c", &ws.config(), &ws.out()]);
             assert_eq!(run.code, 1, "edit {to:?} was not refused: {}{}", run.stdout, run.stderr);
             for n in &needles {
-                assert!(!run.stdout.contains(n.as_str()) && !run.stderr.contains(n.as_str()), "output shows a secret after edit {to:?}:\n{}{}", run.stdout, run.stderr);
+                assert!(
+                    !run.stdout.contains(n.as_str()) && !run.stderr.contains(n.as_str()),
+                    "output shows a secret after edit {to:?}:\n{}{}",
+                    run.stdout,
+                    run.stderr
+                );
             }
         }
     }
@@ -309,7 +341,8 @@ fn secrets_are_never_printed() {
 #[test]
 fn files_beside_the_named_ones_are_context() {
     let ws = rendered("walkthrough");
-    let (cluster, daskhub, sc) = (ws.out().join("cluster.yaml"), ws.out().join("daskhub.yaml"), ws.out().join("storageclass.yaml"));
+    let (cluster, daskhub, sc) =
+        (ws.out().join("cluster.yaml"), ws.out().join("daskhub.yaml"), ws.out().join("storageclass.yaml"));
     // An old problem in a file nobody named is not reported ...
     edit(&sc, "name: \"gp3-encrypted\"", "name: \"<storage-class-name>\"");
     let run = validate(&ws, &[&"--format", &"json", &daskhub]);
@@ -328,13 +361,16 @@ fn artifacts_are_checked_against_the_config() {
     let ws = rendered("eu-central-1");
     let cluster = ws.out().join("cluster.yaml");
     edit(&cluster, "region: \"eu-central-1\"", "region: \"eu-west-1\"");
-    for args in [vec![&"-c" as &dyn AsRef<std::ffi::OsStr>, &ws.config(), &cluster], vec![&ws.config(), &ws.out()]] {
+    for args in
+        [vec![&"-c" as &dyn AsRef<std::ffi::OsStr>, &ws.config(), &cluster], vec![&ws.config(), &ws.out()]]
+    {
         let mut all = vec![&"--format" as &dyn AsRef<std::ffi::OsStr>, &"json"];
         all.extend(args);
         let run = validate(&ws, &all);
         let report = json(&run);
         assert_eq!(run.code, 1);
-        let drift: Vec<&Value> = report["diagnostics"].as_array().unwrap().iter().filter(|d| d["id"] == "PR025").collect();
+        let drift: Vec<&Value> =
+            report["diagnostics"].as_array().unwrap().iter().filter(|d| d["id"] == "PR025").collect();
         assert_eq!(drift.len(), 1, "{}", run.stdout);
         assert_eq!(drift[0]["message"], "the Region is `eu-west-1`, the config says `eu-central-1`");
         assert_eq!(drift[0]["field"], "metadata.region");
@@ -344,7 +380,9 @@ fn artifacts_are_checked_against_the_config() {
 #[test]
 fn a_config_alone_gets_the_capacity_rule() {
     let text = fs::read_to_string(support::fixture("walkthrough")).unwrap();
-    let ws = Workspace::with_text(&text.replace("cores: {default: 0.8, min: 0.8, max: 4.0}", "cores: {default: 24, min: 0.8, max: 32}"));
+    let ws = Workspace::with_text(
+        &text.replace("cores: {default: 0.8, min: 0.8, max: 4.0}", "cores: {default: 24, min: 0.8, max: 32}"),
+    );
     let run = validate(&ws, &[&"--format", &"json", &"-c", &ws.config()]);
     let report = json(&run);
     assert_eq!(run.code, 1);
@@ -358,7 +396,12 @@ fn a_broken_config_reports_the_config_loaders_findings() {
     let ws = Workspace::with_text(&text.replace("region: us-west-2", "region: us-west-9"));
     let run = validate(&ws, &[&"--format", &"json", &ws.config()]);
     assert_eq!(run.code, 1);
-    let ids: Vec<String> = json(&run)["diagnostics"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_string()).collect();
+    let ids: Vec<String> = json(&run)["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_string())
+        .collect();
     assert!(ids.contains(&"PR007".to_string()), "{ids:?}");
 }
 

@@ -20,9 +20,17 @@ pub fn parse(text: &str) -> Result<Arn<'_>, String> {
     };
     let parts: Vec<&str> = rest.splitn(5, ':').collect();
     if parts.len() != 5 {
-        return Err("an ARN has six `:`-separated parts: arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE".into());
+        return Err(
+            "an ARN has six `:`-separated parts: arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE".into()
+        );
     }
-    let arn = Arn { partition: parts[0], service: parts[1], region: parts[2], account: parts[3], resource: parts[4] };
+    let arn = Arn {
+        partition: parts[0],
+        service: parts[1],
+        region: parts[2],
+        account: parts[3],
+        resource: parts[4],
+    };
     if !matches!(arn.partition, "aws" | "aws-cn" | "aws-us-gov") {
         return Err(format!("unknown partition `{}` (expected aws, aws-cn or aws-us-gov)", arn.partition));
     }
@@ -35,7 +43,10 @@ pub fn parse(text: &str) -> Result<Arn<'_>, String> {
 fn is_uuid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 5
-        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// A KMS key for EKS secrets encryption or EBS volumes.
@@ -47,7 +58,9 @@ pub fn parse_kms_key(text: &str) -> Result<Arn<'_>, String> {
     let ok = match arn.resource.split_once('/') {
         Some(("key", id)) => {
             is_uuid(id)
-                || id.strip_prefix("mrk-").is_some_and(|h| h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+                || id
+                    .strip_prefix("mrk-")
+                    .is_some_and(|h| h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()))
         }
         Some(("alias", name)) => !name.is_empty(),
         _ => false,
@@ -88,12 +101,21 @@ mod tests {
 
     #[test]
     fn parses_the_three_kinds() {
-        let k = parse_kms_key("arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab").unwrap();
+        let k = parse_kms_key("arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+            .unwrap();
         assert_eq!((k.region, k.account), ("us-west-2", "123456789012"));
-        assert!(parse_kms_key("arn:aws:kms:us-west-2:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab").is_ok());
+        assert!(
+            parse_kms_key("arn:aws:kms:us-west-2:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab")
+                .is_ok()
+        );
         assert!(parse_kms_key("<insert-your-kms-key-arn-here>").is_err());
         assert!(parse_kms_key("arn:aws:kms:us-west-2:12345:key/x").is_err());
-        assert!(parse_certificate("arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012").is_ok());
+        assert!(
+            parse_certificate(
+                "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
+            )
+            .is_ok()
+        );
         assert!(parse_role("arn:aws:iam::123456789012:role/eksctl-cluster-autoscaler-role").is_ok());
         assert!(parse_role("arn:aws:iam:us-west-2:123456789012:role/x").is_err());
     }

@@ -34,11 +34,7 @@ const ACCOUNTS: &[(&str, &str)] = &[
 
 /// `<account>.dkr.ecr.<region>.<suffix>` for a Region.
 pub fn registry(region: &str) -> String {
-    let account = ACCOUNTS
-        .iter()
-        .find(|(r, _)| *r == region)
-        .map(|(_, a)| *a)
-        .unwrap_or(DEFAULT_ACCOUNT);
+    let account = ACCOUNTS.iter().find(|(r, _)| *r == region).map(|(_, a)| *a).unwrap_or(DEFAULT_ACCOUNT);
     let suffix = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
     format!("{account}.dkr.ecr.{region}.{suffix}")
 }

@@ -13,7 +13,11 @@ pub struct EksVersion {
     pub end_of_extended: &'static str,
 }
 
-const fn v(version: &'static str, end_of_standard: &'static str, end_of_extended: &'static str) -> EksVersion {
+const fn v(
+    version: &'static str,
+    end_of_standard: &'static str,
+    end_of_extended: &'static str,
+) -> EksVersion {
     EksVersion { version, end_of_standard, end_of_extended }
 }
 
@@ -51,11 +55,7 @@ pub fn support(version: &str, today: &str) -> Support {
 /// The default for new configs: the newest version in standard support whose standard support
 /// lasts longest is simply the newest one listed that is still standard.
 pub fn default_version(today: &str) -> &'static str {
-    VERSIONS
-        .iter()
-        .find(|v| today < v.end_of_standard)
-        .map(|v| v.version)
-        .unwrap_or(VERSIONS[0].version)
+    VERSIONS.iter().find(|v| today < v.end_of_standard).map(|v| v.version).unwrap_or(VERSIONS[0].version)
 }
 
 /// Versions in standard support today, newest first.
@@ -73,10 +73,8 @@ pub fn today() -> String {
     if let Ok(d) = std::env::var("PANGEO_RENDER_TODAY") {
         return d;
     }
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let secs =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     civil_date(secs / 86_400)
 }
 

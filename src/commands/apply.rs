@@ -26,7 +26,8 @@ pub fn run(args: &ApplyArgs) -> Result<i32> {
         })?),
         false => None,
     };
-    let opts = Options { dry_run: args.dry_run, force_conflicts: args.force_conflicts, recreate: args.recreate };
+    let opts =
+        Options { dry_run: args.dry_run, force_conflicts: args.force_conflicts, recreate: args.recreate };
 
     let mut out = anstream::stdout();
     rt.block_on(async {

@@ -27,7 +27,9 @@ pub fn run(args: &DiffArgs) -> Result<i32> {
     let targets = diff::release_targets(&loaded.config, &artifacts)?;
 
     let report = rt.block_on(async {
-        let plan = pair::plan(&mut cluster, manifests, false).await.map_err(|e| cluster_error(&cluster, &e, &masker))?;
+        let plan = pair::plan(&mut cluster, manifests, false)
+            .await
+            .map_err(|e| cluster_error(&cluster, &e, &masker))?;
         let objects: Vec<ObjectReport> = plan.iter().map(|p| ObjectReport::of(p, &masker)).collect();
         let jobs: Vec<_> = targets.iter().map(|t| diff::release(&cluster, t, &masker)).collect();
         let mut releases = Vec::new();

@@ -19,14 +19,16 @@ pub fn run(args: &InitArgs) -> Result<()> {
         )));
     }
     let today = eks_versions::today();
-    let version = args.kubernetes_version.clone().unwrap_or_else(|| eks_versions::default_version(&today).to_string());
+    let version =
+        args.kubernetes_version.clone().unwrap_or_else(|| eks_versions::default_version(&today).to_string());
     // Zones: the Region's first two. An unknown Region gets placeholders-free guesses so that the
     // config check below reports the Region itself, not two confusing zone errors.
     let zones = regions::find(&args.region)
         .map(|r| r.zones().into_iter().take(2).collect::<Vec<_>>())
         .unwrap_or_else(|| vec![format!("{}a", args.region), format!("{}b", args.region)]);
     let account = arn::parse(&args.kms_key_arn).map(|a| a.account.to_string()).unwrap_or_default();
-    let admins = if args.admin_users.is_empty() { vec!["admin".to_string()] } else { args.admin_users.clone() };
+    let admins =
+        if args.admin_users.is_empty() { vec!["admin".to_string()] } else { args.admin_users.clone() };
     let standard = eks_versions::standard(&today);
 
     let env = Templates::Embedded.environment()?;

@@ -15,7 +15,11 @@ use crate::secrets::{self, Secrets};
 
 /// Loads a config and the secrets beside it and renders every artifact in memory — the common
 /// first half of `values`, `diff` and `apply`. Secrets must exist (only `values` creates them).
-pub fn render_existing(config_path: &Path, secrets_path: Option<&Path>, charts: Option<&Path>) -> Result<(Loaded, Secrets, Vec<Artifact>)> {
+pub fn render_existing(
+    config_path: &Path,
+    secrets_path: Option<&Path>,
+    charts: Option<&Path>,
+) -> Result<(Loaded, Secrets, Vec<Artifact>)> {
     let loaded = config::load(config_path)?;
     let secrets_path = secrets_path.map(Path::to_path_buf).unwrap_or_else(|| secrets::path_for(config_path));
     let secrets = secrets::load(&secrets_path)?.ok_or_else(|| Error::Io {

@@ -16,7 +16,9 @@ use crate::yaml::Pos;
 
 pub fn run(args: &ValidateArgs) -> Result<i32> {
     if args.config.is_none() && args.paths.is_empty() {
-        return Err(Error::Usage("nothing to validate: give files (e.g. rendered/*.yaml) and/or -c CONFIG".into()));
+        return Err(Error::Usage(
+            "nothing to validate: give files (e.g. rendered/*.yaml) and/or -c CONFIG".into(),
+        ));
     }
     let mut paths = Vec::new();
     for p in &args.paths {
@@ -42,7 +44,8 @@ pub fn run(args: &ValidateArgs) -> Result<i32> {
     // Files of the same deployment that were not named: read quietly, used as context only.
     let mut named: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
     named.extend(args.config.as_deref());
-    let context: Vec<(PathBuf, String)> = siblings(&named).into_iter().filter_map(|p| quiet_read(&p).map(|t| (p, t))).collect();
+    let context: Vec<(PathBuf, String)> =
+        siblings(&named).into_iter().filter_map(|p| quiet_read(&p).map(|t| (p, t))).collect();
 
     let config = config_file.as_ref().map(|(path, text)| Input { path, text });
     let inputs: Vec<Input> = texts.iter().map(|(path, text)| Input { path, text }).collect();
@@ -67,7 +70,8 @@ pub fn run(args: &ValidateArgs) -> Result<i32> {
             let _ = report::write_text(&mut err, &diags);
             if !diags.is_empty() || failed {
                 let verdict = if failed { "invalid" } else { "valid" };
-                let _ = writeln!(err, "{errors} error(s), {warnings} warning(s) in {files} file(s): {verdict}");
+                let _ =
+                    writeln!(err, "{errors} error(s), {warnings} warning(s) in {files} file(s): {verdict}");
             }
         }
     }
@@ -158,8 +162,13 @@ fn read(path: &Path) -> Result<FileText> {
     Ok(match String::from_utf8(bytes) {
         Ok(text) => FileText::Text(text),
         Err(e) => FileText::Refused(
-            Diagnostic::error(rules::YAML_SYNTAX, path, Pos { line: 1, col: 1 }, format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))
-                .hint("YAML files are UTF-8 text"),
+            Diagnostic::error(
+                rules::YAML_SYNTAX,
+                path,
+                Pos { line: 1, col: 1 },
+                format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+            )
+            .hint("YAML files are UTF-8 text"),
         ),
     })
 }

@@ -57,7 +57,10 @@ pub fn run(args: &ValuesArgs) -> Result<()> {
         let _ = writeln!(err, "created {} (mode 0600; keep it out of git)", secrets_path.display());
     }
     if changes.rotated_tokens {
-        let _ = writeln!(err, "rotated the proxy and Dask Gateway tokens; upgrade the daskhub release to use them");
+        let _ = writeln!(
+            err,
+            "rotated the proxy and Dask Gateway tokens; upgrade the daskhub release to use them"
+        );
     }
     if let Some(p) = &changes.generated_password {
         let warn = anstyle::AnsiColor::Yellow.on_default().bold();
@@ -75,7 +78,8 @@ pub fn run(args: &ValuesArgs) -> Result<()> {
 fn read_password() -> Result<String> {
     let mut text = String::new();
     std::io::stdin().read_to_string(&mut text).map_err(|e| Error::io("<stdin>", e))?;
-    let password = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text).to_string();
+    let password =
+        text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text).to_string();
     if password.chars().count() < MIN_PASSWORD_LEN {
         return Err(Error::Usage(format!(
             "--admin-password-stdin: the password must have at least {MIN_PASSWORD_LEN} characters"

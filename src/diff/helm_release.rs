@@ -32,7 +32,10 @@ pub enum Found {
     /// No revision is stored.
     NotInstalled,
     /// Revisions exist but none is deployed (a failed install, a pending upgrade…).
-    NotDeployed { revision: u64, status: String },
+    NotDeployed {
+        revision: u64,
+        status: String,
+    },
     Deployed(Release),
 }
 
@@ -80,7 +83,9 @@ pub fn decode(helm_text: &[u8]) -> Result<Release, String> {
 /// from a list by selector `owner=helm,name=NAME`). Labels choose the candidate so that only one
 /// release is decoded; its decoded status is checked too.
 pub fn newest_deployed(name: &str, secrets: &[Value]) -> Result<Found, String> {
-    let label = |s: &Value, k: &str| s.pointer(&format!("/metadata/labels/{k}")).and_then(Value::as_str).map(str::to_string);
+    let label = |s: &Value, k: &str| {
+        s.pointer(&format!("/metadata/labels/{k}")).and_then(Value::as_str).map(str::to_string)
+    };
     let mut revisions: Vec<(u64, String, &Value)> = secrets
         .iter()
         .filter(|s| s.get("type").and_then(Value::as_str) == Some(SECRET_TYPE))
@@ -102,7 +107,8 @@ pub fn newest_deployed(name: &str, secrets: &[Value]) -> Result<Found, String> {
             .pointer("/data/release")
             .and_then(Value::as_str)
             .ok_or_else(|| format!("release Secret of {name} revision {rev} has no data.release"))?;
-        let release = decode_secret_field(field).map_err(|e| format!("release {name} revision {rev}: {e}"))?;
+        let release =
+            decode_secret_field(field).map_err(|e| format!("release {name} revision {rev}: {e}"))?;
         if release.status == "deployed" || release.status.is_empty() {
             return Ok(Found::Deployed(release));
         }
@@ -158,7 +164,10 @@ mod tests {
 
     #[test]
     fn plain_json_without_gzip_and_null_config() {
-        let field = encode(&json!({"name": "x", "version": 2, "info": {"status": "deployed"}, "config": null}), false);
+        let field = encode(
+            &json!({"name": "x", "version": 2, "info": {"status": "deployed"}, "config": null}),
+            false,
+        );
         let r = decode_secret_field(&field).unwrap();
         assert_eq!(r.config, json!({}));
         assert_eq!(r.revision, 2);
@@ -178,13 +187,17 @@ mod tests {
         }
         assert_eq!(newest_deployed("none", &secrets).unwrap(), Found::NotInstalled);
         let failed = vec![secret("x", 1, "failed", json!({}))];
-        assert_eq!(newest_deployed("x", &failed).unwrap(), Found::NotDeployed { revision: 1, status: "failed".into() });
+        assert_eq!(
+            newest_deployed("x", &failed).unwrap(),
+            Found::NotDeployed { revision: 1, status: "failed".into() }
+        );
     }
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         assert!(decode_secret_field("not base64!").is_err());
-        let b = base64::engine::general_purpose::STANDARD.encode(base64::engine::general_purpose::STANDARD.encode([0x1f, 0x8b, 0x08, 0, 1]));
+        let b = base64::engine::general_purpose::STANDARD
+            .encode(base64::engine::general_purpose::STANDARD.encode([0x1f, 0x8b, 0x08, 0, 1]));
         assert!(decode_secret_field(&b).is_err());
     }
 }

@@ -46,7 +46,8 @@ impl Masker {
     /// Strings shorter than 8 characters are not treated as secrets (they would mask ordinary
     /// words); the tool's own secrets are 64-character tokens and a long hash.
     pub fn new<'a>(secrets: impl IntoIterator<Item = &'a str>) -> Self {
-        let mut secrets: Vec<String> = secrets.into_iter().filter(|s| s.len() >= 8).map(str::to_string).collect();
+        let mut secrets: Vec<String> =
+            secrets.into_iter().filter(|s| s.len() >= 8).map(str::to_string).collect();
         // Longest first, so a secret that contains another is replaced whole.
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         secrets.dedup();
@@ -91,7 +92,9 @@ impl Masker {
     }
 
     fn walk(&self, shape: Shape, path: &mut Vec<String>, a: Option<&mut Value>, b: Option<&mut Value>) {
-        let secret_string = |v: &Option<&mut Value>| v.as_deref().and_then(Value::as_str).is_some_and(|s| self.contains_secret(s));
+        let secret_string = |v: &Option<&mut Value>| {
+            v.as_deref().and_then(Value::as_str).is_some_and(|s| self.contains_secret(s))
+        };
         if self.sensitive_path(shape, path) || secret_string(&a) || secret_string(&b) {
             match (a, b) {
                 (Some(a), Some(b)) => {
@@ -158,7 +161,8 @@ impl Masker {
 
 /// Whether `kind`/`apiVersion` is a core Secret.
 pub fn is_secret(obj: &Value) -> bool {
-    obj.get("kind").and_then(Value::as_str) == Some("Secret") && obj.get("apiVersion").and_then(Value::as_str) == Some("v1")
+    obj.get("kind").and_then(Value::as_str) == Some("Secret")
+        && obj.get("apiVersion").and_then(Value::as_str) == Some("v1")
 }
 
 #[cfg(test)]
@@ -191,7 +195,8 @@ mod tests {
     #[test]
     fn last_applied_annotation_is_masked_on_any_object() {
         let m = Masker::new([]);
-        let mut live = json!({"metadata": {"annotations": {LAST_APPLIED: "{\"data\":{\"x\":\"y\"}}", "other": "kept"}}});
+        let mut live =
+            json!({"metadata": {"annotations": {LAST_APPLIED: "{\"data\":{\"x\":\"y\"}}", "other": "kept"}}});
         m.one(Shape::Object { secret: false }, &mut live);
         assert_eq!(live["metadata"]["annotations"][LAST_APPLIED], MASK);
         assert_eq!(live["metadata"]["annotations"]["other"], "kept");

@@ -36,7 +36,10 @@ pub fn manifests(artifacts: &[Artifact]) -> Result<Vec<Value>> {
             if crate::kube::ObjectRef::of(&obj).is_none() {
                 return Err(Error::Template {
                     name: a.file_name.to_string(),
-                    message: format!("a document at line {} has no apiVersion, kind or metadata.name", doc.pos.line),
+                    message: format!(
+                        "a document at line {} has no apiVersion, kind or metadata.name",
+                        doc.pos.line
+                    ),
                 });
             }
             out.push(obj);
@@ -57,7 +60,10 @@ pub struct ReleaseTarget {
 /// The releases to compare, in install order (the EBS CSI driver before DaskHub).
 pub fn release_targets(cfg: &config::Config, artifacts: &[Artifact]) -> Result<Vec<ReleaseTarget>> {
     let mut out = Vec::new();
-    for (kind, rel) in [(ArtifactKind::EbsCsiValues, &cfg.releases.ebs_csi_driver), (ArtifactKind::DaskhubValues, &cfg.releases.daskhub)] {
+    for (kind, rel) in [
+        (ArtifactKind::EbsCsiValues, &cfg.releases.ebs_csi_driver),
+        (ArtifactKind::DaskhubValues, &cfg.releases.daskhub),
+    ] {
         let Some(a) = artifacts.iter().find(|a| a.kind == kind) else { continue };
         let values = crate::yaml::parse_single(&a.text)
             .map_err(|e| Error::Template {
@@ -65,7 +71,12 @@ pub fn release_targets(cfg: &config::Config, artifacts: &[Artifact]) -> Result<V
                 message: format!("rendered YAML is invalid at line {}: {}", e.pos.line, e.message),
             })?
             .to_json();
-        out.push(ReleaseTarget { name: rel.name.clone(), namespace: rel.namespace.clone(), values_file: a.file_name, values });
+        out.push(ReleaseTarget {
+            name: rel.name.clone(),
+            namespace: rel.namespace.clone(),
+            values_file: a.file_name,
+            values,
+        });
     }
     Ok(out)
 }
@@ -97,14 +108,19 @@ impl ReleaseReport {
 }
 
 /// Reads release `target` from its Secrets and compares its values.
-pub async fn release(cluster: &Cluster, target: &ReleaseTarget, masker: &Masker) -> Result<ReleaseReport, ClusterError> {
+pub async fn release(
+    cluster: &Cluster,
+    target: &ReleaseTarget,
+    masker: &Masker,
+) -> Result<ReleaseReport, ClusterError> {
     let selector = format!("owner=helm,name={}", target.name);
     let secrets = cluster.list("v1", "Secret", Some(&target.namespace), Some(&selector)).await?;
-    let found = helm_release::newest_deployed(&target.name, &secrets).map_err(|message| ClusterError::Transport {
-        verb: "read".into(),
-        object: format!("Helm release {} (namespace {})", target.name, target.namespace),
-        message,
-    })?;
+    let found =
+        helm_release::newest_deployed(&target.name, &secrets).map_err(|message| ClusterError::Transport {
+            verb: "read".into(),
+            object: format!("Helm release {} (namespace {})", target.name, target.namespace),
+            message,
+        })?;
     Ok(compare_release(target, found, masker))
 }
 
@@ -210,7 +226,8 @@ pub struct Report {
 
 impl Report {
     pub fn new(objects: Vec<ObjectReport>, releases: Vec<ReleaseReport>) -> Self {
-        let differences = objects.iter().any(ObjectReport::differs) || releases.iter().any(ReleaseReport::differs);
+        let differences =
+            objects.iter().any(ObjectReport::differs) || releases.iter().any(ReleaseReport::differs);
         Report { differences, objects, releases }
     }
 
@@ -219,16 +236,28 @@ impl Report {
         let note = anstyle::AnsiColor::Yellow.on_default().bold();
         for o in &self.objects {
             if o.default_class_handover && o.differs() {
-                writeln!(out, "{note}note:{note:#} {} is also marked as the default StorageClass; apply sets its annotation to \"false\"", o.title())?;
+                writeln!(
+                    out,
+                    "{note}note:{note:#} {} is also marked as the default StorageClass; apply sets its annotation to \"false\"",
+                    o.title()
+                )?;
             }
             if !o.conflicts.is_empty() {
-                writeln!(out, "{note}note:{note:#} {}: fields owned by other field managers; apply stops unless --force-conflicts:", o.title())?;
+                writeln!(
+                    out,
+                    "{note}note:{note:#} {}: fields owned by other field managers; apply stops unless --force-conflicts:",
+                    o.title()
+                )?;
                 for c in &o.conflicts {
                     writeln!(out, "  {} (manager \"{}\")", c.field, c.manager)?;
                 }
             }
             if !o.immutable.is_empty() {
-                writeln!(out, "{note}note:{note:#} {}: the server refuses to change immutable fields in place; apply --recreate deletes and re-creates it:", o.title())?;
+                writeln!(
+                    out,
+                    "{note}note:{note:#} {}: the server refuses to change immutable fields in place; apply --recreate deletes and re-creates it:",
+                    o.title()
+                )?;
                 for m in &o.immutable {
                     writeln!(out, "  {m}")?;
                 }
@@ -237,7 +266,11 @@ impl Report {
         }
         for r in &self.releases {
             match r.state {
-                "not-installed" => writeln!(out, "{note}note:{note:#} Helm release {} (namespace {}) is not installed", r.name, r.namespace)?,
+                "not-installed" => writeln!(
+                    out,
+                    "{note}note:{note:#} Helm release {} (namespace {}) is not installed",
+                    r.name, r.namespace
+                )?,
                 "not-deployed" => writeln!(
                     out,
                     "{note}note:{note:#} Helm release {} (namespace {}) has no deployed revision (revision {} is {})",
@@ -256,14 +289,23 @@ impl Report {
     pub fn summary(&self) -> String {
         let count = |a: Action| self.objects.iter().filter(|o| o.action == a).count();
         let mut parts = vec![];
-        for (a, word) in [(Action::Create, "to create"), (Action::Update, "to update"), (Action::Recreate, "to re-create"), (Action::Unchanged, "unchanged")] {
+        for (a, word) in [
+            (Action::Create, "to create"),
+            (Action::Update, "to update"),
+            (Action::Recreate, "to re-create"),
+            (Action::Unchanged, "unchanged"),
+        ] {
             let n = count(a);
             if n > 0 {
                 parts.push(format!("{n} {word}"));
             }
         }
         let rel_changed = self.releases.iter().filter(|r| r.differs()).count();
-        let objects = if parts.is_empty() { "no objects".to_string() } else { format!("objects: {}", parts.join(", ")) };
+        let objects = if parts.is_empty() {
+            "no objects".to_string()
+        } else {
+            format!("objects: {}", parts.join(", "))
+        };
         format!("{objects}; Helm releases: {rel_changed} of {} differ", self.releases.len())
     }
 }
@@ -295,7 +337,11 @@ mod tests {
         assert_eq!(r.state, "changed");
         assert!(r.diff.contains("-  image: a\n+  image: b\n"), "{}", r.diff);
         assert!(r.diff.contains(mask::CHANGED), "{}", r.diff);
-        assert!(!r.diff.lines().any(|l| l.starts_with(['-', '+']) && l.contains("limit")), "number spelling must not differ: {}", r.diff);
+        assert!(
+            !r.diff.lines().any(|l| l.starts_with(['-', '+']) && l.contains("limit")),
+            "number spelling must not differ: {}",
+            r.diff
+        );
         assert!(!r.diff.contains(&token) && !r.diff.contains(&"e".repeat(64)), "{}", r.diff);
         let none = compare_release(&target, Found::NotInstalled, &masker);
         assert_eq!(none.state, "not-installed");

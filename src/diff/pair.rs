@@ -22,7 +22,9 @@ use super::mask::{Masker, Shape, is_secret};
 use super::print::{to_yaml, unified};
 use super::strip::{canonical, strip, stripped};
 use crate::kube::ssa::Conflict;
-use crate::kube::{ApplyMode, Cluster, ClusterError, DEFAULT_CLASS_MANAGER, FIELD_MANAGER, ObjectRef, run_all};
+use crate::kube::{
+    ApplyMode, Cluster, ClusterError, DEFAULT_CLASS_MANAGER, FIELD_MANAGER, ObjectRef, run_all,
+};
 
 pub const DEFAULT_CLASS_ANNOTATION: &str = "storageclass.kubernetes.io/is-default-class";
 
@@ -76,7 +78,10 @@ impl Planned {
         let entry = |obj: &Value| {
             obj.pointer("/metadata/managedFields").and_then(Value::as_array).and_then(|list| {
                 list.iter()
-                    .find(|e| e.get("manager").and_then(Value::as_str) == Some(self.manager) && e.get("operation").and_then(Value::as_str) == Some("Apply"))
+                    .find(|e| {
+                        e.get("manager").and_then(Value::as_str) == Some(self.manager)
+                            && e.get("operation").and_then(Value::as_str) == Some("Apply")
+                    })
                     .map(|e| (e.get("apiVersion").cloned(), e.get("fieldsV1").cloned()))
             })
         };
@@ -100,8 +105,16 @@ impl Planned {
     pub fn diff(&self, masker: &Masker) -> String {
         let (live, merged) = self.texts(masker);
         let key = self.object.file_key();
-        let old = if self.live.is_some() { format!("live/{key}") } else { format!("live/{key} (not in the cluster)") };
-        let new = if self.immutable.is_empty() { format!("merged/{key}") } else { format!("merged/{key} (re-created)") };
+        let old = if self.live.is_some() {
+            format!("live/{key}")
+        } else {
+            format!("live/{key} (not in the cluster)")
+        };
+        let new = if self.immutable.is_empty() {
+            format!("merged/{key}")
+        } else {
+            format!("merged/{key} (re-created)")
+        };
         unified(&live, &merged, &old, &new)
     }
 }
@@ -134,11 +147,19 @@ pub fn order(mut objects: Vec<Value>) -> Vec<Value> {
 /// more did not help there (BENCHMARKS.md); against a distant API server, where each request
 /// waits a network round trip, more may pay: `PANGEO_RENDER_CONCURRENCY=n` sets it.
 pub fn concurrency() -> usize {
-    std::env::var("PANGEO_RENDER_CONCURRENCY").ok().and_then(|v| v.parse().ok()).filter(|n: &usize| *n >= 1).unwrap_or(2)
+    std::env::var("PANGEO_RENDER_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n: &usize| *n >= 1)
+        .unwrap_or(2)
 }
 
 /// Builds the plan for `manifests` (already in apply order). `force` is `--force-conflicts`.
-pub async fn plan(cluster: &mut Cluster, manifests: Vec<Value>, force: bool) -> Result<Vec<Planned>, ClusterError> {
+pub async fn plan(
+    cluster: &mut Cluster,
+    manifests: Vec<Value>,
+    force: bool,
+) -> Result<Vec<Planned>, ClusterError> {
     let refs: Vec<ObjectRef> = manifests.iter().filter_map(ObjectRef::of).collect();
     cluster.prepare(&refs).await?;
 
@@ -146,7 +167,10 @@ pub async fn plan(cluster: &mut Cluster, manifests: Vec<Value>, force: bool) -> 
     // (usually made already, while the config was rendered).
     let default_class = manifests.iter().find(|m| {
         m.get("kind").and_then(Value::as_str) == Some("StorageClass")
-            && m.pointer("/metadata/annotations").and_then(|a| a.get(DEFAULT_CLASS_ANNOTATION)).and_then(Value::as_str) == Some("true")
+            && m.pointer("/metadata/annotations")
+                .and_then(|a| a.get(DEFAULT_CLASS_ANNOTATION))
+                .and_then(Value::as_str)
+                == Some("true")
     });
     let mut classes = cluster.storage_classes.take();
     if classes.is_none() && default_class.is_some() {
@@ -165,11 +189,18 @@ pub async fn plan(cluster: &mut Cluster, manifests: Vec<Value>, force: bool) -> 
     // Default-class handover: after our StorageClass, each other default class set to "false".
     if let (Some(ours), Some(classes)) = (default_class, classes.as_ref()) {
         let our_name = ours.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
-        let at = planned.iter().position(|p| p.object.kind == "StorageClass" && p.object.name == our_name).map_or(planned.len(), |i| i + 1);
+        let at = planned
+            .iter()
+            .position(|p| p.object.kind == "StorageClass" && p.object.name == our_name)
+            .map_or(planned.len(), |i| i + 1);
         let mut handovers = Vec::new();
         for other in classes {
             let name = other.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
-            let is_default = other.pointer("/metadata/annotations").and_then(|a| a.get(DEFAULT_CLASS_ANNOTATION)).and_then(Value::as_str) == Some("true");
+            let is_default = other
+                .pointer("/metadata/annotations")
+                .and_then(|a| a.get(DEFAULT_CLASS_ANNOTATION))
+                .and_then(Value::as_str)
+                == Some("true");
             if name == our_name || !is_default {
                 continue;
             }
@@ -204,13 +235,27 @@ async fn plan_one(
     force: bool,
     classes: Option<&[Value]>,
 ) -> Result<Planned, ClusterError> {
-    let live = match classes.filter(|_| object.kind == "StorageClass" && object.api_version == "storage.k8s.io/v1") {
-        Some(list) => list.iter().find(|c| c.pointer("/metadata/name").and_then(Value::as_str) == Some(object.name.as_str())).cloned(),
+    let live = match classes
+        .filter(|_| object.kind == "StorageClass" && object.api_version == "storage.k8s.io/v1")
+    {
+        Some(list) => list
+            .iter()
+            .find(|c| c.pointer("/metadata/name").and_then(Value::as_str) == Some(object.name.as_str()))
+            .cloned(),
         None => cluster.get(&object).await?,
     };
     if let Some(l) = live.as_ref().filter(|l| shortcut_enabled() && proven_in_sync(&body, l, FIELD_MANAGER)) {
         let merged = l.clone();
-        return Ok(Planned { object, body, manager: FIELD_MANAGER, handover: false, live, merged, conflicts: vec![], immutable: vec![] });
+        return Ok(Planned {
+            object,
+            body,
+            manager: FIELD_MANAGER,
+            handover: false,
+            live,
+            merged,
+            conflicts: vec![],
+            immutable: vec![],
+        });
     }
     let mode = ApplyMode { manager: FIELD_MANAGER, dry_run: true, force };
     let mut conflicts = Vec::new();
@@ -257,7 +302,8 @@ pub fn proven_in_sync(manifest: &Value, live: &Value, manager: &str) -> bool {
     let Some(api_version) = manifest.get("apiVersion").and_then(Value::as_str) else { return false };
     let entry = live.pointer("/metadata/managedFields").and_then(Value::as_array).and_then(|list| {
         list.iter().find(|e| {
-            e.get("manager").and_then(Value::as_str) == Some(manager) && e.get("operation").and_then(Value::as_str) == Some("Apply")
+            e.get("manager").and_then(Value::as_str) == Some(manager)
+                && e.get("operation").and_then(Value::as_str) == Some("Apply")
         })
     });
     let Some(entry) = entry else { return false };
@@ -317,7 +363,8 @@ fn covered(want: &Value, live: &Value, owned: &Value) -> bool {
                 } else if let Some(key) = k.strip_prefix("k:") {
                     // An associative list: the element whose key fields match.
                     let Ok(Value::Object(key)) = serde_json::from_str::<Value>(key) else { return false };
-                    let matches = |e: &&Value| key.iter().all(|(f, v)| e.get(f).map(canonical) == Some(canonical(v)));
+                    let matches =
+                        |e: &&Value| key.iter().all(|(f, v)| e.get(f).map(canonical) == Some(canonical(v)));
                     let mine: Vec<&Value> = w.iter().filter(matches).collect();
                     let theirs: Vec<&Value> = l.iter().filter(matches).collect();
                     mine.len() == 1 && theirs.len() == 1 && covered(mine[0], theirs[0], node)
@@ -363,7 +410,10 @@ mod tests {
 
     #[test]
     fn absent_object_is_a_create_and_diff_is_all_additions() {
-        let p = planned(None, json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "a", "namespace": "n", "uid": "x"}}));
+        let p = planned(
+            None,
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "a", "namespace": "n", "uid": "x"}}),
+        );
         assert_eq!(p.action(), Action::Create);
         let d = p.diff(&Masker::default());
         assert!(d.contains("--- live/v1.ServiceAccount.n.a (not in the cluster)"), "{d}");
@@ -378,7 +428,8 @@ mod tests {
         let mut merged = obj(&owned, "2");
         merged["metadata"]["managedFields"][0]["time"] = json!("t2");
         assert_eq!(planned(Some(obj(&owned, "1")), merged.clone()).action(), Action::Unchanged);
-        let other = json!([{"manager": "kubectl", "operation": "Update", "apiVersion": "v1", "fieldsV1": {}}]);
+        let other =
+            json!([{"manager": "kubectl", "operation": "Update", "apiVersion": "v1", "fieldsV1": {}}]);
         assert_eq!(planned(Some(obj(&other, "1")), merged).action(), Action::Update);
     }
 
@@ -452,7 +503,10 @@ mod tests {
         // Another manager took .spec.replicas over (and changed it).
         let mut taken = live_after_apply("ca:v1");
         taken["spec"]["replicas"] = json!(3);
-        taken["metadata"]["managedFields"][1]["fieldsV1"]["f:spec"].as_object_mut().unwrap().remove("f:replicas");
+        taken["metadata"]["managedFields"][1]["fieldsV1"]["f:spec"]
+            .as_object_mut()
+            .unwrap()
+            .remove("f:replicas");
         assert!(!proven_in_sync(&manifest, &taken, FIELD_MANAGER));
         // No Apply entry of ours at all (created by someone else with the same content).
         let mut foreign = live_after_apply("ca:v1");
@@ -470,7 +524,8 @@ mod tests {
 
     #[test]
     fn sets_and_undecidable_lists() {
-        let manifest = json!({"apiVersion": "v1", "kind": "X", "metadata": {"name": "x"}, "finalizers": ["a", "b"]});
+        let manifest =
+            json!({"apiVersion": "v1", "kind": "X", "metadata": {"name": "x"}, "finalizers": ["a", "b"]});
         let mut live = manifest.clone();
         live["metadata"]["managedFields"] = json!([{"manager": FIELD_MANAGER, "operation": "Apply", "apiVersion": "v1",
             "fieldsType": "FieldsV1", "fieldsV1": {"f:finalizers": {".": {}, "v:\"a\"": {}, "v:\"b\"": {}}}}]);
@@ -486,7 +541,8 @@ mod tests {
     fn order_puts_rbac_before_workloads() {
         let kinds = ["Deployment", "StorageClass", "RoleBinding", "ClusterRole", "ServiceAccount"];
         let objs = kinds.iter().map(|k| json!({"kind": k})).collect();
-        let sorted: Vec<_> = order(objs).into_iter().map(|o| o["kind"].as_str().unwrap().to_string()).collect();
+        let sorted: Vec<_> =
+            order(objs).into_iter().map(|o| o["kind"].as_str().unwrap().to_string()).collect();
         assert_eq!(sorted, ["ServiceAccount", "ClusterRole", "RoleBinding", "StorageClass", "Deployment"]);
     }
 }

@@ -126,10 +126,16 @@ fn is_plain(s: &str) -> bool {
     if ["true", "false", "null", "~", "yes", "no", "on", "off", "y", "n"].contains(&lower.as_str()) {
         return false;
     }
-    if s.parse::<f64>().is_ok() || lower.starts_with("0x") || lower.starts_with("0o") || lower.starts_with(".") {
+    if s.parse::<f64>().is_ok()
+        || lower.starts_with("0x")
+        || lower.starts_with("0o")
+        || lower.starts_with(".")
+    {
         return false;
     }
-    if s.starts_with(['-', '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%', '@', '`']) {
+    if s.starts_with([
+        '-', '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%', '@', '`',
+    ]) {
         return false;
     }
     !(s.contains(": ") || s.contains(" #") || s.ends_with(':'))

@@ -79,11 +79,14 @@ mod tests {
             "status": {"replicas": 1}
         });
         strip(&mut obj);
-        assert_eq!(obj, json!({
-            "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": "a", "namespace": "n", "labels": {"k": "v"}},
-            "spec": {"replicas": 1}
-        }));
+        assert_eq!(
+            obj,
+            json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "a", "namespace": "n", "labels": {"k": "v"}},
+                "spec": {"replicas": 1}
+            })
+        );
     }
 
     #[test]

@@ -60,12 +60,15 @@ pub async fn connect(kubeconfig: Option<&Path>, context: Option<&str>) -> Result
     };
     let user = named.context.as_ref().and_then(|c| c.user.clone()).unwrap_or_else(|| "(none)".into());
     let options = KubeConfigOptions { context: Some(context_name.clone()), cluster: None, user: None };
-    let config = ::kube::Config::from_custom_kubeconfig(file, &options)
-        .await
-        .map_err(|e| Error::Cluster(format!("kubeconfig {source}, context \"{context_name}\": {}", kubeconfig_error(&e))))?;
+    let config = ::kube::Config::from_custom_kubeconfig(file, &options).await.map_err(|e| {
+        Error::Cluster(format!("kubeconfig {source}, context \"{context_name}\": {}", kubeconfig_error(&e)))
+    })?;
     let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
-    let client = build_client(config)
-        .map_err(|e| Error::Cluster(format!("kubeconfig {source}, context \"{context_name}\": cannot set up the client: {e}")))?;
+    let client = build_client(config).map_err(|e| {
+        Error::Cluster(format!(
+            "kubeconfig {source}, context \"{context_name}\": cannot set up the client: {e}"
+        ))
+    })?;
     Ok(Connection { client, source, context: context_name, user, server })
 }
 
@@ -96,13 +99,18 @@ fn load_kubeconfig(explicit: Option<&Path>) -> Result<(Kubeconfig, String)> {
         if explicit.is_none() && paths.len() > 1 && !path.exists() {
             continue;
         }
-        let file = Kubeconfig::read_from(path)
-            .map_err(|e| Error::Cluster(format!("cannot read kubeconfig {}: {}", path.display(), kubeconfig_error(&e))))?;
+        let file = Kubeconfig::read_from(path).map_err(|e| {
+            Error::Cluster(format!("cannot read kubeconfig {}: {}", path.display(), kubeconfig_error(&e)))
+        })?;
         merged = Some(match merged {
             None => file,
-            Some(m) => m
-                .merge(file)
-                .map_err(|e| Error::Cluster(format!("cannot merge kubeconfig {}: {}", path.display(), kubeconfig_error(&e))))?,
+            Some(m) => m.merge(file).map_err(|e| {
+                Error::Cluster(format!(
+                    "cannot merge kubeconfig {}: {}",
+                    path.display(),
+                    kubeconfig_error(&e)
+                ))
+            })?,
         });
     }
     let file = merged.ok_or_else(|| Error::Cluster(format!("no kubeconfig: none of {source} exists")))?;

@@ -12,7 +12,7 @@ use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::task::Poll;
 
-pub use client::{connect, Connection};
+pub use client::{Connection, connect};
 pub use ssa::{ApplyMode, Cluster, ClusterError, Conflict, ObjectRef};
 
 /// The field manager of every server-side apply this tool sends.

@@ -151,13 +151,16 @@ impl ClusterError {
     pub fn immutable(&self) -> Option<Vec<String>> {
         let status = self.status().filter(|s| s.code == 422)?;
         let is_immutable = |m: &str| m.contains("Forbidden: updates to") || m.contains("field is immutable");
-        let mut out: Vec<String> = status
-            .details
-            .iter()
-            .flat_map(|d| d.causes.iter())
-            .filter(|c| is_immutable(&c.message))
-            .map(|c| if c.field.is_empty() { c.message.clone() } else { format!("{}: {}", c.field, c.message) })
-            .collect();
+        let mut out: Vec<String> =
+            status
+                .details
+                .iter()
+                .flat_map(|d| d.causes.iter())
+                .filter(|c| is_immutable(&c.message))
+                .map(|c| {
+                    if c.field.is_empty() { c.message.clone() } else { format!("{}: {}", c.field, c.message) }
+                })
+                .collect();
         if out.is_empty() && is_immutable(&status.message) {
             out.push(status.message.clone());
         }
@@ -173,7 +176,11 @@ impl fmt::Display for ClusterError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ClusterError::Api { verb, object, status } => {
-                let reason = if status.reason.is_empty() { String::new() } else { format!(" ({} {})", status.code, status.reason) };
+                let reason = if status.reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} {})", status.code, status.reason)
+                };
                 write!(f, "{verb} {object}: {}{reason}", status.message.trim_end())
             }
             ClusterError::Transport { verb, object, message } => write!(f, "{verb} {object}: {message}"),
@@ -222,9 +229,10 @@ impl Cluster {
             return Ok(r.clone());
         }
         match known_resource(api_version, kind) {
-            Some((plural, namespaced)) => {
-                Ok(Resource { ar: ApiResource::from_gvk_with_plural(&gvk(api_version, kind), plural), namespaced })
-            }
+            Some((plural, namespaced)) => Ok(Resource {
+                ar: ApiResource::from_gvk_with_plural(&gvk(api_version, kind), plural),
+                namespaced,
+            }),
             None => Err(ClusterError::Transport {
                 verb: "resolve".into(),
                 object: format!("{kind} ({api_version})"),
@@ -250,7 +258,8 @@ impl Cluster {
     /// list is simply made again, and reported, when it is needed.
     pub async fn warm_up(&mut self, connections: usize) {
         let list = self.list("storage.k8s.io/v1", "StorageClass", None, None);
-        let others: Vec<_> = (1..connections.max(1)).map(|_| timed(self.conn.client.apiserver_version())).collect();
+        let others: Vec<_> =
+            (1..connections.max(1)).map(|_| timed(self.conn.client.apiserver_version())).collect();
         let (classes, _) = tokio::join!(list, super::run_all(others, connections));
         self.storage_classes = classes.ok();
     }
@@ -303,7 +312,11 @@ impl Cluster {
         }
         // Objects with finalizers linger; ours have none, so this normally returns at once.
         for _ in 0..100 {
-            if timed(api.get_opt(&obj.name)).await.map_err(|e| self.error("get", &obj.to_string(), e))?.is_none() {
+            if timed(api.get_opt(&obj.name))
+                .await
+                .map_err(|e| self.error("get", &obj.to_string(), e))?
+                .is_none()
+            {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -318,13 +331,15 @@ impl Cluster {
     /// Creates an object (for `--recreate`), as our field manager.
     pub async fn create(&self, obj: &ObjectRef, body: &Value, dry_run: bool) -> Result<Value, ClusterError> {
         let api = self.api(obj)?;
-        let data: DynamicObject = serde_json::from_value(body.clone()).map_err(|e| ClusterError::Transport {
-            verb: "create".into(),
-            object: obj.to_string(),
-            message: format!("the manifest is not a Kubernetes object: {e}"),
-        })?;
+        let data: DynamicObject =
+            serde_json::from_value(body.clone()).map_err(|e| ClusterError::Transport {
+                verb: "create".into(),
+                object: obj.to_string(),
+                message: format!("the manifest is not a Kubernetes object: {e}"),
+            })?;
         let params = PostParams { dry_run, field_manager: Some(super::FIELD_MANAGER.to_string()) };
-        let created = timed(api.create(&params, &data)).await.map_err(|e| self.error("create", &obj.to_string(), e))?;
+        let created =
+            timed(api.create(&params, &data)).await.map_err(|e| self.error("create", &obj.to_string(), e))?;
         Ok(to_json(created))
     }
 
@@ -357,7 +372,10 @@ impl Cluster {
             .into_iter()
             .map(|mut o| {
                 if o.types.is_none() {
-                    o.types = Some(::kube::core::TypeMeta { api_version: r.ar.api_version.clone(), kind: r.ar.kind.clone() });
+                    o.types = Some(::kube::core::TypeMeta {
+                        api_version: r.ar.api_version.clone(),
+                        kind: r.ar.kind.clone(),
+                    });
                 }
                 to_json(o)
             })
@@ -366,7 +384,9 @@ impl Cluster {
 
     fn error(&self, verb: &str, object: &str, e: ::kube::Error) -> ClusterError {
         match e {
-            ::kube::Error::Api(status) => ClusterError::Api { verb: verb.into(), object: object.into(), status },
+            ::kube::Error::Api(status) => {
+                ClusterError::Api { verb: verb.into(), object: object.into(), status }
+            }
             other => ClusterError::Transport {
                 verb: verb.into(),
                 object: object.into(),
@@ -383,7 +403,11 @@ fn transport_message(conn: &Connection, e: &::kube::Error) -> String {
     while let Some(err) = cur {
         let text = err.to_string();
         // kube-rs prefixes its variants ("ServiceError: …"); the innermost texts say it plainly.
-        let text = text.split_once(": ").filter(|(p, _)| !p.contains(' ')).map(|(_, t)| t.to_string()).unwrap_or(text);
+        let text = text
+            .split_once(": ")
+            .filter(|(p, _)| !p.contains(' '))
+            .map(|(_, t)| t.to_string())
+            .unwrap_or(text);
         if !causes.iter().any(|c| c.contains(&text)) {
             causes.push(text);
         }
@@ -397,7 +421,9 @@ fn transport_message(conn: &Connection, e: &::kube::Error) -> String {
 async fn timed<T>(fut: impl Future<Output = Result<T, ::kube::Error>>) -> Result<T, ::kube::Error> {
     match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
         Ok(r) => r,
-        Err(_) => Err(::kube::Error::Service(format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()).into())),
+        Err(_) => {
+            Err(::kube::Error::Service(format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()).into()))
+        }
     }
 }
 

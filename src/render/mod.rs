@@ -8,7 +8,7 @@
 mod context;
 mod templates;
 
-pub use context::{derive, Derived};
+pub use context::{Derived, derive};
 pub use templates::Templates;
 
 use crate::config::Config;
@@ -53,7 +53,12 @@ pub const ARTIFACTS: &[(&str, &str, ArtifactKind)] = &[
 ];
 
 /// Renders every artifact. `source` is the config's file name, quoted in each file's header.
-pub fn render(config: &Config, secrets: &Secrets, templates: &Templates, source: &str) -> Result<Vec<Artifact>> {
+pub fn render(
+    config: &Config,
+    secrets: &Secrets,
+    templates: &Templates,
+    source: &str,
+) -> Result<Vec<Artifact>> {
     let env = templates.environment()?;
     let derived = derive(config);
     let config_value = minijinja::Value::from(minijinja::value::Serde(config));

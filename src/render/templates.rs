@@ -1,6 +1,6 @@
 //! Where templates come from: compiled into the binary, or a directory given with `--charts`.
 
-use include_dir::{include_dir, Dir};
+use include_dir::{Dir, include_dir};
 use minijinja::{Environment, UndefinedBehavior};
 use std::path::PathBuf;
 
@@ -60,7 +60,10 @@ impl Templates {
                 .into_iter()
                 .find(|(n, _)| n == name)
                 .map(|(_, t)| t.to_string())
-                .ok_or_else(|| Error::Template { name: name.into(), message: "not found among the built-in templates".into() }),
+                .ok_or_else(|| Error::Template {
+                    name: name.into(),
+                    message: "not found among the built-in templates".into(),
+                }),
             Templates::Directory(dir) => {
                 let path = dir.join(name);
                 std::fs::read_to_string(&path).map_err(|e| Error::io(path, e))
@@ -92,7 +95,8 @@ fn quote(value: minijinja::Value) -> std::result::Result<String, minijinja::Erro
         Some(s) => s.to_string(),
         None => value.to_string(),
     };
-    serde_json::to_string(&text).map_err(|e| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string()))
+    serde_json::to_string(&text)
+        .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string()))
 }
 
 /// `{{ x | num }}`: a number as users write it: `2`, not `2.0`, for whole values.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::config::{Config, Loaded, NodeGroup, Quantity};
 use crate::report::Diagnostic;
 use crate::validate::python::{self, Literal};
-use crate::yaml::{dotted, Node, Pos, Value};
+use crate::yaml::{Node, Pos, Value, dotted};
 
 /// Where a fact was read: file, position and the field as users write it.
 #[derive(Clone, Debug, PartialEq)]
@@ -225,9 +225,14 @@ impl ClusterFacts {
                     .enumerate()
                     .filter_map(|(t, _)| {
                         let ti = t.to_string();
-                        let at = |k: &str| r.string(&join(&base, &["taints", ti.as_str(), k])).map(|f| f.value);
+                        let at =
+                            |k: &str| r.string(&join(&base, &["taints", ti.as_str(), k])).map(|f| f.value);
                         Some(Fact {
-                            value: Taint { key: at("key")?, value: at("value").unwrap_or_default(), effect: at("effect")? },
+                            value: Taint {
+                                key: at("key")?,
+                                value: at("value").unwrap_or_default(),
+                                effect: at("effect")?,
+                            },
                             loc: r.loc(&join(&base, &["taints", ti.as_str()])),
                         })
                     })
@@ -250,7 +255,9 @@ impl ClusterFacts {
                     desired: r.number(&join(&base, &["desiredCapacity"])),
                     zones: r.strings(&join(&base, &["availabilityZones"])),
                     zones_loc: r.loc(&join(&base, &["availabilityZones"])),
-                    subnets: r.node(&join(&base, &["subnets"])).map(|_| r.key_loc(&join(&base, &["subnets"]))),
+                    subnets: r
+                        .node(&join(&base, &["subnets"]))
+                        .map(|_| r.key_loc(&join(&base, &["subnets"]))),
                     spot: r.boolean(&join(&base, &["spot"])).unwrap_or(false),
                     spot_loc: r.key_loc(&join(&base, &["spot"])),
                     taints,
@@ -285,7 +292,11 @@ impl ClusterFacts {
             };
             let loc = |rest: &[&str]| r.loc(&p(rest).iter().map(String::as_str).collect::<Vec<_>>());
             // A group without its own zone uses the cluster's first one: point there.
-            let zone_loc = if g.availability_zone.is_some() { loc(&["availabilityZone"]) } else { r.loc(&["cluster", "availabilityZones", "0"]) };
+            let zone_loc = if g.availability_zone.is_some() {
+                loc(&["availabilityZone"])
+            } else {
+                r.loc(&["cluster", "availabilityZones", "0"])
+            };
             Group {
                 name: Fact { value: g.name.clone(), loc: loc(&["name"]) },
                 loc: loc(&[]),
@@ -364,7 +375,8 @@ impl ClusterFacts {
             return Some(g);
         }
         let workers = self.worker_group().map(|g| &g.name.value);
-        let rest: Vec<_> = self.groups.iter().filter(|g| g.taints.is_empty() && Some(&g.name.value) != workers).collect();
+        let rest: Vec<_> =
+            self.groups.iter().filter(|g| g.taints.is_empty() && Some(&g.name.value) != workers).collect();
         (rest.len() == 1).then(|| rest[0])
     }
 }
@@ -464,7 +476,10 @@ impl HubFacts {
         let mut facts = HubFacts {
             file: file.to_path_buf(),
             singleuser_image: r.string(&join(&su_base, &["image", "name"])).map(|name| Fact {
-                value: Image { name: name.value, tag: r.node(&join(&su_base, &["image", "tag"])).and_then(scalar_text) },
+                value: Image {
+                    name: name.value,
+                    tag: r.node(&join(&su_base, &["image", "tag"])).and_then(scalar_text),
+                },
                 loc: name.loc,
             }),
             cpu_guarantee: r.number(&join(&su_base, &["cpu", "guarantee"])),
@@ -483,7 +498,12 @@ impl HubFacts {
                         let s = |k: &str| item.get(k).and_then(scalar_text);
                         let idx = i.to_string();
                         Fact {
-                            value: Toleration { key: s("key"), operator: s("operator"), value: s("value"), effect: s("effect") },
+                            value: Toleration {
+                                key: s("key"),
+                                operator: s("operator"),
+                                value: s("value"),
+                                effect: s("effect"),
+                            },
                             loc: r.loc(&[&pod[..], &["tolerations", idx.as_str()]].concat()),
                         }
                     })
@@ -502,8 +522,17 @@ impl HubFacts {
                 .or_else(|| r.string(&["jupyterhub", "hub", "services", "dask-gateway", "api_token"])),
             gateway_api_token: r.string(&["dask-gateway", "gateway", "auth", "jupyterhub", "apiToken"]),
             password_hash: r.string(&HASH_PATH),
-            password_hash_not_text: r.node(&HASH_PATH).filter(|n| n.as_str().is_none()).map(|_| r.loc(&HASH_PATH)),
-            authenticator_class: r.string(&["jupyterhub", "hub", "config", "JupyterHub", "authenticator_class"]),
+            password_hash_not_text: r
+                .node(&HASH_PATH)
+                .filter(|n| n.as_str().is_none())
+                .map(|_| r.loc(&HASH_PATH)),
+            authenticator_class: r.string(&[
+                "jupyterhub",
+                "hub",
+                "config",
+                "JupyterHub",
+                "authenticator_class",
+            ]),
             ..HubFacts::default()
         };
         facts.read_options_handler(&r, text);
@@ -518,31 +547,43 @@ impl HubFacts {
         self.extra_config_loc = Some(r.key_loc(&base));
         let blocks: Vec<(Vec<&str>, &Node)> = match &extra.value {
             Value::Str(_) => vec![(base.to_vec(), extra)],
-            Value::Map(entries) => entries
-                .iter()
-                .map(|e| ([&base[..], &[e.key.as_str()]].concat(), &e.value))
-                .collect(),
+            Value::Map(entries) => {
+                entries.iter().map(|e| ([&base[..], &[e.key.as_str()]].concat(), &e.value)).collect()
+            }
             _ => Vec::new(),
         };
         // Real values have one to three code blocks; a bound keeps hostile input cheap.
         for (path, node) in blocks.into_iter().take(32) {
             let Some(code) = node.as_str() else { continue };
-            let at = |offset: usize| Loc { file: r.file.to_path_buf(), pos: code_pos(text, node, code, offset), field: dotted(&path) };
+            let at = |offset: usize| Loc {
+                file: r.file.to_path_buf(),
+                pos: code_pos(text, node, code, offset),
+                field: dotted(&path),
+            };
             for call in python::option_calls(code) {
                 let num = |key: &str| call.number(key).map(|(v, off)| Fact { value: v, loc: at(off) });
-                let bound = || Bound { name: call.name.clone(), default: num("default"), min: num("min"), max: num("max") };
+                let bound = || Bound {
+                    name: call.name.clone(),
+                    default: num("default"),
+                    min: num("min"),
+                    max: num("max"),
+                };
                 match (call.kind.as_str(), call.name.as_str()) {
                     ("Float" | "Integer", "worker_cores") => self.worker_cores = Some(bound()),
                     ("Float" | "Integer", "worker_memory") => self.worker_memory = Some(bound()),
                     ("String", "image") => {
-                        if let Some(kw) = call.get("default") && let Literal::Str(s) = &kw.value {
+                        if let Some(kw) = call.get("default")
+                            && let Literal::Str(s) = &kw.value
+                        {
                             self.gateway_image = Some(Fact { value: s.clone(), loc: at(kw.offset) });
                         }
                     }
                     _ => {}
                 }
             }
-            if let Some((Literal::Number(n), off)) = python::assignment(code, "c.ClusterConfig.cluster_max_workers") {
+            if let Some((Literal::Number(n), off)) =
+                python::assignment(code, "c.ClusterConfig.cluster_max_workers")
+            {
                 self.max_workers = Some(Fact { value: n, loc: at(off) });
             }
         }
@@ -553,9 +594,18 @@ impl HubFacts {
         let su = &c.hub.singleuser;
         let bound = |name: &str, key: &str, b: &crate::config::Bound| {
             let f = |k: &str, v: f64| Some(Fact { value: v, loc: r.loc(&["daskGateway", "worker", key, k]) });
-            Bound { name: name.to_string(), default: f("default", b.default), min: f("min", b.min), max: f("max", b.max) }
+            Bound {
+                name: name.to_string(),
+                default: f("default", b.default),
+                min: f("min", b.min),
+                max: f("max", b.max),
+            }
         };
-        let gateway_loc = if c.dask_gateway.image.is_some() { r.loc(&["daskGateway", "image"]) } else { r.loc(&["hub", "singleuser", "image"]) };
+        let gateway_loc = if c.dask_gateway.image.is_some() {
+            r.loc(&["daskGateway", "image"])
+        } else {
+            r.loc(&["hub", "singleuser", "image"])
+        };
         HubFacts {
             file: loaded.path.clone(),
             from_config: true,
@@ -563,7 +613,10 @@ impl HubFacts {
                 value: Image { name: su.image.name.clone(), tag: Some(su.image.tag.clone()) },
                 loc: r.loc(&["hub", "singleuser", "image"]),
             }),
-            cpu_guarantee: Some(Fact { value: su.cpu.guarantee, loc: r.loc(&["hub", "singleuser", "cpu", "guarantee"]) }),
+            cpu_guarantee: Some(Fact {
+                value: su.cpu.guarantee,
+                loc: r.loc(&["hub", "singleuser", "cpu", "guarantee"]),
+            }),
             memory_guarantee: su
                 .memory
                 .guarantee
@@ -576,7 +629,10 @@ impl HubFacts {
                 loc: r.loc(&["daskGateway", "maxWorkersPerCluster"]),
             }),
             gateway_image: Some(Fact { value: c.gateway_image().reference(), loc: gateway_loc }),
-            certificate: Some(Fact { value: c.hub.certificate_arn.clone(), loc: r.loc(&["hub", "certificateArn"]) }),
+            certificate: Some(Fact {
+                value: c.hub.certificate_arn.clone(),
+                loc: r.loc(&["hub", "certificateArn"]),
+            }),
             https_offload: Some(r.loc(&["hub", "certificateArn"])),
             ..HubFacts::default()
         }
@@ -591,7 +647,10 @@ fn code_pos(text: &str, node: &Node, code: &str, offset: usize) -> Pos {
     let (line, col) = python::line_col(code, offset);
     let content_line = code.split('\n').nth(line as usize - 1).unwrap_or("");
     let file_line = node.pos.line + line - 1;
-    if let Some(raw) = (file_line as usize).checked_sub(1).and_then(|i| text.lines().nth(i)) && !content_line.is_empty() && raw.ends_with(content_line) {
+    if let Some(raw) = (file_line as usize).checked_sub(1).and_then(|i| text.lines().nth(i))
+        && !content_line.is_empty()
+        && raw.ends_with(content_line)
+    {
         let indent = raw.chars().count() - content_line.chars().count();
         return Pos { line: file_line, col: indent as u32 + col };
     }
@@ -663,9 +722,13 @@ impl ManifestFacts {
                     out.role_arns.extend(r.string(&["metadata", "annotations", ROLE_ARN]));
                 }
                 Some("Deployment") => {
-                    let containers = r.node(&["spec", "template", "spec", "containers"]).map(Node::as_seq).unwrap_or(&[]);
+                    let containers =
+                        r.node(&["spec", "template", "spec", "containers"]).map(Node::as_seq).unwrap_or(&[]);
                     for (i, c) in containers.iter().enumerate() {
-                        let is_autoscaler = c.get("image").and_then(Node::as_str).is_some_and(|im| im.contains("cluster-autoscaler"))
+                        let is_autoscaler = c
+                            .get("image")
+                            .and_then(Node::as_str)
+                            .is_some_and(|im| im.contains("cluster-autoscaler"))
                             || c.get("name").and_then(Node::as_str) == Some("cluster-autoscaler");
                         if !is_autoscaler {
                             continue;
@@ -743,7 +806,8 @@ mod tests {
 
     #[test]
     fn code_positions_follow_block_scalars() {
-        let text = "a:\n  extraConfig:\n    h: |\n      x = 1\n      c.ClusterConfig.cluster_max_workers = 24\n";
+        let text =
+            "a:\n  extraConfig:\n    h: |\n      x = 1\n      c.ClusterConfig.cluster_max_workers = 24\n";
         let root = crate::yaml::parse_single(text).unwrap();
         let node = root.at(&["a", "extraConfig", "h"]).unwrap();
         let code = node.as_str().unwrap();

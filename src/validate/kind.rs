@@ -53,7 +53,11 @@ pub fn detect(docs: &[Node]) -> Option<Kind> {
     if docs.len() == 1 {
         if let Some(api) = &api {
             if api.starts_with("pangeo-render/") {
-                return Some(if kind.as_deref() == Some("PangeoSecrets") { Kind::Secrets } else { Kind::Config });
+                return Some(if kind.as_deref() == Some("PangeoSecrets") {
+                    Kind::Secrets
+                } else {
+                    Kind::Config
+                });
             }
             if api.starts_with("eksctl.io/") {
                 return Some(Kind::EksctlCluster);
@@ -70,9 +74,9 @@ pub fn detect(docs: &[Node]) -> Option<Kind> {
             return None;
         }
     }
-    let all_objects = docs
-        .iter()
-        .all(|d| d.get("apiVersion").and_then(Node::as_str).is_some() && d.get("kind").and_then(Node::as_str).is_some());
+    let all_objects = docs.iter().all(|d| {
+        d.get("apiVersion").and_then(Node::as_str).is_some() && d.get("kind").and_then(Node::as_str).is_some()
+    });
     all_objects.then_some(Kind::Manifests)
 }
 

@@ -40,7 +40,8 @@ pub struct Input<'a> {
 
 /// Validates files given together (no `-c`): the entry point for fuzzing and benchmarks.
 pub fn validate_texts<P: AsRef<Path>, T: AsRef<str>>(files: &[(P, T)]) -> Vec<Diagnostic> {
-    let inputs: Vec<Input> = files.iter().map(|(p, t)| Input { path: p.as_ref(), text: t.as_ref() }).collect();
+    let inputs: Vec<Input> =
+        files.iter().map(|(p, t)| Input { path: p.as_ref(), text: t.as_ref() }).collect();
     validate(None, &inputs)
 }
 
@@ -108,8 +109,13 @@ pub fn validate_with_context(config: Option<Input>, given: &[Input], context: &[
 /// The finding for a file over [`MAX_FILE_BYTES`] (also used by the command, which stops
 /// reading such a file early).
 pub fn too_large(path: &Path) -> Diagnostic {
-    Diagnostic::error(ids::YAML_SYNTAX, path, Pos { line: 1, col: 1 }, format!("the file is larger than {} MiB", MAX_FILE_BYTES >> 20))
-        .hint("deployment files are a few kilobytes; is this the right file?")
+    Diagnostic::error(
+        ids::YAML_SYNTAX,
+        path,
+        Pos { line: 1, col: 1 },
+        format!("the file is larger than {} MiB", MAX_FILE_BYTES >> 20),
+    )
+    .hint("deployment files are a few kilobytes; is this the right file?")
 }
 
 /// Parses one input and decides its kind; problems become diagnostics and `None`.
@@ -133,7 +139,11 @@ fn parse(input: &Input, forced: Option<Kind>, out: &mut Vec<Diagnostic>) -> Opti
     match kind::detect(&docs) {
         Some(k) => Some((k, docs)),
         None => {
-            let message = if docs.is_empty() { "the file is empty; nothing to check" } else { "not a file pangeo-render knows; skipped" };
+            let message = if docs.is_empty() {
+                "the file is empty; nothing to check"
+            } else {
+                "not a file pangeo-render knows; skipped"
+            };
             out.push(
                 Diagnostic::warning(ids::UNKNOWN_KIND, input.path, docs.first().map_or(at_start, |d| d.pos), message).hint(
                     "validate checks pangeo configs, eksctl ClusterConfigs, DaskHub and EBS CSI Helm values and Kubernetes manifests",
@@ -198,8 +208,12 @@ enum ArtifactFacts {
 impl Artifact {
     fn read(input: &Input, kind: Kind, docs: &[Node]) -> Artifact {
         let facts = match kind {
-            Kind::EksctlCluster => ArtifactFacts::Cluster(Box::new(ClusterFacts::from_eksctl(input.path, &docs[0]))),
-            Kind::DaskhubValues => ArtifactFacts::Hub(Box::new(HubFacts::from_values(input.path, input.text, &docs[0]))),
+            Kind::EksctlCluster => {
+                ArtifactFacts::Cluster(Box::new(ClusterFacts::from_eksctl(input.path, &docs[0])))
+            }
+            Kind::DaskhubValues => {
+                ArtifactFacts::Hub(Box::new(HubFacts::from_values(input.path, input.text, &docs[0])))
+            }
             Kind::EbsCsiValues => ArtifactFacts::Ebs(EbsFacts::from_values(input.path, &docs[0])),
             _ => ArtifactFacts::Manifests(ManifestFacts::from_docs(input.path, docs)),
         };
@@ -214,7 +228,11 @@ fn dir_of(path: &Path) -> PathBuf {
 }
 
 /// Groups artifacts into deployments and attaches the config that applies to each.
-fn group<'a>(artifacts: &'a [Artifact], configs: &'a [ConfigFacts], explicit: Option<&Path>) -> Vec<rules::Deployment<'a>> {
+fn group<'a>(
+    artifacts: &'a [Artifact],
+    configs: &'a [ConfigFacts],
+    explicit: Option<&Path>,
+) -> Vec<rules::Deployment<'a>> {
     let mut groups: Vec<(PathBuf, rules::Deployment<'a>)> = Vec::new();
     for a in artifacts {
         let dir = dir_of(&a.path);
@@ -241,15 +259,12 @@ fn group<'a>(artifacts: &'a [Artifact], configs: &'a [ConfigFacts], explicit: Op
         }
     }
     for (dir, g) in &mut groups {
-        g.config = configs
-            .iter()
-            .find(|c| Some(c.path.as_path()) == explicit)
-            .or_else(|| {
-                configs.iter().find(|c| {
-                    let cdir = dir_of(&c.path);
-                    *dir == cdir || *dir == cdir.join("rendered")
-                })
-            });
+        g.config = configs.iter().find(|c| Some(c.path.as_path()) == explicit).or_else(|| {
+            configs.iter().find(|c| {
+                let cdir = dir_of(&c.path);
+                *dir == cdir || *dir == cdir.join("rendered")
+            })
+        });
     }
     groups.into_iter().map(|(_, g)| g).collect()
 }

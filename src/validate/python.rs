@@ -73,7 +73,10 @@ pub fn option_calls(text: &str) -> Vec<OptionCall> {
         if is_ident_start(bytes[i]) && (i == 0 || !is_ident(bytes[i - 1]) && bytes[i - 1] != b'.') {
             let end = ident_end(bytes, i);
             let word = &text[i..end];
-            if OPTION_KINDS.contains(&word) && bytes.get(end) == Some(&b'(') && let Some((call, next)) = parse_call(text, word, i, end + 1) {
+            if OPTION_KINDS.contains(&word)
+                && bytes.get(end) == Some(&b'(')
+                && let Some((call, next)) = parse_call(text, word, i, end + 1)
+            {
                 out.push(call);
                 if out.len() == MAX_CALLS {
                     break;
@@ -97,7 +100,8 @@ pub fn assignment(text: &str, target: &str) -> Option<(Literal, usize)> {
         if let Some(rest) = trimmed.strip_prefix(target) {
             let rest_trim = rest.trim_start();
             if let Some(value) = rest_trim.strip_prefix('=').filter(|v| !v.starts_with('=')) {
-                let value_start = offset + (line.len() - trimmed.len()) + target.len() + (rest.len() - rest_trim.len()) + 1;
+                let value_start =
+                    offset + (line.len() - trimmed.len()) + target.len() + (rest.len() - rest_trim.len()) + 1;
                 let lead = value.len() - value.trim_start().len();
                 let text_value = value.split('#').next().unwrap_or("").trim();
                 return Some((literal(text_value), value_start + lead));
@@ -155,7 +159,10 @@ fn parse_call(text: &str, kind: &str, start: usize, mut i: usize) -> Option<(Opt
             None => {}
         }
     }
-    Some((OptionCall { kind: kind.to_string(), name: name.unwrap_or_default(), kwargs, offset: start }, i + 1))
+    Some((
+        OptionCall { kind: kind.to_string(), name: name.unwrap_or_default(), kwargs, offset: start },
+        i + 1,
+    ))
 }
 
 /// Advances over one argument expression, up to the `,` or `)` that ends it.
@@ -217,7 +224,11 @@ fn literal(text: &str) -> Literal {
     }
     let digits: String = t.chars().filter(|c| *c != '_').collect();
     match digits.parse::<f64>() {
-        Ok(n) if n.is_finite() && !digits.is_empty() && !digits.contains(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E') => {
+        Ok(n)
+            if n.is_finite()
+                && !digits.is_empty()
+                && !digits.contains(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E') =>
+        {
             Literal::Number(n)
         }
         _ => Literal::Other,
@@ -299,7 +310,10 @@ c.ClusterConfig.cluster_max_workers = 24  # per cluster
         assert_eq!(calls[1].number("max").map(|n| n.0), Some(80.0));
         let (line, col) = line_col(HANDLER, calls[1].number("min").unwrap().1);
         assert_eq!((line, col), (13, 13));
-        assert_eq!(calls[2].get("default").unwrap().value, Literal::Str("pangeo/base-notebook:2023.10.28".into()));
+        assert_eq!(
+            calls[2].get("default").unwrap().value,
+            Literal::Str("pangeo/base-notebook:2023.10.28".into())
+        );
         let (v, off) = assignment(HANDLER, "c.ClusterConfig.cluster_max_workers").unwrap();
         assert_eq!(v, Literal::Number(24.0));
         assert_eq!(line_col(HANDLER, off), (20, 39));
@@ -307,10 +321,20 @@ c.ClusterConfig.cluster_max_workers = 24  # per cluster
 
     #[test]
     fn survives_garbage() {
-        for text in ["Float(", "Float(\"x\", default=", "Float(\"x\" default=1)", "Float('''", ")))Float(((", "Float(\"a\", default=[1, 2)"] {
+        for text in [
+            "Float(",
+            "Float(\"x\", default=",
+            "Float(\"x\" default=1)",
+            "Float('''",
+            ")))Float(((",
+            "Float(\"a\", default=[1, 2)",
+        ] {
             let _ = option_calls(text);
             let _ = assignment(text, "Float");
         }
-        assert_eq!(option_calls("Float(\"x\", default=foo(1, 2), min=-1)")[0].number("min").map(|n| n.0), Some(-1.0));
+        assert_eq!(
+            option_calls("Float(\"x\", default=foo(1, 2), min=-1)")[0].number("min").map(|n| n.0),
+            Some(-1.0)
+        );
     }
 }

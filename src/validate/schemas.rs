@@ -9,7 +9,7 @@ use crate::report::Diagnostic;
 use crate::rules;
 use crate::schema::{self, Schema};
 use crate::validate::kind::Kind;
-use crate::yaml::{dotted, Node};
+use crate::yaml::{Node, dotted};
 
 pub static EKSCTL_CLUSTER: Schema =
     Schema::new("eksctl-cluster.schema.json", include_str!("../../schemas/eksctl-cluster.schema.json"));

@@ -63,9 +63,7 @@ fn run_script(args: &[&str], show_progress: bool) -> Result<String, String> {
     let mut cmd = Command::new(script());
     cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped());
     cmd.stderr(if show_progress { Stdio::inherit() } else { Stdio::piped() });
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", script().display()))?;
+    let out = cmd.output().map_err(|e| format!("cannot run {}: {e}", script().display()))?;
     if !out.status.success() {
         return Err(format!(
             "`scripts/test-cluster {}` failed ({}){}",
@@ -78,9 +76,7 @@ fn run_script(args: &[&str], show_progress: bool) -> Result<String, String> {
 }
 
 fn env_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os(name)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
+    std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from)
 }
 
 /// The kubeconfig of an already running test cluster, if the environment names one.
@@ -90,9 +86,7 @@ fn kubeconfig_from_env() -> Option<PathBuf> {
     }
     // Plain KUBECONFIG only when it is a single file inside a test-cluster state dir.
     let kc = env_path("KUBECONFIG")?;
-    let is_test_cluster = kc
-        .parent()
-        .is_some_and(|d| d.join("test-cluster.state").is_file());
+    let is_test_cluster = kc.parent().is_some_and(|d| d.join("test-cluster.state").is_file());
     is_test_cluster.then_some(kc)
 }
 
@@ -100,10 +94,7 @@ impl TestCluster {
     /// The control plane for this test binary: reused from the environment, or
     /// started on first use. Panics with the script's output if it cannot start.
     pub fn get() -> &'static TestCluster {
-        assert!(
-            !Self::skipped(),
-            "PANGEO_SKIP_CLUSTER_TESTS is set; use TestCluster::try_get() to skip"
-        );
+        assert!(!Self::skipped(), "PANGEO_SKIP_CLUSTER_TESTS is set; use TestCluster::try_get() to skip");
         CLUSTER
             .get_or_init(TestCluster::start)
             .as_ref()
@@ -216,12 +207,7 @@ impl TestCluster {
 
     /// Runs kubectl as admin with `args` and returns its output; panics on failure.
     pub fn kubectl_ok(&self, args: &[&str]) -> Output {
-        let out = self
-            .kubectl()
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run kubectl");
+        let out = self.kubectl().args(args).stdin(Stdio::null()).output().expect("run kubectl");
         assert!(
             out.status.success(),
             "kubectl {} failed: {}",
@@ -304,10 +290,7 @@ pub fn unique_name(prefix: &str) -> String {
     let base = base.trim_matches('-');
     let base = if base.is_empty() { "test" } else { base };
     let n = NAMESPACE_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     format!("{base}-{:x}{:04x}-{n}", std::process::id(), nanos & 0xffff)
 }
 

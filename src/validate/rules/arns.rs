@@ -7,8 +7,8 @@ use crate::aws::arn;
 use crate::report::Diagnostic;
 use crate::rules;
 use crate::validate::facts::{Fact, SSL_CERT};
-use crate::validate::rules::placeholders::is_placeholder;
 use crate::validate::rules::Deployment;
+use crate::validate::rules::placeholders::is_placeholder;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Service {
@@ -62,7 +62,9 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
     let mut accounts: Vec<(String, Service, &Fact<String>)> = Vec::new();
     if let Some(cfg) = d.config {
         // The config's KMS key comes first: it is what the user declared.
-        if let Some(k) = &cfg.cluster.kms_key && let Ok(a) = arn::parse(&k.value) {
+        if let Some(k) = &cfg.cluster.kms_key
+            && let Ok(a) = arn::parse(&k.value)
+        {
             accounts.push((a.account.to_string(), Service::Kms, k));
         }
     }
@@ -81,14 +83,30 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
                 }
             }
             Ok(a) => {
-                if let Some(r) = region && service != Service::Role && a.region != r.value && !is_placeholder(&r.value) {
+                if let Some(r) = region
+                    && service != Service::Role
+                    && a.region != r.value
+                    && !is_placeholder(&r.value)
+                {
                     let hint = match service {
-                        Service::Acm => "a load balancer can only use an ACM certificate from its own Region; request one there",
-                        _ => "EKS and EBS need a KMS key in the cluster's Region; create or replicate one there",
+                        Service::Acm => {
+                            "a load balancer can only use an ACM certificate from its own Region; request one there"
+                        }
+                        _ => {
+                            "EKS and EBS need a KMS key in the cluster's Region; create or replicate one there"
+                        }
                     };
                     out.push(
-                        f.error(rules::ARN_REGION, format!("the {} is in `{}`, the cluster in `{}`", service.what(), a.region, r.value))
-                            .hint(hint),
+                        f.error(
+                            rules::ARN_REGION,
+                            format!(
+                                "the {} is in `{}`, the cluster in `{}`",
+                                service.what(),
+                                a.region,
+                                r.value
+                            ),
+                        )
+                        .hint(hint),
                     );
                 }
                 accounts.push((a.account.to_string(), service, f));
@@ -99,8 +117,20 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
         for (acct, service, f) in &accounts[1..] {
             if *acct != first && !std::ptr::eq(*f, first_fact) {
                 out.push(
-                    f.error(rules::ARN_ACCOUNT, format!("the {} belongs to account {acct}, the {} to account {first}", service.what(), first_service.what()))
-                        .hint(format!("all resources of one deployment live in one AWS account (the {} is at {}:{})", first_service.what(), first_fact.loc.file.display(), first_fact.loc.pos.line)),
+                    f.error(
+                        rules::ARN_ACCOUNT,
+                        format!(
+                            "the {} belongs to account {acct}, the {} to account {first}",
+                            service.what(),
+                            first_service.what()
+                        ),
+                    )
+                    .hint(format!(
+                        "all resources of one deployment live in one AWS account (the {} is at {}:{})",
+                        first_service.what(),
+                        first_fact.loc.file.display(),
+                        first_fact.loc.pos.line
+                    )),
                 );
             }
         }
@@ -116,8 +146,11 @@ fn https(d: &Deployment, out: &mut Vec<Diagnostic>) {
         None => {
             let loc = h.annotations_loc.as_ref().unwrap_or(offload);
             out.push(
-                loc.error(rules::HTTPS, format!("HTTPS offload is enabled but the proxy service has no `{SSL_CERT}` annotation"))
-                    .hint("add the annotation with the ACM certificate ARN of the hub's domain"),
+                loc.error(
+                    rules::HTTPS,
+                    format!("HTTPS offload is enabled but the proxy service has no `{SSL_CERT}` annotation"),
+                )
+                .hint("add the annotation with the ACM certificate ARN of the hub's domain"),
             );
         }
         Some(c) if is_placeholder(&c.value) => {}

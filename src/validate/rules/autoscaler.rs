@@ -5,8 +5,8 @@
 use crate::aws::autoscaler;
 use crate::report::Diagnostic;
 use crate::rules;
-use crate::validate::rules::placeholders::is_placeholder;
 use crate::validate::rules::Deployment;
+use crate::validate::rules::placeholders::is_placeholder;
 
 const TAG_PREFIX: &str = "k8s.io/cluster-autoscaler/";
 
@@ -18,15 +18,16 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
         if let Some(image) = &a.image {
             let (repo, tag) = split_image(&image.value);
             match tag {
-                None => out.push(
-                    image
-                        .error(rules::IMAGE_TAG, "the autoscaler image has no tag")
-                        .hint(format!("pin a version, e.g. {}", autoscaler::image_for("1.34").unwrap_or_default())),
-                ),
+                None => out.push(image.error(rules::IMAGE_TAG, "the autoscaler image has no tag").hint(
+                    format!("pin a version, e.g. {}", autoscaler::image_for("1.34").unwrap_or_default()),
+                )),
                 Some(tag) if tag.contains(':') => {} // a digest: pinned, version unknown
                 Some(tag) => {
-                    let image_minor = tag.trim_start_matches('v').split('.').take(2).collect::<Vec<_>>().join(".");
-                    if let Some(v) = minor && image_minor != v.value {
+                    let image_minor =
+                        tag.trim_start_matches('v').split('.').take(2).collect::<Vec<_>>().join(".");
+                    if let Some(v) = minor
+                        && image_minor != v.value
+                    {
                         let hint = match autoscaler::image_for(&v.value) {
                             Some(img) => format!("use {img}"),
                             None => format!("use a cluster-autoscaler release v{}.x", v.value),
@@ -42,7 +43,10 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
             if repo.starts_with("k8s.gcr.io/") {
                 out.push(
                     image
-                        .warning(rules::AUTOSCALER_IMAGE, "k8s.gcr.io is frozen and gets no new autoscaler releases")
+                        .warning(
+                            rules::AUTOSCALER_IMAGE,
+                            "k8s.gcr.io is frozen and gets no new autoscaler releases",
+                        )
                         .hint(format!("use {}", autoscaler::IMAGE_REPOSITORY)),
                 );
             }
@@ -50,22 +54,43 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
         match &a.discovery {
             None => out.push(
                 a.container_loc
-                    .error(rules::AUTOSCALER_TAG, "the autoscaler has no --node-group-auto-discovery flag, so it manages no node group")
-                    .hint(format!("add --node-group-auto-discovery=asg:tag={TAG_PREFIX}enabled,{TAG_PREFIX}CLUSTER-NAME")),
+                    .error(
+                        rules::AUTOSCALER_TAG,
+                        "the autoscaler has no --node-group-auto-discovery flag, so it manages no node group",
+                    )
+                    .hint(format!(
+                        "add --node-group-auto-discovery=asg:tag={TAG_PREFIX}enabled,{TAG_PREFIX}CLUSTER-NAME"
+                    )),
             ),
             Some(flag) if is_placeholder(&flag.value) => {} // PR003 says it
             Some(flag) => {
                 let tags: Vec<&str> = flag.value.strip_prefix("asg:tag=").unwrap_or("").split(',').collect();
-                let names: Vec<&str> = tags.iter().filter_map(|t| t.strip_prefix(TAG_PREFIX)).filter(|t| *t != "enabled").collect();
+                let names: Vec<&str> = tags
+                    .iter()
+                    .filter_map(|t| t.strip_prefix(TAG_PREFIX))
+                    .filter(|t| *t != "enabled")
+                    .collect();
                 if !tags.contains(&"k8s.io/cluster-autoscaler/enabled") || names.is_empty() {
                     out.push(
-                        flag.error(rules::AUTOSCALER_TAG, "the discovery flag does not select node groups by the cluster's autoscaler tags")
-                            .hint(format!("use asg:tag={TAG_PREFIX}enabled,{TAG_PREFIX}CLUSTER-NAME")),
+                        flag.error(
+                            rules::AUTOSCALER_TAG,
+                            "the discovery flag does not select node groups by the cluster's autoscaler tags",
+                        )
+                        .hint(format!("use asg:tag={TAG_PREFIX}enabled,{TAG_PREFIX}CLUSTER-NAME")),
                     );
-                } else if let Some(n) = name && !names.contains(&n.value.as_str()) {
+                } else if let Some(n) = name
+                    && !names.contains(&n.value.as_str())
+                {
                     out.push(
-                        flag.error(rules::AUTOSCALER_TAG, format!("the discovery tag names cluster `{}`, this cluster is `{}`", names.join(","), n.value))
-                            .hint(format!("use asg:tag={TAG_PREFIX}enabled,{TAG_PREFIX}{}", n.value)),
+                        flag.error(
+                            rules::AUTOSCALER_TAG,
+                            format!(
+                                "the discovery tag names cluster `{}`, this cluster is `{}`",
+                                names.join(","),
+                                n.value
+                            ),
+                        )
+                        .hint(format!("use asg:tag={TAG_PREFIX}enabled,{TAG_PREFIX}{}", n.value)),
                     );
                 }
             }
@@ -96,7 +121,10 @@ mod tests {
 
     #[test]
     fn splits_images() {
-        assert_eq!(split_image("registry.k8s.io/autoscaling/cluster-autoscaler:v1.34.5"), ("registry.k8s.io/autoscaling/cluster-autoscaler", Some("v1.34.5")));
+        assert_eq!(
+            split_image("registry.k8s.io/autoscaling/cluster-autoscaler:v1.34.5"),
+            ("registry.k8s.io/autoscaling/cluster-autoscaler", Some("v1.34.5"))
+        );
         assert_eq!(split_image("localhost:5000/x"), ("localhost:5000/x", None));
         assert_eq!(split_image("pangeo/base-notebook:"), ("pangeo/base-notebook", None));
         assert_eq!(split_image("x"), ("x", None));

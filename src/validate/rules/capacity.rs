@@ -15,22 +15,25 @@ use crate::aws::instances::{self, InstanceType};
 use crate::report::Diagnostic;
 use crate::rules;
 use crate::validate::facts::Group;
-use crate::validate::rules::{num, Deployment};
+use crate::validate::rules::{Deployment, num};
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 /// The group's largest known instance type (by memory, then vCPU).
 fn largest(g: &Group) -> Option<&'static InstanceType> {
-    g.instance_types
-        .iter()
-        .filter_map(|t| instances::find(&t.value))
-        .max_by(|a, b| (a.memory_gib, a.vcpu).partial_cmp(&(b.memory_gib, b.vcpu)).unwrap_or(std::cmp::Ordering::Equal))
+    g.instance_types.iter().filter_map(|t| instances::find(&t.value)).max_by(|a, b| {
+        (a.memory_gib, a.vcpu).partial_cmp(&(b.memory_gib, b.vcpu)).unwrap_or(std::cmp::Ordering::Equal)
+    })
 }
 
 pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
     let (Some(h), Some(c)) = (d.hub_side(), d.cluster_side()) else { return };
-    if let Some(g) = c.main_group() && let Some(t) = largest(g) {
-        if let Some(cpu) = &h.cpu_guarantee && cpu.value > t.allocatable_cores() {
+    if let Some(g) = c.main_group()
+        && let Some(t) = largest(g)
+    {
+        if let Some(cpu) = &h.cpu_guarantee
+            && cpu.value > t.allocatable_cores()
+        {
             out.push(
                 cpu.error(rules::CAPACITY, format!("a user's server is guaranteed {} CPU, but a {} node of group `{}` has {} allocatable", num(cpu.value), t.name, g.name.value, num(t.allocatable_cores())))
                     .hint("lower the guarantee or add a larger instance type to the main node group"),
@@ -52,14 +55,18 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
     let memory = h.worker_memory.as_ref().and_then(|b| b.default.as_ref());
     let (alloc_cores, alloc_mem) = (t.allocatable_cores(), t.allocatable_memory_gib());
     let mut fits = true;
-    if let Some(cores) = cores && cores.value > alloc_cores {
+    if let Some(cores) = cores
+        && cores.value > alloc_cores
+    {
         fits = false;
         out.push(
             cores.error(rules::CAPACITY, format!("the default worker asks for {} cores, but the largest instance type of group `{}` ({}) has {} allocatable", num(cores.value), g.name.value, t.name, num(alloc_cores)))
                 .hint("lower the default or add a larger instance type to the worker node group"),
         );
     }
-    if let Some(mem) = memory && mem.value > alloc_mem {
+    if let Some(mem) = memory
+        && mem.value > alloc_mem
+    {
         fits = false;
         out.push(
             mem.error(rules::CAPACITY, format!("the default worker asks for {} GiB, but the largest instance type of group `{}` ({}) has {} GiB allocatable", num(mem.value), g.name.value, t.name, num(alloc_mem)))

@@ -7,7 +7,7 @@ use crate::aws::{eks_versions, instances, regions};
 use crate::report::Diagnostic;
 use crate::rules;
 use crate::validate::facts::ClusterFacts;
-use crate::validate::rules::{num, Deployment};
+use crate::validate::rules::{Deployment, num};
 
 pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
     if let Some(c) = d.cluster {
@@ -36,7 +36,10 @@ fn region_and_zones(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
     if c.zones.len() < 2 {
         out.push(
             c.zones_loc
-                .error(rules::ZONE_LAYOUT, format!("{} cluster availability zone(s) given; EKS needs at least 2", c.zones.len()))
+                .error(
+                    rules::ZONE_LAYOUT,
+                    format!("{} cluster availability zone(s) given; EKS needs at least 2", c.zones.len()),
+                )
                 .hint("list two or more zones of the Region in availabilityZones"),
         );
     }
@@ -46,8 +49,15 @@ fn region_and_zones(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
         for z in all_zones {
             if !region.has_zone(&z.value) {
                 out.push(
-                    z.error(rules::ZONE_REGION, format!("`{}` is not an availability zone of {}", z.value, region.code))
-                        .hint(format!("zones of {}: {}", region.code, region.zones().join(", "))),
+                    z.error(
+                        rules::ZONE_REGION,
+                        format!("`{}` is not an availability zone of {}", z.value, region.code),
+                    )
+                    .hint(format!(
+                        "zones of {}: {}",
+                        region.code,
+                        region.zones().join(", ")
+                    )),
                 );
             }
         }
@@ -77,15 +87,27 @@ fn region_and_zones(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
         let z = &g.zones[0];
         if !c.zones.is_empty() && !c.zones.iter().any(|cz| cz.value == z.value) {
             out.push(
-                z.error(rules::ZONE_LAYOUT, format!("node group `{}` is pinned to `{}`, which is not one of the cluster's zones", g.name.value, z.value))
-                    .hint(format!("use one of: {}", c.zones.iter().map(|z| z.value.as_str()).collect::<Vec<_>>().join(", "))),
+                z.error(
+                    rules::ZONE_LAYOUT,
+                    format!(
+                        "node group `{}` is pinned to `{}`, which is not one of the cluster's zones",
+                        g.name.value, z.value
+                    ),
+                )
+                .hint(format!(
+                    "use one of: {}",
+                    c.zones.iter().map(|z| z.value.as_str()).collect::<Vec<_>>().join(", ")
+                )),
             );
         }
         match first {
             None => first = Some(&z.value),
             Some(f) if f != z.value => out.push(
-                z.error(rules::ZONE_LAYOUT, format!("node group `{}` is in `{}`, another node group in `{f}`", g.name.value, z.value))
-                    .hint("pin every node group to the same zone so EBS volumes can follow users and workers"),
+                z.error(
+                    rules::ZONE_LAYOUT,
+                    format!("node group `{}` is in `{}`, another node group in `{f}`", g.name.value, z.value),
+                )
+                .hint("pin every node group to the same zone so EBS volumes can follow users and workers"),
             ),
             _ => {}
         }
@@ -95,8 +117,11 @@ fn region_and_zones(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
 fn version(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
     if let Some(n) = &c.version_number {
         out.push(
-            n.error(rules::VERSION_QUOTED, format!("the Kubernetes version is the number {}, not a string", n.value))
-                .hint("quote it, e.g. version: \"1.30\" (YAML reads an unquoted 1.30 as the number 1.3)"),
+            n.error(
+                rules::VERSION_QUOTED,
+                format!("the Kubernetes version is the number {}, not a string", n.value),
+            )
+            .hint("quote it, e.g. version: \"1.30\" (YAML reads an unquoted 1.30 as the number 1.3)"),
         );
         return;
     }
@@ -110,12 +135,18 @@ fn version(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
     match eks_versions::support(&v.value, &today) {
         eks_versions::Support::Standard => {}
         eks_versions::Support::Extended { ends } => out.push(
-            v.warning(rules::VERSION_SUPPORT, format!("Kubernetes {} is in EKS extended support (extra cost) until {ends}", v.value))
-                .hint(format!("use a version in standard support; supported: {supported}")),
+            v.warning(
+                rules::VERSION_SUPPORT,
+                format!("Kubernetes {} is in EKS extended support (extra cost) until {ends}", v.value),
+            )
+            .hint(format!("use a version in standard support; supported: {supported}")),
         ),
         eks_versions::Support::Ended { on } => out.push(
-            v.error(rules::VERSION_SUPPORT, format!("Kubernetes {} left EKS support on {on}; EKS cannot create such clusters", v.value))
-                .hint(format!("supported: {supported}")),
+            v.error(
+                rules::VERSION_SUPPORT,
+                format!("Kubernetes {} left EKS support on {on}; EKS cannot create such clusters", v.value),
+            )
+            .hint(format!("supported: {supported}")),
         ),
         eks_versions::Support::Unknown => out.push(
             v.error(rules::VERSION_SUPPORT, format!("Kubernetes {} is not a version EKS offers", v.value))
@@ -126,36 +157,71 @@ fn version(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
 
 /// eksctl's pattern for cluster and node group names, `[a-zA-Z][-a-zA-Z0-9]*`.
 pub fn eksctl_name_ok(name: &str) -> bool {
-    name.starts_with(|c: char| c.is_ascii_alphabetic()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
 fn names_and_sizes(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
-    const HINT: &str = "use letters, digits and '-', starting with a letter (eksctl's pattern [a-zA-Z][-a-zA-Z0-9]*)";
+    const HINT: &str =
+        "use letters, digits and '-', starting with a letter (eksctl's pattern [a-zA-Z][-a-zA-Z0-9]*)";
     if let Some(n) = &c.name {
         if !eksctl_name_ok(&n.value) {
-            out.push(n.error(rules::NAME_PATTERN, format!("cluster name `{}` breaks eksctl's name pattern", n.value)).hint(HINT));
+            out.push(
+                n.error(
+                    rules::NAME_PATTERN,
+                    format!("cluster name `{}` breaks eksctl's name pattern", n.value),
+                )
+                .hint(HINT),
+            );
         } else if n.value.len() > 100 {
-            out.push(n.error(rules::NAME_PATTERN, "the cluster name is longer than EKS's 100 characters").hint("shorten it"));
+            out.push(
+                n.error(rules::NAME_PATTERN, "the cluster name is longer than EKS's 100 characters")
+                    .hint("shorten it"),
+            );
         }
     }
     for (i, g) in c.groups.iter().enumerate() {
         if !eksctl_name_ok(&g.name.value) {
-            out.push(g.name.error(rules::NAME_PATTERN, format!("node group name `{}` breaks eksctl's name pattern", g.name.value)).hint(HINT));
+            out.push(
+                g.name
+                    .error(
+                        rules::NAME_PATTERN,
+                        format!("node group name `{}` breaks eksctl's name pattern", g.name.value),
+                    )
+                    .hint(HINT),
+            );
         }
         if c.groups[..i].iter().any(|o| o.name.value == g.name.value) {
-            out.push(g.name.error(rules::NAME_PATTERN, format!("two node groups are named `{}`", g.name.value)).hint("node group names must be unique in a cluster"));
+            out.push(
+                g.name
+                    .error(rules::NAME_PATTERN, format!("two node groups are named `{}`", g.name.value))
+                    .hint("node group names must be unique in a cluster"),
+            );
         }
         if let (Some(min), Some(max)) = (&g.min, &g.max) {
             if min.value > max.value {
                 out.push(
-                    min.error(rules::NODE_SIZES, format!("minSize {} is greater than maxSize {}", num(min.value), num(max.value)))
-                        .hint("lower minSize or raise maxSize"),
+                    min.error(
+                        rules::NODE_SIZES,
+                        format!("minSize {} is greater than maxSize {}", num(min.value), num(max.value)),
+                    )
+                    .hint("lower minSize or raise maxSize"),
                 );
             }
-            if let Some(d) = &g.desired && (d.value < min.value || d.value > max.value) {
+            if let Some(d) = &g.desired
+                && (d.value < min.value || d.value > max.value)
+            {
                 out.push(
-                    d.error(rules::NODE_SIZES, format!("desiredCapacity {} lies outside [{}, {}]", num(d.value), num(min.value), num(max.value)))
-                        .hint("make minSize ≤ desiredCapacity ≤ maxSize"),
+                    d.error(
+                        rules::NODE_SIZES,
+                        format!(
+                            "desiredCapacity {} lies outside [{}, {}]",
+                            num(d.value),
+                            num(min.value),
+                            num(max.value)
+                        ),
+                    )
+                    .hint("make minSize ≤ desiredCapacity ≤ maxSize"),
                 );
             }
         }

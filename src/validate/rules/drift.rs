@@ -8,9 +8,10 @@
 use crate::report::Diagnostic;
 use crate::rules;
 use crate::validate::facts::{Bound, ClusterFacts, Fact, HubFacts, Loc};
-use crate::validate::rules::{num, Deployment};
+use crate::validate::rules::{Deployment, num};
 
-const HINT: &str = "render it again with `pangeo-render values`, or change the config if the edit is intended";
+const HINT: &str =
+    "render it again with `pangeo-render values`, or change the config if the edit is intended";
 
 pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
     let Some(cfg) = d.config else { return };
@@ -23,11 +24,14 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
     for sc in d.manifests.iter().flat_map(|m| &m.storage_classes) {
         if let Some(n) = &sc.name {
             let want = &cfg.config.storage_class.name;
-            let (o, e) = (sc.encrypted.as_ref().map(|f| f.value == "true"), cfg.config.storage_class.encrypted);
+            let (o, e) =
+                (sc.encrypted.as_ref().map(|f| f.value == "true"), cfg.config.storage_class.encrypted);
             if n.value != *want && d.manifests.iter().map(|m| m.storage_classes.len()).sum::<usize>() == 1 {
                 differs(out, &n.loc, "StorageClass name", &n.value, want, &cfg.storage_class);
             }
-            if let (Some(enc), Some(o)) = (&sc.encrypted, o) && o != e {
+            if let (Some(enc), Some(o)) = (&sc.encrypted, o)
+                && o != e
+            {
                 differs(out, &enc.loc, "encryption", &o.to_string(), &e.to_string(), &cfg.storage_class);
             }
         }
@@ -36,19 +40,31 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
 
 fn differs(out: &mut Vec<Diagnostic>, at: &Loc, what: &str, found: &str, want: &str, config_at: &Loc) {
     out.push(
-        at.error(rules::CONFIG_DRIFT, format!("{what} is {found}, the config says {want}"))
-            .hint(format!("{HINT} (config: {}:{})", config_at.file.display(), config_at.pos.line)),
+        at.error(rules::CONFIG_DRIFT, format!("{what} is {found}, the config says {want}")).hint(format!(
+            "{HINT} (config: {}:{})",
+            config_at.file.display(),
+            config_at.pos.line
+        )),
     );
 }
 
-fn same_str(out: &mut Vec<Diagnostic>, what: &str, found: &Option<Fact<String>>, want: &Option<Fact<String>>) {
-    if let (Some(f), Some(w)) = (found, want) && f.value != w.value {
+fn same_str(
+    out: &mut Vec<Diagnostic>,
+    what: &str,
+    found: &Option<Fact<String>>,
+    want: &Option<Fact<String>>,
+) {
+    if let (Some(f), Some(w)) = (found, want)
+        && f.value != w.value
+    {
         differs(out, &f.loc, what, &format!("`{}`", f.value), &format!("`{}`", w.value), &w.loc);
     }
 }
 
 fn same_num(out: &mut Vec<Diagnostic>, what: &str, found: &Option<Fact<f64>>, want: &Option<Fact<f64>>) {
-    if let (Some(f), Some(w)) = (found, want) && (f.value - w.value).abs() > 1e-9 * w.value.abs().max(1.0) {
+    if let (Some(f), Some(w)) = (found, want)
+        && (f.value - w.value).abs() > 1e-9 * w.value.abs().max(1.0)
+    {
         differs(out, &f.loc, what, &num(f.value), &num(w.value), &w.loc);
     }
 }
@@ -63,14 +79,28 @@ fn cluster(c: &ClusterFacts, want: &ClusterFacts, out: &mut Vec<Diagnostic>) {
     same_str(out, "the Kubernetes version", &c.version, &want.version);
     same_str(out, "the KMS key", &c.kms_key, &want.kms_key);
     if list(&c.zones) != list(&want.zones) {
-        differs(out, &c.zones_loc, "the cluster's zones", &list(&c.zones), &list(&want.zones), &want.zones_loc);
+        differs(
+            out,
+            &c.zones_loc,
+            "the cluster's zones",
+            &list(&c.zones),
+            &list(&want.zones),
+            &want.zones_loc,
+        );
     }
     for w in &want.groups {
         let Some(g) = c.groups.iter().find(|g| g.name.value == w.name.value) else {
             let at = c.groups.first().map_or(&c.zones_loc, |g| &g.loc);
             out.push(
-                at.error(rules::CONFIG_DRIFT, format!("node group `{}` of the config is missing", w.name.value))
-                    .hint(format!("{HINT} (config: {}:{})", w.name.loc.file.display(), w.name.loc.pos.line)),
+                at.error(
+                    rules::CONFIG_DRIFT,
+                    format!("node group `{}` of the config is missing", w.name.value),
+                )
+                .hint(format!(
+                    "{HINT} (config: {}:{})",
+                    w.name.loc.file.display(),
+                    w.name.loc.pos.line
+                )),
             );
             continue;
         };
@@ -78,15 +108,31 @@ fn cluster(c: &ClusterFacts, want: &ClusterFacts, out: &mut Vec<Diagnostic>) {
         same_num(out, &what("minSize"), &g.min, &w.min);
         same_num(out, &what("maxSize"), &g.max, &w.max);
         if list(&g.instance_types) != list(&w.instance_types) {
-            differs(out, &g.instance_types_loc, &what("instance types"), &list(&g.instance_types), &list(&w.instance_types), &w.instance_types_loc);
+            differs(
+                out,
+                &g.instance_types_loc,
+                &what("instance types"),
+                &list(&g.instance_types),
+                &list(&w.instance_types),
+                &w.instance_types_loc,
+            );
         }
         if list(&g.zones) != list(&w.zones) {
             differs(out, &g.zones_loc, &what("zones"), &list(&g.zones), &list(&w.zones), &w.zones_loc);
         }
         if g.spot != w.spot {
-            differs(out, &g.spot_loc, &what("spot setting"), &g.spot.to_string(), &w.spot.to_string(), &w.spot_loc);
+            differs(
+                out,
+                &g.spot_loc,
+                &what("spot setting"),
+                &g.spot.to_string(),
+                &w.spot.to_string(),
+                &w.spot_loc,
+            );
         }
-        let taints = |g: &crate::validate::facts::Group| g.taints.iter().map(|t| t.value.to_string()).collect::<Vec<_>>().join(", ");
+        let taints = |g: &crate::validate::facts::Group| {
+            g.taints.iter().map(|t| t.value.to_string()).collect::<Vec<_>>().join(", ")
+        };
         if taints(g) != taints(w) {
             let show = |s: String| if s.is_empty() { "none".to_string() } else { s };
             differs(out, &g.taints_loc, &what("taints"), &show(taints(g)), &show(taints(w)), &w.taints_loc);
@@ -97,19 +143,34 @@ fn cluster(c: &ClusterFacts, want: &ClusterFacts, out: &mut Vec<Diagnostic>) {
             out.push(
                 g.name
                     .error(rules::CONFIG_DRIFT, format!("node group `{}` is not in the config", g.name.value))
-                    .hint(format!("{HINT} (config: {}:{})", want.file.display(), want.groups.first().map_or(1, |w| w.loc.pos.line))),
+                    .hint(format!(
+                        "{HINT} (config: {}:{})",
+                        want.file.display(),
+                        want.groups.first().map_or(1, |w| w.loc.pos.line)
+                    )),
             );
         }
     }
 }
 
 fn hub(h: &HubFacts, want: &HubFacts, out: &mut Vec<Diagnostic>) {
-    if let (Some(f), Some(w)) = (&h.singleuser_image, &want.singleuser_image) && f.value.reference() != w.value.reference() {
+    if let (Some(f), Some(w)) = (&h.singleuser_image, &want.singleuser_image)
+        && f.value.reference() != w.value.reference()
+    {
         differs(out, &f.loc, "the singleuser image", &f.value.reference(), &w.value.reference(), &w.loc);
     }
     same_num(out, "the singleuser CPU guarantee", &h.cpu_guarantee, &want.cpu_guarantee);
-    if let (Some(f), Some(w)) = (&h.memory_guarantee, &want.memory_guarantee) && (f.value - w.value).abs() > 0.5 {
-        differs(out, &f.loc, "the singleuser memory guarantee", &format!("{} bytes", num(f.value)), &format!("{} bytes", num(w.value)), &w.loc);
+    if let (Some(f), Some(w)) = (&h.memory_guarantee, &want.memory_guarantee)
+        && (f.value - w.value).abs() > 0.5
+    {
+        differs(
+            out,
+            &f.loc,
+            "the singleuser memory guarantee",
+            &format!("{} bytes", num(f.value)),
+            &format!("{} bytes", num(w.value)),
+            &w.loc,
+        );
     }
     let bound = |out: &mut Vec<Diagnostic>, f: &Option<Bound>, w: &Option<Bound>| {
         if let (Some(f), Some(w)) = (f, w) {

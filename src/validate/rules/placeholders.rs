@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::report::Diagnostic;
 use crate::rules;
-use crate::yaml::{dotted, Node};
+use crate::yaml::{Node, dotted};
 
 /// One definition, shared with the config checks (config sits left of validate).
 pub use crate::config::is_placeholder;
@@ -22,7 +22,9 @@ pub fn check_file(file: &Path, docs: &[Node]) -> Vec<Diagnostic> {
                 out.push(
                     Diagnostic::error(rules::PLACEHOLDER, file, node.pos, "a placeholder value was left in")
                         .field(dotted(&path))
-                        .hint("replace it with the real value, or render the file with `pangeo-render values`"),
+                        .hint(
+                            "replace it with the real value, or render the file with `pangeo-render values`",
+                        ),
                 );
             }
         }
@@ -36,10 +38,23 @@ mod tests {
 
     #[test]
     fn spots_placeholders_only() {
-        for p in ["<token-1>", "<acm-certificate-arn>", "k8s.io/cluster-autoscaler/<YOUR CLUSTER NAME>", "<insert-your-kms-key-arn-here>"] {
+        for p in [
+            "<token-1>",
+            "<acm-certificate-arn>",
+            "k8s.io/cluster-autoscaler/<YOUR CLUSTER NAME>",
+            "<insert-your-kms-key-arn-here>",
+        ] {
             assert!(is_placeholder(p), "{p}");
         }
-        for p in ["a < b > c", "{JUPYTER_IMAGE_SPEC}", "x <", "<>", "if a<b:\n  <x>", "arn:aws:kms:us-west-2:1:key/x", "<br/>"] {
+        for p in [
+            "a < b > c",
+            "{JUPYTER_IMAGE_SPEC}",
+            "x <",
+            "<>",
+            "if a<b:\n  <x>",
+            "arn:aws:kms:us-west-2:1:key/x",
+            "<br/>",
+        ] {
             assert!(!is_placeholder(p), "{p}");
         }
     }

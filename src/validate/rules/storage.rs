@@ -5,7 +5,7 @@
 
 use crate::report::Diagnostic;
 use crate::rules;
-use crate::validate::facts::{StorageClassFacts, DEFAULT_CLASS};
+use crate::validate::facts::{DEFAULT_CLASS, StorageClassFacts};
 use crate::validate::rules::Deployment;
 
 const PROVISIONER: &str = "ebs.csi.aws.com";
@@ -20,8 +20,11 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
         match &sc.provisioner {
             Some(p) if p.value == PROVISIONER => {}
             Some(p) => out.push(
-                p.error(rules::STORAGE_CLASS, format!("StorageClass `{name}` is provisioned by `{}`", p.value))
-                    .hint(format!("use provisioner: {PROVISIONER} (the EBS CSI driver)")),
+                p.error(
+                    rules::STORAGE_CLASS,
+                    format!("StorageClass `{name}` is provisioned by `{}`", p.value),
+                )
+                .hint(format!("use provisioner: {PROVISIONER} (the EBS CSI driver)")),
             ),
             None => {} // the schema reports the missing field
         }

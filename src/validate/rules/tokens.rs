@@ -11,8 +11,8 @@ use crate::password;
 use crate::report::Diagnostic;
 use crate::rules;
 use crate::validate::facts::{Fact, Reader};
-use crate::validate::rules::placeholders::is_placeholder;
 use crate::validate::rules::Deployment;
+use crate::validate::rules::placeholders::is_placeholder;
 use crate::yaml::Node;
 
 pub fn is_token(s: &str) -> bool {
@@ -29,7 +29,9 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
             loc.error(rules::PASSWORD_HASH, "the admin password hash is not a string")
                 .hint("it is one quoted string: \"$pbkdf2-sha256$i=ITERATIONS,l=32$SALT$HASH\", as `pangeo-render values` writes it"),
         );
-    } else if let Some(class) = &h.authenticator_class && class.value == "PangeoPasswordAuthenticator" {
+    } else if let Some(class) = &h.authenticator_class
+        && class.value == "PangeoPasswordAuthenticator"
+    {
         out.push(
             class
                 .error(rules::PASSWORD_HASH, "PangeoPasswordAuthenticator is selected but hub.config.PangeoPasswordAuthenticator.password_hash is not set")
@@ -50,7 +52,9 @@ fn tokens(proxy: &Token, hub_api: &Token, gateway_api: &Token, out: &mut Vec<Dia
             );
         }
     }
-    if let (Some(a), Some(b)) = (hub_api, gateway_api) && a.value != b.value {
+    if let (Some(a), Some(b)) = (hub_api, gateway_api)
+        && a.value != b.value
+    {
         out.push(
             b.error(rules::TOKENS, "the Dask Gateway API token differs from jupyterhub.hub.services.dask-gateway.apiToken")
                 .hint(format!("both places must hold the same token (the other is at line {}); the gateway cannot authenticate users otherwise", a.loc.pos.line)),

@@ -7,16 +7,18 @@
 
 use crate::report::Diagnostic;
 use crate::rules;
-use crate::validate::facts::{Bound, ClusterFacts, Group, HubFacts, CAPACITY_TYPE, NODEGROUP_LABEL};
+use crate::validate::facts::{Bound, CAPACITY_TYPE, ClusterFacts, Group, HubFacts, NODEGROUP_LABEL};
 use crate::validate::rules::autoscaler::split_image;
-use crate::validate::rules::{num, Deployment};
+use crate::validate::rules::{Deployment, num};
 
 pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
     if let Some(c) = d.cluster {
         taint_tags(c, out);
     }
     let Some(h) = d.hub else { return };
-    if let Some(c) = d.cluster_side() && let Some(g) = c.worker_group() {
+    if let Some(c) = d.cluster_side()
+        && let Some(g) = c.worker_group()
+    {
         placement(h, g, out);
     }
     for b in [&h.worker_cores, &h.worker_memory].into_iter().flatten() {
@@ -33,7 +35,11 @@ fn placement(h: &HubFacts, g: &Group, out: &mut Vec<Diagnostic>) {
         if !tolerations.iter().any(|t| t.value.tolerates(&taint.value)) {
             let at = tolerations.first().map(|t| t.loc.clone()).or_else(|| h.pod_config_loc.clone());
             let Some(at) = at else { continue };
-            let had = if tolerations.is_empty() { "there is no toleration".to_string() } else { format!("{} toleration(s) match none of them", tolerations.len()) };
+            let had = if tolerations.is_empty() {
+                "there is no toleration".to_string()
+            } else {
+                format!("{} toleration(s) match none of them", tolerations.len())
+            };
             out.push(
                 at.error(rules::WORKER_PLACEMENT, format!("Dask workers do not tolerate node group `{}`'s taint {} ({had})", g.name.value, taint.value))
                     .hint(format!(
@@ -53,18 +59,37 @@ fn placement(h: &HubFacts, g: &Group, out: &mut Vec<Diagnostic>) {
         };
         match wanted {
             Some(w) if &w != value => out.push(
-                sel.error(rules::WORKER_PLACEMENT, format!("workers select {key}={value}, but node group `{}` has {key}={w}", g.name.value))
-                    .hint(if key == CAPACITY_TYPE {
-                        format!("the group is {} (spot: {}); select {CAPACITY_TYPE}: {capacity}", if g.spot { "spot" } else { "on-demand" }, g.spot)
-                    } else {
-                        format!("select {key}: {w}")
-                    }),
+                sel.error(
+                    rules::WORKER_PLACEMENT,
+                    format!("workers select {key}={value}, but node group `{}` has {key}={w}", g.name.value),
+                )
+                .hint(if key == CAPACITY_TYPE {
+                    format!(
+                        "the group is {} (spot: {}); select {CAPACITY_TYPE}: {capacity}",
+                        if g.spot { "spot" } else { "on-demand" },
+                        g.spot
+                    )
+                } else {
+                    format!("select {key}: {w}")
+                }),
             ),
             // A label the group does not set (and EKS does not add) matches no node.
-            None if !key.starts_with("kubernetes.io/") && !key.starts_with("node.kubernetes.io/") && !key.starts_with("topology.kubernetes.io/") && !key.starts_with("eks.amazonaws.com/") => out.push(
-                sel.error(rules::WORKER_PLACEMENT, format!("workers select the label {key}, which node group `{}` does not set", g.name.value))
+            None if !key.starts_with("kubernetes.io/")
+                && !key.starts_with("node.kubernetes.io/")
+                && !key.starts_with("topology.kubernetes.io/")
+                && !key.starts_with("eks.amazonaws.com/") =>
+            {
+                out.push(
+                    sel.error(
+                        rules::WORKER_PLACEMENT,
+                        format!(
+                            "workers select the label {key}, which node group `{}` does not set",
+                            g.name.value
+                        ),
+                    )
                     .hint("add the label to the node group, or remove it from the nodeSelector"),
-            ),
+                )
+            }
             _ => {}
         }
     }
@@ -76,7 +101,10 @@ fn taint_tags(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
     for g in &c.groups {
         for tag in &g.taint_tags {
             let (key, value) = &tag.value;
-            let matches = g.taints.iter().any(|t| &t.value.key == key && value == &format!("{}:{}", t.value.value, t.value.effect));
+            let matches = g
+                .taints
+                .iter()
+                .any(|t| &t.value.key == key && value == &format!("{}:{}", t.value.value, t.value.effect));
             if !matches {
                 out.push(
                     tag.error(rules::WORKER_PLACEMENT, format!("the autoscaler's taint tag for `{key}` does not match node group `{}`'s taints", g.name.value))
@@ -90,10 +118,15 @@ fn taint_tags(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
 /// PR018: the default the gateway offers must lie inside the bounds it enforces, or every new
 /// cluster fails with a validation error before a worker starts.
 fn bounds(b: &Bound, out: &mut Vec<Diagnostic>) {
-    if let (Some(min), Some(max)) = (&b.min, &b.max) && min.value > max.value {
+    if let (Some(min), Some(max)) = (&b.min, &b.max)
+        && min.value > max.value
+    {
         out.push(
-            min.error(rules::OPTION_BOUNDS, format!("{}: min {} is greater than max {}", b.name, num(min.value), num(max.value)))
-                .hint("make min ≤ max"),
+            min.error(
+                rules::OPTION_BOUNDS,
+                format!("{}: min {} is greater than max {}", b.name, num(min.value), num(max.value)),
+            )
+            .hint("make min ≤ max"),
         );
         return;
     }
@@ -102,14 +135,20 @@ fn bounds(b: &Bound, out: &mut Vec<Diagnostic>) {
     let above = b.max.as_ref().filter(|m| def.value > m.value);
     if let Some(m) = below {
         out.push(
-            def.error(rules::OPTION_BOUNDS, format!("{}: default {} is below min {}", b.name, num(def.value), num(m.value)))
-                .hint("make min ≤ default ≤ max"),
+            def.error(
+                rules::OPTION_BOUNDS,
+                format!("{}: default {} is below min {}", b.name, num(def.value), num(m.value)),
+            )
+            .hint("make min ≤ default ≤ max"),
         );
     }
     if let Some(m) = above {
         out.push(
-            def.error(rules::OPTION_BOUNDS, format!("{}: default {} is above max {}", b.name, num(def.value), num(m.value)))
-                .hint("make min ≤ default ≤ max"),
+            def.error(
+                rules::OPTION_BOUNDS,
+                format!("{}: default {} is above max {}", b.name, num(def.value), num(m.value)),
+            )
+            .hint("make min ≤ default ≤ max"),
         );
     }
 }
@@ -117,23 +156,40 @@ fn bounds(b: &Bound, out: &mut Vec<Diagnostic>) {
 /// PR019: images are pinned by tag, and the workers' default image is the notebook's when the
 /// config says so (a notebook and its workers must share one environment).
 fn images(d: &Deployment, h: &HubFacts, out: &mut Vec<Diagnostic>) {
-    if let Some(img) = &h.singleuser_image && img.value.tag.as_deref().is_none_or(str::is_empty) {
+    if let Some(img) = &h.singleuser_image
+        && img.value.tag.as_deref().is_none_or(str::is_empty)
+    {
         out.push(
             img.error(rules::IMAGE_TAG, format!("the singleuser image `{}` has no tag", img.value.name))
                 .hint("set jupyterhub.singleuser.image.tag to a quoted version, e.g. \"2025.11.13\""),
         );
     }
-    if let Some(g) = &h.gateway_image && split_image(&g.value).1.is_none() {
+    if let Some(g) = &h.gateway_image
+        && split_image(&g.value).1.is_none()
+    {
         out.push(
             g.error(rules::IMAGE_TAG, format!("the workers' default image `{}` has no tag", g.value))
                 .hint("write it as name:tag; the options handler refuses images without a tag"),
         );
     }
     let matches = d.config.and_then(|c| c.image_matches.as_ref());
-    if let (Some(cfg_loc), Some(g), Some(su)) = (matches, &h.gateway_image, &h.singleuser_image) && g.value != su.value.reference() {
+    if let (Some(cfg_loc), Some(g), Some(su)) = (matches, &h.gateway_image, &h.singleuser_image)
+        && g.value != su.value.reference()
+    {
         out.push(
-            g.error(rules::IMAGE_TAG, format!("the workers' default image {} differs from the singleuser image {}", g.value, su.value.reference()))
-                .hint(format!("the config asks for the same image ({}:{}); use the singleuser image", cfg_loc.file.display(), cfg_loc.pos.line)),
+            g.error(
+                rules::IMAGE_TAG,
+                format!(
+                    "the workers' default image {} differs from the singleuser image {}",
+                    g.value,
+                    su.value.reference()
+                ),
+            )
+            .hint(format!(
+                "the config asks for the same image ({}:{}); use the singleuser image",
+                cfg_loc.file.display(),
+                cfg_loc.pos.line
+            )),
         );
     }
 }
