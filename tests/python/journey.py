@@ -1,0 +1,454 @@
+"""The user's journey with the real components (issue 12): shared by the hub and gateway tests.
+
+- `Cluster`: the test control plane (scripts/test-cluster) named by PANGEO_TEST_KUBECONFIG, driven
+  with its own kubectl; namespaces, a client identity with exactly the chart's hub Role.
+- `Hub`: a real `jupyterhub` process (the venv's JupyterHub + KubeSpawner, configurable-http-proxy
+  from npm) on 127.0.0.1, configured by hub_config.py (Z2JH's jupyterhub_config.py, mirrored) from
+  the hub Secret chart_values.py builds, with the test control plane as KubeSpawner's cluster.
+- `Browser`: logs in through the hub's login form and keeps its cookies, as a browser does.
+- `Spawn`: what a spawn left on the API server (the Pod and PVC KubeSpawner created).
+
+Every failure names the fixture, the chart target, the component and what failed first
+(`Journey.fail`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import http.client
+import json
+import os
+import pathlib
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+import chart_values
+import harness
+
+HERE = pathlib.Path(__file__).resolve().parent
+HUB_START_TIMEOUT = 90  # seconds until /hub/login answers (a busy 2-core machine)
+SPAWN_TIMEOUT = 60  # seconds until KubeSpawner's Pod and PVC are on the API server
+STOP_TIMEOUT = 60
+
+# Z2JH templates/hub/rbac.yaml (3.2.1 and 4.4.0 alike): the hub ServiceAccount's Role. The hub
+# here uses a client identity bound to exactly these rules, so KubeSpawner works with the chart's
+# permissions, no more.
+HUB_ROLE_RULES = [
+    {"apiGroups": [""], "resources": ["pods", "persistentvolumeclaims", "secrets", "services"],
+     "verbs": ["get", "watch", "list", "create", "delete"]},
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["get", "watch", "list"]},
+]
+
+
+class Journey:
+    """Failure messages: `[fixture | chart target | component] what failed first`."""
+
+    def __init__(self, r: harness.Rendered):
+        self.r = r
+        self.target = r.chart
+
+    def label(self, component: str) -> str:
+        return f"[{self.r.name} | {self.target} | {component}]"
+
+    def fail(self, component: str, what: str, detail: str = "") -> None:
+        pytest.fail(f"{self.label(component)} {what}" + (f"\n{detail}" if detail else ""), pytrace=False)
+
+    def check(self, ok: bool, component: str, what: str, detail: str = "") -> None:
+        if not ok:
+            self.fail(component, what, detail)
+
+
+def versions() -> dict[str, str]:
+    import jupyterhub
+    import kubespawner
+
+    return {"jupyterhub": jupyterhub.__version__, "kubespawner": kubespawner.__version__}
+
+
+def hub_component(part: str = "") -> str:
+    v = versions()
+    return f"JupyterHub {v['jupyterhub']}" + (f" {part}" if part else "")
+
+
+def spawner_component(part: str = "") -> str:
+    return f"KubeSpawner {versions()['kubespawner']}" + (f" {part}" if part else "")
+
+
+# -- the test control plane ---------------------------------------------------------------------
+
+
+class Cluster:
+    """The API server of scripts/test-cluster; scripts/test-python always provides one."""
+
+    def __init__(self):
+        kc = os.environ.get("PANGEO_TEST_KUBECONFIG")
+        if not kc or not pathlib.Path(kc).is_file():
+            raise RuntimeError(
+                "PANGEO_TEST_KUBECONFIG does not name a kubeconfig: run the journey through "
+                "scripts/test-python (it starts a test control plane) or `eval \"$(scripts/test-cluster up)\"`"
+            )
+        self.kubeconfig = pathlib.Path(kc)
+        self.dir = self.kubeconfig.parent
+        kubectl = os.environ.get("PANGEO_KUBECTL")
+        if not kubectl:
+            kubectl = subprocess.run(
+                [str(harness.REPO / "scripts" / "test-cluster"), "path", "kubectl"],
+                check=True, capture_output=True, text=True,
+            ).stdout.strip()
+        self.kubectl_path = kubectl
+
+    def kubectl(self, *args: str, input: str | None = None, kubeconfig: pathlib.Path | None = None,
+                check: bool = True) -> subprocess.CompletedProcess:
+        cmd = [self.kubectl_path, f"--kubeconfig={kubeconfig or self.kubeconfig}", *args]
+        p = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=60)
+        if check and p.returncode != 0:
+            raise ClusterError(f"kubectl {' '.join(args)}: {p.stderr.strip() or p.stdout.strip()}")
+        return p
+
+    def get_json(self, *args: str) -> Any:
+        return json.loads(self.kubectl("get", "-o", "json", *args).stdout)
+
+    def create_namespace(self, prefix: str) -> str:
+        name = re.sub(r"[^a-z0-9-]", "-", prefix.lower())[:40].strip("-") + "-" + secrets.token_hex(3)
+        self.kubectl("create", "namespace", name)
+        return name
+
+    def delete_namespace(self, name: str) -> None:
+        self.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found", check=False)
+
+    def hub_identity(self, namespace: str) -> pathlib.Path:
+        """A client identity bound, in `namespace` only, to the chart's hub Role; its kubeconfig."""
+        user = f"journey-hub-{namespace}"
+        out = subprocess.run(
+            [str(harness.REPO / "scripts" / "test-cluster"), "user", "--dir", str(self.dir), user],
+            capture_output=True, text=True, timeout=120,
+        )
+        if out.returncode != 0:
+            raise ClusterError(f"scripts/test-cluster user {user}: {out.stderr.strip()}")
+        kubeconfig = pathlib.Path(out.stdout.strip().splitlines()[-1])
+        role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                "metadata": {"name": "hub", "namespace": namespace}, "rules": HUB_ROLE_RULES}
+        binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                   "metadata": {"name": "hub", "namespace": namespace},
+                   "subjects": [{"kind": "User", "name": user, "apiGroup": "rbac.authorization.k8s.io"}],
+                   "roleRef": {"kind": "Role", "name": "hub", "apiGroup": "rbac.authorization.k8s.io"}}
+        self.kubectl("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
+                                                            "items": [role, binding]}))
+        # RBAC applies bindings asynchronously: wait until the identity may create pods there.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            p = self.kubectl("auth", "can-i", "create", "pods", "-n", namespace, kubeconfig=kubeconfig, check=False)
+            if p.stdout.strip() == "yes":
+                return kubeconfig
+            time.sleep(0.3)
+        raise ClusterError(f"RBAC did not grant {user} the hub Role in {namespace} within 30 s")
+
+
+class ClusterError(Exception):
+    pass
+
+
+# -- quantities ---------------------------------------------------------------------------------
+
+_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL = {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": 1, "k": 10**3,
+            "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
+
+
+def quantity(value: Any) -> Decimal:
+    """A Kubernetes quantity ("8Gi", "500m", "4G", 2, "1e3") as a number (bytes, cores)."""
+    s = str(value).strip()
+    m = re.fullmatch(r"([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?", s)
+    if not m:
+        raise ValueError(f"{value!r} is not a Kubernetes quantity")
+    number, suffix = Decimal(m.group(1)), m.group(2) or ""
+    return number * (_BINARY.get(suffix) or Decimal(_DECIMAL[suffix]))
+
+
+# -- the hub ------------------------------------------------------------------------------------
+
+
+def chp_command() -> str:
+    import shutil
+
+    chp = os.environ.get("PANGEO_CHP") or shutil.which("configurable-http-proxy")
+    if not chp:
+        raise RuntimeError("configurable-http-proxy not found: set PANGEO_CHP (scripts/python-env prints it)")
+    return chp
+
+
+class Hub:
+    """A real jupyterhub process with KubeSpawner, configured as the chart configures the hub pod."""
+
+    def __init__(self, journey: Journey, workdir: pathlib.Path, cluster: Cluster, namespace: str, *,
+                 kubeconfig: pathlib.Path | None = None, env: dict[str, str] | None = None,
+                 service_urls: dict[str, str] | None = None, config: dict | None = None):
+        r = journey.r
+        self.journey = journey
+        self.workdir = workdir
+        self.namespace = namespace
+        self.release = r.config.get("releases", {}).get("daskhub", {}).get("name", "daskhub")
+        mounts = workdir / "etc-jupyterhub"
+        self.secret = chart_values.hub_secret(r.values, journey.target, self.release, namespace)
+        # The ConfigMap's resource names (Z2JH's jupyterhub.name-templates) that the hub reads.
+        names = {n: f"{self.release}-{n}" if n != "hub" else "hub"
+                 for n in ("hub", "proxy-api", "image-pull-secret", "user-scheduler", "priority", "singleuser")}
+        chart_values.write_hub_mounts(mounts, self.secret, names)
+        self.record_dir = workdir / "recorded"
+        self.record_dir.mkdir(exist_ok=True)
+        self.port = harness.free_port()
+        local = {
+            "dir": str(workdir),
+            "port": self.port,
+            "hub_port": harness.free_port(),
+            "proxy_api_port": harness.free_port(),
+            "chp": chp_command(),
+            "record_dir": str(self.record_dir),
+            "service_urls": service_urls or {},
+            "config": config or {},
+        }
+        self.env = dict(os.environ)
+        self.env.pop("JUPYTERHUB_API_TOKEN", None)
+        self.env.update({
+            "PANGEO_HUB_MOUNTS": str(mounts),
+            "PANGEO_HUB_LOCAL": json.dumps(local),
+            # templates/hub/deployment.yaml: the hub container's env.
+            "PYTHONUNBUFFERED": "1",
+            "HELM_RELEASE_NAME": self.release,
+            "POD_NAMESPACE": namespace,
+            "CONFIGPROXY_AUTH_TOKEN": self.secret["hub.config.ConfigurableHTTPProxy.auth_token"],
+            # LOCAL: kubernetes_asyncio falls back to this kubeconfig (no in-cluster account).
+            "KUBECONFIG": str(kubeconfig or cluster.kubeconfig),
+            **(env or {}),
+        })
+        self.log_path = workdir / "jupyterhub.log"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "jupyterhub", f"--config={HERE / 'hub_config.py'}"],
+                cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env=self.env, start_new_session=True,
+            )
+        # scripts/test-python kills what is left of these groups if pytest itself is killed.
+        pid_dir = os.environ.get("PANGEO_PID_DIR")
+        if pid_dir:
+            pathlib.Path(pid_dir, str(self.proc.pid)).write_text(str(self.workdir) + "\n")
+        deadline = time.monotonic() + HUB_START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self.journey.fail(hub_component("start"), f"jupyterhub exited with {self.proc.returncode}: "
+                                  + first_error(self.log()), self.log_tail())
+            try:
+                if Browser(self).get("/hub/login")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        self.journey.fail(hub_component("start"), f"/hub/login did not answer within {HUB_START_TIMEOUT} s",
+                          self.log_tail())
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def log_tail(self, n: int = 4000) -> str:
+        return "hub log (end):\n" + self.log()[-n:]
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.proc.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self._stop_proxy()
+
+    def _stop_proxy(self) -> None:
+        # JupyterHub starts the proxy in a session of its own and records its pid in its cwd.
+        try:
+            pid = int((self.workdir / "jupyterhub-proxy.pid").read_text().strip())
+            if b"configurable-http-proxy" in pathlib.Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(pid, signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+
+
+def first_error(log: str) -> str:
+    """The first thing that went wrong in a hub log: the first ERROR line and, when a traceback
+    follows, its final line (the exception)."""
+    lines = log.splitlines()
+    for i, line in enumerate(lines):
+        if re.match(r"\[E ", line) or line.startswith("Traceback"):
+            exc = ""
+            for later in lines[i + 1:i + 200]:
+                if re.match(r"^[A-Za-z_.]+(Error|Exception|Exit)\b", later):
+                    exc = later
+                    break
+            return line.strip() + (f" ... {exc.strip()}" if exc else "")
+    return "(no error in the hub log)"
+
+
+class Browser:
+    """A client that logs in through the login form and keeps cookies, as a browser does."""
+
+    def __init__(self, hub: Hub):
+        self.hub = hub
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, body: str | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, http.client.HTTPMessage, str]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.hub.port, timeout=30)
+        headers = dict(headers or {})
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            resp = conn.getresponse()
+            text = resp.read().decode("utf-8", "replace")
+        finally:
+            conn.close()
+        for value in resp.headers.get_all("Set-Cookie") or []:
+            name, _, rest = value.partition("=")
+            cookie = rest.split(";", 1)[0]
+            if cookie in ("", '""'):
+                self.cookies.pop(name.strip(), None)
+            else:
+                self.cookies[name.strip()] = cookie
+        return resp.status, resp.headers, text
+
+    def get(self, path: str) -> tuple[int, http.client.HTTPMessage, str]:
+        return self.request("GET", path)
+
+    def login(self, username: str, password: str) -> tuple[int, http.client.HTTPMessage, str]:
+        """GET the form (for its _xsrf), POST it. 302 to /hub/... when admitted."""
+        status, _, body = self.get("/hub/login")
+        if status != 200:
+            return status, _, body
+        form = {"username": username, "password": password}
+        m = re.search(r'name="_xsrf"\s+value="([^"]+)"', body)
+        if m:
+            form["_xsrf"] = m.group(1).replace("&#124;", "|").replace("&amp;", "&")
+        return self.request("POST", "/hub/login?next=%2Fhub%2Fhome", urllib.parse.urlencode(form),
+                            {"Content-Type": "application/x-www-form-urlencoded"})
+
+    def api(self, method: str, path: str, data: Any = None) -> tuple[int, Any]:
+        """The REST API with the login cookie, as the hub's own pages call it (same-origin Referer,
+        the _xsrf cookie echoed in X-XSRFToken)."""
+        headers = {"Referer": f"{self.hub.url}/hub/home"}
+        if "_xsrf" in self.cookies:
+            headers["X-XSRFToken"] = self.cookies["_xsrf"]
+        body = None
+        if data is not None:
+            body = json.dumps(data)
+            headers["Content-Type"] = "application/json"
+        status, _, text = self.request(method, "/hub/api" + path, body, headers)
+        try:
+            return status, json.loads(text) if text else None
+        except json.JSONDecodeError:
+            return status, text
+
+
+# -- a spawn ------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Spawn:
+    """What KubeSpawner left on the API server for one user's server."""
+
+    user: str
+    pod: dict  # as the API server stores it
+    pvc: dict
+    sent_pod: dict  # as KubeSpawner sent it (modify_pod_hook record)
+
+    @property
+    def container(self) -> dict:
+        return next(c for c in self.pod["spec"]["containers"] if c["name"] == "notebook")
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {e["name"]: e.get("value") for e in self.container.get("env", [])}
+
+
+def start_spawn(journey: Journey, hub: Hub, cluster: Cluster, browser: Browser, user: str) -> Spawn:
+    """The user, logged in, asks for their server (GET /hub/spawn, as the home page's Start button;
+    no options form, so the hub spawns at once). Waits until KubeSpawner's PVC and Pod are on the
+    API server and returns them."""
+    status, headers, body = browser.get("/hub/spawn")
+    journey.check(status == 302, hub_component("spawn"), f"GET /hub/spawn as {user!r} answered {status}",
+                  body[:500] + "\n" + hub.log_tail())
+    deadline = time.monotonic() + SPAWN_TIMEOUT
+    pod = pvc = None
+    while time.monotonic() < deadline:
+        pods = cluster.get_json("pods", "-n", hub.namespace, "-l", "component=singleuser-server")["items"]
+        pod = next((p for p in pods if p["metadata"].get("annotations", {}).get("hub.jupyter.org/username") == user),
+                   None)
+        if pod is not None:
+            break
+        # A failed spawn ends the pending state early: report the hub's first error.
+        st, model = browser.api("GET", f"/users/{urllib.parse.quote(user)}")
+        if st == 200 and not (model.get("servers") or {}).get("", {}).get("pending") and "spawn" not in str(
+            model.get("pending")
+        ):
+            break
+        time.sleep(0.5)
+    if pod is None:
+        journey.fail(spawner_component("spawn"), f"no notebook Pod for {user!r} in namespace {hub.namespace}: "
+                     + first_error(hub.log()), hub.log_tail())
+    claim = next((v["persistentVolumeClaim"]["claimName"] for v in pod["spec"].get("volumes", [])
+                  if "persistentVolumeClaim" in v), None)
+    journey.check(claim is not None, spawner_component("pod"), "the notebook Pod mounts no PersistentVolumeClaim",
+                  json.dumps(pod["spec"].get("volumes"), indent=1))
+    p = cluster.kubectl("get", "-o", "json", "-n", hub.namespace, "pvc", claim, check=False)
+    journey.check(p.returncode == 0, spawner_component("pvc"), f"the Pod's PVC {claim} is not on the API server: "
+                  + p.stderr.strip())
+    pvc = json.loads(p.stdout)
+    sent = hub.record_dir / f"pod-{pod['metadata']['name']}.json"
+    journey.check(sent.is_file(), spawner_component("pod"), f"modify_pod_hook recorded no manifest at {sent}")
+    return Spawn(user, pod, pvc, json.loads(sent.read_text()))
+
+
+def server_state(browser: Browser, user: str) -> dict:
+    status, model = browser.api("GET", f"/users/{urllib.parse.quote(user)}")
+    if status != 200:
+        raise AssertionError(f"GET /hub/api/users/{user} answered {status}: {model}")
+    return model
+
+
+def stop_spawn(journey: Journey, hub: Hub, cluster: Cluster, admin: Browser, user: str, pod_name: str) -> None:
+    """The admin stops the user's server from the admin page (DELETE /hub/api/users/NAME/server);
+    JupyterHub interrupts the pending spawn and KubeSpawner deletes the Pod."""
+    status, body = admin.api("DELETE", f"/users/{urllib.parse.quote(user)}/server")
+    journey.check(status in (202, 204), hub_component("stop"),
+                  f"DELETE /hub/api/users/{user}/server answered {status}: {body}", hub.log_tail())
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while time.monotonic() < deadline:
+        model = server_state(admin, user)
+        gone = cluster.kubectl("get", "-n", hub.namespace, "pod", pod_name, check=False).returncode != 0
+        if gone and not model.get("servers"):
+            return
+        time.sleep(0.5)
+    journey.fail(hub_component("stop"), f"{user!r}'s server did not stop within {STOP_TIMEOUT} s", hub.log_tail())
