@@ -30,6 +30,8 @@ pub enum Command {
     Diff(DiffArgs),
     /// Apply the Kubernetes objects with server-side apply.
     Apply(ApplyArgs),
+    /// Plan the move to the next Kubernetes minor on EKS (or, with --chart, to another chart target); changes nothing.
+    Upgrade(UpgradeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -144,4 +146,23 @@ pub struct ApplyArgs {
     /// Also run the `helm upgrade --install` commands (needs helm on PATH).
     #[arg(long)]
     pub helm: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    /// The config file.
+    #[arg(short, long, default_value = "pangeo.yaml")]
+    pub config: PathBuf,
+    /// Target Kubernetes minor, 1.X (default: the next one; EKS never skips a minor).
+    #[arg(long, value_name = "1.X")]
+    pub to: Option<String>,
+    /// Plan a change of chart target instead (daskhub-2024.1.1, daskhub-2026.3.0).
+    #[arg(long, value_name = "TARGET")]
+    pub chart: Option<String>,
+    /// Render from this directory of templates instead of the built-in ones (for --chart).
+    #[arg(long)]
+    pub charts: Option<PathBuf>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }

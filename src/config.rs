@@ -332,7 +332,18 @@ pub fn load(path: &Path) -> Result<Loaded> {
     load_str(path, &text)
 }
 
+/// [`load`] for `upgrade`: a version past EKS support is what an upgrade plan is for, so that
+/// one error (PR010) is kept as a warning instead of stopping the command.
+pub fn load_for_upgrade(path: &Path) -> Result<Loaded> {
+    let text = read(path)?;
+    load_checked(path, &text, true)
+}
+
 pub fn load_str(path: &Path, text: &str) -> Result<Loaded> {
+    load_checked(path, text, false)
+}
+
+fn load_checked(path: &Path, text: &str, version_may_be_unsupported: bool) -> Result<Loaded> {
     let node = yaml::parse_single(text).map_err(|e| {
         Error::Invalid(vec![
             Diagnostic::error(rules::YAML_SYNTAX, path, e.pos, e.message)
@@ -347,6 +358,11 @@ pub fn load_str(path: &Path, text: &str) -> Result<Loaded> {
     let config: Config = serde_json::from_value(node.to_json())
         .map_err(|e| Error::Invalid(vec![Diagnostic::error(rules::SCHEMA, path, node.pos, e.to_string())]))?;
     let mut diags = check(path, &node, &config);
+    if version_may_be_unsupported {
+        for d in diags.iter_mut().filter(|d| d.id == rules::VERSION_SUPPORT) {
+            d.severity = crate::report::Severity::Warning;
+        }
+    }
     crate::report::sort(&mut diags);
     let (errors, warnings): (Vec<_>, Vec<_>) = diags.into_iter().partition(Diagnostic::is_error);
     if !errors.is_empty() {
@@ -572,46 +588,7 @@ fn check(path: &Path, node: &Node, c: &Config) -> Vec<Diagnostic> {
     }
 
     let today = eks_versions::today();
-    let vp = ["cluster", "kubernetesVersion"];
-    match eks_versions::support(&c.cluster.kubernetes_version, &today) {
-        eks_versions::Support::Standard => {}
-        eks_versions::Support::Extended { ends } => out.push(
-            Diagnostic::warning(
-                rules::VERSION_SUPPORT,
-                path,
-                at(&vp),
-                format!(
-                    "Kubernetes {} is in EKS extended support (extra cost) until {ends}",
-                    c.cluster.kubernetes_version
-                ),
-            )
-            .field("cluster.kubernetesVersion")
-            .hint(format!("use a version in standard support: {}", standard_versions(&today))),
-        ),
-        eks_versions::Support::Ended { on } => out.push(
-            Diagnostic::error(
-                rules::VERSION_SUPPORT,
-                path,
-                at(&vp),
-                format!(
-                    "Kubernetes {} left EKS support on {on}; EKS cannot create such clusters",
-                    c.cluster.kubernetes_version
-                ),
-            )
-            .field("cluster.kubernetesVersion")
-            .hint(format!("use a version in standard support: {}", standard_versions(&today))),
-        ),
-        eks_versions::Support::Unknown => out.push(
-            Diagnostic::error(
-                rules::VERSION_SUPPORT,
-                path,
-                at(&vp),
-                format!("Kubernetes {} is not a version EKS offers", c.cluster.kubernetes_version),
-            )
-            .field("cluster.kubernetesVersion")
-            .hint(format!("supported: {}", eks_versions::in_support(&today).join(", "))),
-        ),
-    }
+    out.extend(version_support(path, node, &c.cluster.kubernetes_version, &today));
 
     let dg = &c.dask_gateway.worker;
     for (key, b) in [("cores", dg.cores), ("memoryGiB", dg.memory_gib)] {
@@ -669,6 +646,17 @@ fn check(path: &Path, node: &Node, c: &Config) -> Vec<Diagnostic> {
     out
 }
 
-fn standard_versions(today: &str) -> String {
-    eks_versions::standard(today).join(", ")
+/// The configured version against EKS's calendar (`eks_versions::verdict`).
+fn version_support(path: &Path, node: &Node, version: &str, today: &str) -> Vec<Diagnostic> {
+    let Some((severity, message, hint)) =
+        eks_versions::verdict(version, today, Some(&path.display().to_string()))
+    else {
+        return Vec::new();
+    };
+    let at = node.locate(&["cluster", "kubernetesVersion"], false);
+    let d = match severity {
+        eks_versions::Severity::Warning => Diagnostic::warning(rules::VERSION_SUPPORT, path, at, message),
+        eks_versions::Severity::Error => Diagnostic::error(rules::VERSION_SUPPORT, path, at, message),
+    };
+    vec![d.field("cluster.kubernetesVersion").hint(hint)]
 }

@@ -19,6 +19,7 @@ pub mod report;
 pub mod rules;
 pub mod schema;
 pub mod secrets;
+pub mod upgrade;
 pub mod validate;
 pub mod yaml;
 
@@ -35,6 +36,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Command::Diff(args) => commands::diff::run(&args),
         Command::Apply(args) => commands::apply::run(&args),
         Command::Validate(args) => commands::validate::run(&args),
+        Command::Upgrade(args) => commands::upgrade::run(&args),
     }
 }
 

@@ -24,7 +24,7 @@ rules! {
     ZONE_REGION = "PR007", "zone-region", "An availability zone does not belong to the cluster's Region, or the Region is unknown.";
     ZONE_LAYOUT = "PR008", "zone-layout", "Fewer than two cluster zones, or node groups not pinned to one shared zone of the cluster.";
     VERSION_QUOTED = "PR009", "version-quoted", "The Kubernetes version is not a quoted string (YAML reads 1.30 as the number 1.3).";
-    VERSION_SUPPORT = "PR010", "version-support", "The Kubernetes version is unknown to EKS, in paid extended support (warning) or past it (error).";
+    VERSION_SUPPORT = "PR010", "version-support", "The Kubernetes version is unknown to EKS, within 90 days of leaving standard support or in paid extended support (warning), or past it (error).";
     AUTOSCALER_IMAGE = "PR011", "autoscaler-image", "The Cluster Autoscaler image minor differs from the cluster's Kubernetes minor.";
     AUTOSCALER_TAG = "PR012", "autoscaler-discovery", "The autoscaler's node-group discovery tag does not name this cluster.";
     NODE_SIZES = "PR013", "node-sizes", "A node group's minSize is greater than its maxSize.";

@@ -147,7 +147,7 @@ impl Env {
     fn run_as(&self, args: &[&str], kubeconfig: &Path, tweak: impl FnOnce(&mut Command)) -> Out {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_pangeo-render"));
         cmd.env("NO_COLOR", "1")
-            .env("PANGEO_RENDER_TODAY", "2026-11-25")
+            .env("PANGEO_RENDER_TODAY", "2026-09-01")
             .current_dir(self.ws.root())
             .args(args)
             .env_remove("KUBECONFIG")

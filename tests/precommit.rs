@@ -57,7 +57,7 @@ fn command(program: &Path, dir: &Path, home: &Path) -> Command {
     let mut c = Command::new(program);
     c.current_dir(dir)
         .env("PRE_COMMIT_HOME", home)
-        .env("PANGEO_RENDER_TODAY", "2026-11-25")
+        .env("PANGEO_RENDER_TODAY", "2026-09-01")
         .env("NO_COLOR", "1")
         .env("GIT_AUTHOR_NAME", "test")
         .env("GIT_AUTHOR_EMAIL", "test@example.invalid")

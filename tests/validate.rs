@@ -411,3 +411,67 @@ fn every_artifact_schema_compiles() {
         let _ = schema.validator();
     }
 }
+
+/// PR010 over a config's life, from the calendar in src/aws/eks_versions.rs: the walkthrough's
+/// 1.34 leaves standard support on 2026-12-02 and extended support on 2027-12-02 (AWS docs).
+#[test]
+fn the_kubernetes_version_warns_90_days_before_standard_support_ends_and_fails_after_extended() {
+    let ws = Workspace::with_config(&support::fixture("walkthrough"));
+    let config = ws.config();
+    let run_on = |today: &str, strict: bool| {
+        let mut cmd = ws.cmd();
+        cmd.env("PANGEO_RENDER_TODAY", today).arg("validate").arg("--format").arg("json").timeout(HANG);
+        if strict {
+            cmd.arg("--strict");
+        }
+        let out = cmd.arg("-c").arg(&config).output().unwrap();
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        let report = json(&run);
+        let pr010: Vec<Value> = report["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["id"] == "PR010")
+            .cloned()
+            .collect();
+        (run.code, pr010)
+    };
+
+    // 91 days before: nothing to say.
+    assert_eq!(run_on("2026-09-02", true), (0, vec![]));
+
+    // 90 days before: a warning with both dates, the source, and the command that plans the upgrade.
+    let (code, d) = run_on("2026-09-03", false);
+    assert_eq!((code, d.len()), (0, 1), "{d:?}");
+    assert_eq!(d[0]["severity"], "warning");
+    assert_eq!(d[0]["field"], "cluster.kubernetesVersion");
+    let msg = d[0]["message"].as_str().unwrap();
+    assert!(msg.contains("Kubernetes 1.34 leaves EKS standard support on 2026-12-02 (in 90 days)"), "{msg}");
+    assert!(msg.contains("ends on 2027-12-02"), "{msg}");
+    assert!(msg.contains("source: AWS EKS User Guide"), "{msg}");
+    let hint = d[0]["hint"].as_str().unwrap();
+    assert!(
+        hint.contains(&format!("plan the upgrade to 1.35: `pangeo-render upgrade -c {}`", config.display())),
+        "{hint}"
+    );
+    assert_eq!(run_on("2026-09-03", true).0, 1, "--strict fails on the warning");
+
+    // In extended support: still a warning, now with the end of extended support.
+    let (code, d) = run_on("2026-12-02", false);
+    assert_eq!((code, d[0]["severity"].as_str()), (0, Some("warning")), "{d:?}");
+    let msg = d[0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("left EKS standard support on 2026-12-02")
+            && msg.contains("until 2027-12-02 (in 365 days)"),
+        "{msg}"
+    );
+
+    // After extended support: an error.
+    let (code, d) = run_on("2027-12-02", false);
+    assert_eq!((code, d[0]["severity"].as_str()), (1, Some("error")), "{d:?}");
+    assert!(d[0]["message"].as_str().unwrap().contains("left EKS extended support on 2027-12-02"), "{d:?}");
+}

@@ -11,29 +11,56 @@ pub struct EksVersion {
     pub version: &'static str,
     pub end_of_standard: &'static str,
     pub end_of_extended: &'static str,
+    /// Where the dates come from, as printed with every verdict that quotes them.
+    pub source: &'static str,
 }
+
+/// The AWS EKS User Guide's release calendar.
+pub const AWS_DOCS: &str = "AWS EKS User Guide, Kubernetes version lifecycle (https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html)";
+/// endoflife.date, itself read from the AWS calendar (the only source here for 1.35).
+pub const ENDOFLIFE: &str = "endoflife.date/amazon-eks (from the AWS EKS release calendar)";
 
 const fn v(
     version: &'static str,
     end_of_standard: &'static str,
     end_of_extended: &'static str,
+    source: &'static str,
 ) -> EksVersion {
-    EksVersion { version, end_of_standard, end_of_extended }
+    EksVersion { version, end_of_standard, end_of_extended, source }
 }
 
 pub const VERSIONS: &[EksVersion] = &[
-    v("1.35", "2027-03-27", "2028-03-27"),
-    v("1.34", "2026-12-02", "2027-12-02"),
-    v("1.33", "2026-07-29", "2027-07-29"),
-    v("1.32", "2026-03-23", "2027-03-23"),
-    v("1.31", "2025-11-26", "2026-11-26"),
-    v("1.30", "2025-07-23", "2026-07-23"),
-    v("1.29", "2025-03-23", "2026-03-23"),
-    v("1.28", "2024-11-26", "2025-11-26"),
-    v("1.27", "2024-07-24", "2025-07-24"),
-    v("1.26", "2024-06-11", "2025-06-11"),
-    v("1.25", "2024-05-01", "2025-05-01"),
+    v("1.35", "2027-03-27", "2028-03-27", ENDOFLIFE),
+    v("1.34", "2026-12-02", "2027-12-02", AWS_DOCS),
+    v("1.33", "2026-07-29", "2027-07-29", AWS_DOCS),
+    v("1.32", "2026-03-23", "2027-03-23", AWS_DOCS),
+    v("1.31", "2025-11-26", "2026-11-26", AWS_DOCS),
+    v("1.30", "2025-07-23", "2026-07-23", AWS_DOCS),
+    v("1.29", "2025-03-23", "2026-03-23", AWS_DOCS),
+    v("1.28", "2024-11-26", "2025-11-26", ENDOFLIFE),
+    v("1.27", "2024-07-24", "2025-07-24", ENDOFLIFE),
+    v("1.26", "2024-06-11", "2025-06-11", ENDOFLIFE),
+    v("1.25", "2024-05-01", "2025-05-01", ENDOFLIFE),
 ];
+
+/// How many days before standard support ends `validate` starts warning.
+pub const WARN_DAYS_BEFORE_STANDARD_ENDS: i64 = 90;
+
+pub fn find(version: &str) -> Option<&'static EksVersion> {
+    VERSIONS.iter().find(|v| v.version == version)
+}
+
+/// The next minor version EKS offers after `version` (EKS upgrades one minor at a time).
+pub fn next(version: &str) -> Option<&'static EksVersion> {
+    let (major, minor) = parse(version)?;
+    find(&format!("{major}.{}", minor + 1))
+}
+
+/// `"1.34"` → `(1, 34)`.
+pub fn parse(version: &str) -> Option<(u32, u32)> {
+    let (a, b) = version.split_once('.')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Support {
@@ -67,6 +94,68 @@ pub fn in_support(today: &str) -> Vec<&'static str> {
     VERSIONS.iter().filter(|v| today < v.end_of_extended).map(|v| v.version).collect()
 }
 
+/// How serious a version's place in the calendar is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// The calendar's verdict on a configured version: nothing while standard support has more than
+/// [`WARN_DAYS_BEFORE_STANDARD_ENDS`] days left; a warning from then on and through extended
+/// support (six times the control-plane price); an error once extended support has ended or for
+/// a version EKS never offered. Messages name the dates and their source; `config` (the config
+/// file, when known) goes into the hint's `upgrade` command. One definition for every checker.
+pub fn verdict(version: &str, today: &str, config: Option<&str>) -> Option<(Severity, String, String)> {
+    let standard = standard(today).join(", ");
+    let Some(v) = find(version) else {
+        return Some((
+            Severity::Error,
+            format!("Kubernetes {version} is not a version EKS offers"),
+            format!("supported: {}", in_support(today).join(", ")),
+        ));
+    };
+    let days = |date: &str| days_between(today, date).unwrap_or(0);
+    let src = v.source;
+    let hint = match next(version) {
+        Some(n) => format!(
+            "plan the upgrade to {}: `pangeo-render upgrade -c {}` (standard support today: {standard})",
+            n.version,
+            config.unwrap_or("CONFIG")
+        ),
+        None => format!("use a version in standard support: {standard}"),
+    };
+    let (severity, message) = match support(version, today) {
+        Support::Standard if days(v.end_of_standard) > WARN_DAYS_BEFORE_STANDARD_ENDS => return None,
+        Support::Standard => (
+            Severity::Warning,
+            format!(
+                "Kubernetes {version} leaves EKS standard support on {} (in {} days); extended support, at six times the control-plane price, ends on {} (source: {src})",
+                v.end_of_standard,
+                days(v.end_of_standard),
+                v.end_of_extended
+            ),
+        ),
+        Support::Extended { ends } => (
+            Severity::Warning,
+            format!(
+                "Kubernetes {version} left EKS standard support on {}: it is in extended support, at six times the control-plane price, until {ends} (in {} days) (source: {src})",
+                v.end_of_standard,
+                days(ends)
+            ),
+        ),
+        Support::Ended { on } => (
+            Severity::Error,
+            format!(
+                "Kubernetes {version} left EKS extended support on {on} (standard support ended on {}); EKS cannot create such clusters and upgrades existing ones itself (source: {src})",
+                v.end_of_standard
+            ),
+        ),
+        Support::Unknown => unreachable!("found above"),
+    };
+    Some((severity, message, hint))
+}
+
 /// Today's date (UTC) as `YYYY-MM-DD`. `PANGEO_RENDER_TODAY` overrides it so that tests and
 /// reproducible runs do not change verdicts when a support window closes.
 pub fn today() -> String {
@@ -76,6 +165,29 @@ pub fn today() -> String {
     let secs =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     civil_date(secs / 86_400)
+}
+
+/// Days from `from` to `to` (both `YYYY-MM-DD`); negative when `to` is earlier.
+pub fn days_between(from: &str, to: &str) -> Option<i64> {
+    Some(days_from_civil(to)? - days_from_civil(from)?)
+}
+
+/// `YYYY-MM-DD` → days since 1970-01-01 (Howard Hinnant's days-from-civil algorithm).
+pub fn days_from_civil(date: &str) -> Option<i64> {
+    let mut parts = date.splitn(3, '-');
+    let y: i64 = parts.next()?.parse().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let d: i64 = parts.next()?.parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
 }
 
 /// Days since 1970-01-01 → `YYYY-MM-DD` (Howard Hinnant's civil-from-days algorithm).
@@ -104,5 +216,27 @@ mod tests {
         assert_eq!(support("1.99", "2026-11-25"), Support::Unknown);
         assert_eq!(default_version("2026-11-25"), "1.35");
         assert_eq!(civil_date(20_417), "2025-11-25");
+        assert_eq!(days_from_civil("2025-11-25"), Some(20_417));
+        assert_eq!(days_between("2026-11-27", "2026-12-02"), Some(5));
+        assert_eq!(days_between("2024-02-28", "2024-03-01"), Some(2));
+        assert_eq!(days_between("2027-01-01", "2026-12-31"), Some(-1));
+        assert_eq!(next("1.34").map(|v| v.version), Some("1.35"));
+        assert_eq!(verdict("1.35", "2026-12-26", None), None);
+        let (sev, msg, hint) = verdict("1.35", "2026-12-27", Some("p.yaml")).unwrap();
+        assert_eq!(sev, Severity::Warning);
+        assert!(msg.contains("leaves EKS standard support on 2027-03-27 (in 90 days)"), "{msg}");
+        assert!(msg.contains("ends on 2028-03-27") && msg.contains("endoflife.date"), "{msg}");
+        assert!(hint.contains("use a version in standard support"), "{hint}");
+        let (sev, msg, hint) = verdict("1.34", "2026-12-02", Some("p.yaml")).unwrap();
+        assert_eq!(sev, Severity::Warning);
+        assert!(
+            msg.contains("until 2027-12-02 (in 365 days)") && msg.contains("docs.aws.amazon.com"),
+            "{msg}"
+        );
+        assert!(hint.contains("`pangeo-render upgrade -c p.yaml`"), "{hint}");
+        let (sev, msg, _) = verdict("1.34", "2027-12-02", None).unwrap();
+        assert_eq!(sev, Severity::Error);
+        assert!(msg.contains("left EKS extended support on 2027-12-02"), "{msg}");
+        assert!(next("1.35").is_none());
     }
 }

@@ -4,6 +4,7 @@
 pub mod arn;
 pub mod autoscaler;
 pub mod ecr;
+pub mod eks_pricing;
 pub mod eks_versions;
 pub mod instances;
 pub mod regions;

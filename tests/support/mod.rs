@@ -58,7 +58,7 @@ impl Workspace {
     }
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(assert_cmd::cargo::cargo_bin!("pangeo-render"));
-        c.env("PANGEO_RENDER_TODAY", "2026-11-25").env("NO_COLOR", "1");
+        c.env("PANGEO_RENDER_TODAY", "2026-09-01").env("NO_COLOR", "1");
         c
     }
     pub fn values(&self) -> Command {

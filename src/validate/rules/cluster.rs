@@ -131,27 +131,14 @@ fn version(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
         return;
     }
     let today = eks_versions::today();
-    let supported = eks_versions::in_support(&today).join(", ");
-    match eks_versions::support(&v.value, &today) {
-        eks_versions::Support::Standard => {}
-        eks_versions::Support::Extended { ends } => out.push(
-            v.warning(
-                rules::VERSION_SUPPORT,
-                format!("Kubernetes {} is in EKS extended support (extra cost) until {ends}", v.value),
-            )
-            .hint(format!("use a version in standard support; supported: {supported}")),
-        ),
-        eks_versions::Support::Ended { on } => out.push(
-            v.error(
-                rules::VERSION_SUPPORT,
-                format!("Kubernetes {} left EKS support on {on}; EKS cannot create such clusters", v.value),
-            )
-            .hint(format!("supported: {supported}")),
-        ),
-        eks_versions::Support::Unknown => out.push(
-            v.error(rules::VERSION_SUPPORT, format!("Kubernetes {} is not a version EKS offers", v.value))
-                .hint(format!("supported: {supported}")),
-        ),
+    if let Some((severity, message, hint)) = eks_versions::verdict(&v.value, &today, None) {
+        out.push(
+            match severity {
+                eks_versions::Severity::Warning => v.warning(rules::VERSION_SUPPORT, message),
+                eks_versions::Severity::Error => v.error(rules::VERSION_SUPPORT, message),
+            }
+            .hint(hint),
+        );
     }
 }
 
