@@ -372,6 +372,15 @@ class Browser:
             return status, text
 
 
+def user_token(journey: Journey, browser: Browser, user: str, note: str) -> str:
+    """A new API token for the logged-in `user`, made as on the hub's token page
+    (POST /hub/api/users/NAME/tokens with the login cookie)."""
+    status, body = browser.api("POST", f"/users/{urllib.parse.quote(user)}/tokens", {"note": note})
+    journey.check(status == 201 and isinstance(body, dict) and "token" in body, hub_component("token page"),
+                  f"{user!r} could not make an API token: POST /hub/api/users/{user}/tokens answered {status}")
+    return body["token"]
+
+
 # -- a spawn ------------------------------------------------------------------------------------
 
 
@@ -431,10 +440,10 @@ def start_spawn(journey: Journey, hub: Hub, cluster: Cluster, browser: Browser, 
     return Spawn(user, pod, pvc, json.loads(sent.read_text()))
 
 
-def server_state(browser: Browser, user: str) -> dict:
+def server_state(journey: Journey, browser: Browser, user: str) -> dict:
+    """The hub's user model (GET /hub/api/users/NAME, as the admin page reads it)."""
     status, model = browser.api("GET", f"/users/{urllib.parse.quote(user)}")
-    if status != 200:
-        raise AssertionError(f"GET /hub/api/users/{user} answered {status}: {model}")
+    journey.check(status == 200, hub_component("users API"), f"GET /hub/api/users/{user} answered {status}: {model}")
     return model
 
 
@@ -446,7 +455,7 @@ def stop_spawn(journey: Journey, hub: Hub, cluster: Cluster, admin: Browser, use
                   f"DELETE /hub/api/users/{user}/server answered {status}: {body}", hub.log_tail())
     deadline = time.monotonic() + STOP_TIMEOUT
     while time.monotonic() < deadline:
-        model = server_state(admin, user)
+        model = server_state(journey, admin, user)
         gone = cluster.kubectl("get", "-n", hub.namespace, "pod", pod_name, check=False).returncode != 0
         if gone and not model.get("servers"):
             return
