@@ -109,6 +109,16 @@ impl Chart {
             Chart::Daskhub2026 => "2026.3.0",
         }
     }
+    /// Whether this chart's dask-gateway can leave access to the hub: `gateway.auth.jupyterhub
+    /// .jupyterhubServiceName` (new in dask-gateway 2026.3.0; not in 2025.4.0) makes the gateway accept only
+    /// tokens holding `access:services!service=<name>`. 2024.1.0 has neither the key nor the check:
+    /// any valid hub token creates clusters there.
+    pub fn gateway_checks_hub_scopes(self) -> bool {
+        match self {
+            Chart::Daskhub2024 => false,
+            Chart::Daskhub2026 => true,
+        }
+    }
     /// The version to pass to `helm upgrade --install --version`. The newer chart is not yet
     /// published on helm.dask.org, so it is installed from a local checkout of dask/helm-chart.
     pub fn helm_reference(self) -> (&'static str, Option<&'static str>) {

@@ -41,6 +41,8 @@ pub struct ChartInfo {
     pub id: &'static str,
     pub z2jh: &'static str,
     pub dask_gateway: &'static str,
+    /// See `Chart::gateway_checks_hub_scopes`: render the service name and the hub role.
+    pub gateway_checks_hub_scopes: bool,
 }
 
 /// IAM role names are per account, not per cluster: the cluster name keeps two clusters in one
@@ -98,6 +100,7 @@ pub fn derive(config: &Config) -> Derived {
             id: config.hub.chart.id(),
             z2jh: config.hub.chart.z2jh_version(),
             dask_gateway: config.hub.chart.dask_gateway_version(),
+            gateway_checks_hub_scopes: config.hub.chart.gateway_checks_hub_scopes(),
         },
         helm_command: format!(
             "helm upgrade --install {} {chart_ref}{version_flag} --namespace {} --create-namespace --values daskhub.yaml",
