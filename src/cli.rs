@@ -3,7 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
-use crate::report::Format;
+use crate::diag::Format;
 use crate::secrets::Rotate;
 
 #[derive(Debug, Parser)]

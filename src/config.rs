@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 use crate::aws::{arn, eks_versions, regions};
+use crate::diag::Diagnostic;
+use crate::diag::ids;
+use crate::diag::schema;
 use crate::error::{Error, Result};
-use crate::report::Diagnostic;
-use crate::rules;
-use crate::schema;
 use crate::yaml::{self, Node, dotted};
 
 pub const API_VERSION: &str = "pangeo-render/v1alpha1";
@@ -356,24 +356,24 @@ pub fn load_str(path: &Path, text: &str) -> Result<Loaded> {
 fn load_checked(path: &Path, text: &str, version_may_be_unsupported: bool) -> Result<Loaded> {
     let node = yaml::parse_single(text).map_err(|e| {
         Error::Invalid(vec![
-            Diagnostic::error(rules::YAML_SYNTAX, path, e.pos, e.message)
+            Diagnostic::error(ids::YAML_SYNTAX, path, e.pos, e.message)
                 .hint("fix the YAML syntax at this position"),
         ])
     })?;
     let mut diags = schema::check(&schema::CONFIG, path, &node, &[]);
     if !diags.is_empty() {
-        crate::report::sort(&mut diags);
+        crate::diag::sort(&mut diags);
         return Err(Error::Invalid(diags));
     }
     let config: Config = serde_json::from_value(node.to_json())
-        .map_err(|e| Error::Invalid(vec![Diagnostic::error(rules::SCHEMA, path, node.pos, e.to_string())]))?;
+        .map_err(|e| Error::Invalid(vec![Diagnostic::error(ids::SCHEMA, path, node.pos, e.to_string())]))?;
     let mut diags = check(path, &node, &config);
     if version_may_be_unsupported {
-        for d in diags.iter_mut().filter(|d| d.id == rules::VERSION_SUPPORT) {
-            d.severity = crate::report::Severity::Warning;
+        for d in diags.iter_mut().filter(|d| d.id == ids::VERSION_SUPPORT) {
+            d.severity = crate::diag::Severity::Warning;
         }
     }
-    crate::report::sort(&mut diags);
+    crate::diag::sort(&mut diags);
     let (errors, warnings): (Vec<_>, Vec<_>) = diags.into_iter().partition(Diagnostic::is_error);
     if !errors.is_empty() {
         let mut all = errors;
@@ -418,7 +418,7 @@ fn check(path: &Path, node: &Node, c: &Config) -> Vec<Diagnostic> {
     for (p, n) in &strings {
         if n.as_str().is_some_and(is_placeholder) {
             out.push(
-                Diagnostic::error(rules::PLACEHOLDER, path, n.pos, "a placeholder value was left in")
+                Diagnostic::error(ids::PLACEHOLDER, path, n.pos, "a placeholder value was left in")
                     .field(dotted(p))
                     .hint("replace it with the real value"),
             );
@@ -430,7 +430,7 @@ fn check(path: &Path, node: &Node, c: &Config) -> Vec<Diagnostic> {
     let region = regions::find(&c.cluster.region);
     if region.is_none() {
         let mut d = Diagnostic::error(
-            rules::ZONE_REGION,
+            ids::ZONE_REGION,
             path,
             at(&["cluster", "region"]),
             format!("unknown AWS Region `{}`", c.cluster.region),
@@ -459,14 +459,14 @@ fn check(path: &Path, node: &Node, c: &Config) -> Vec<Diagnostic> {
         }
         match arn::parse_kms_key(value) {
             Err(e) => out.push(
-                Diagnostic::error(rules::ARN_FORMAT, path, at(&p), format!("not a KMS key ARN: {e}"))
+                Diagnostic::error(ids::ARN_FORMAT, path, at(&p), format!("not a KMS key ARN: {e}"))
                     .field(field)
                     .hint("copy the key ARN from the KMS console: arn:aws:kms:REGION:ACCOUNT:key/KEY-ID"),
             ),
             Ok(a) => {
                 if region.is_some() && a.region != c.cluster.region {
                     out.push(
-                        Diagnostic::error(rules::ARN_REGION, path, at(&p), format!("the KMS key is in `{}`, the cluster in `{}`", a.region, c.cluster.region))
+                        Diagnostic::error(ids::ARN_REGION, path, at(&p), format!("the KMS key is in `{}`, the cluster in `{}`", a.region, c.cluster.region))
                             .field(field)
                             .hint("EKS and EBS need a KMS key in the cluster's Region; create or replicate one there"),
                     );
@@ -479,19 +479,14 @@ fn check(path: &Path, node: &Node, c: &Config) -> Vec<Diagnostic> {
         let p = ["hub", "certificateArn"];
         match arn::parse_certificate(&c.hub.certificate_arn) {
             Err(e) => out.push(
-                Diagnostic::error(
-                    rules::ARN_FORMAT,
-                    path,
-                    at(&p),
-                    format!("not an ACM certificate ARN: {e}"),
-                )
-                .field("hub.certificateArn")
-                .hint("copy it from the ACM console: arn:aws:acm:REGION:ACCOUNT:certificate/UUID"),
+                Diagnostic::error(ids::ARN_FORMAT, path, at(&p), format!("not an ACM certificate ARN: {e}"))
+                    .field("hub.certificateArn")
+                    .hint("copy it from the ACM console: arn:aws:acm:REGION:ACCOUNT:certificate/UUID"),
             ),
             Ok(a) => {
                 if region.is_some() && a.region != c.cluster.region {
                     out.push(
-                        Diagnostic::error(rules::ARN_REGION, path, at(&p), format!("the certificate is in `{}`, the cluster in `{}`", a.region, c.cluster.region))
+                        Diagnostic::error(ids::ARN_REGION, path, at(&p), format!("the certificate is in `{}`, the cluster in `{}`", a.region, c.cluster.region))
                             .field("hub.certificateArn")
                             .hint("a load balancer can only use an ACM certificate from its own Region; request one there"),
                     );
@@ -505,7 +500,7 @@ fn check(path: &Path, node: &Node, c: &Config) -> Vec<Diagnostic> {
             if acct != first {
                 out.push(
                     Diagnostic::error(
-                        rules::ARN_ACCOUNT,
+                        ids::ARN_ACCOUNT,
                         path,
                         at(&["hub", "certificateArn"]),
                         format!("the {other} belongs to account {acct}, the {what} to {first}"),
@@ -522,7 +517,7 @@ fn check(path: &Path, node: &Node, c: &Config) -> Vec<Diagnostic> {
             if !region.has_zone(z) {
                 out.push(
                     Diagnostic::error(
-                        rules::ZONE_REGION,
+                        ids::ZONE_REGION,
                         path,
                         at(&["cluster", "availabilityZones", &i.to_string()]),
                         format!("`{z}` is not an availability zone of {}", region.code),
@@ -546,7 +541,7 @@ fn check(path: &Path, node: &Node, c: &Config) -> Vec<Diagnostic> {
         if g.availability_zone.is_some() && !c.cluster.availability_zones.iter().any(|z| z == zone) {
             out.push(
                 Diagnostic::error(
-                    rules::ZONE_LAYOUT,
+                    ids::ZONE_LAYOUT,
                     path,
                     at(&p),
                     format!(
@@ -562,7 +557,7 @@ fn check(path: &Path, node: &Node, c: &Config) -> Vec<Diagnostic> {
         if g.min_size > g.max_size {
             out.push(
                 Diagnostic::error(
-                    rules::NODE_SIZES,
+                    ids::NODE_SIZES,
                     path,
                     at(&["cluster", "nodeGroups", key, "minSize"]),
                     format!("minSize {} is greater than maxSize {}", g.min_size, g.max_size),
@@ -575,7 +570,7 @@ fn check(path: &Path, node: &Node, c: &Config) -> Vec<Diagnostic> {
     if zones[0].1 != zones[1].1 {
         out.push(
             Diagnostic::error(
-                rules::ZONE_LAYOUT,
+                ids::ZONE_LAYOUT,
                 path,
                 at(&["cluster", "nodeGroups", "daskWorkers", "availabilityZone"]),
                 format!("node groups are in different zones ({} and {})", zones[0].1, zones[1].1),
@@ -587,7 +582,7 @@ fn check(path: &Path, node: &Node, c: &Config) -> Vec<Diagnostic> {
     if c.cluster.node_groups.main.name == c.cluster.node_groups.dask_workers.name {
         out.push(
             Diagnostic::error(
-                rules::NAME_PATTERN,
+                ids::NAME_PATTERN,
                 path,
                 at(&["cluster", "nodeGroups", "daskWorkers", "name"]),
                 "both node groups have the same name",
@@ -605,7 +600,7 @@ fn check(path: &Path, node: &Node, c: &Config) -> Vec<Diagnostic> {
         if !(b.min <= b.default && b.default <= b.max) {
             out.push(
                 Diagnostic::error(
-                    rules::OPTION_BOUNDS,
+                    ids::OPTION_BOUNDS,
                     path,
                     at(&["daskGateway", "worker", key, "default"]),
                     format!("default {} lies outside [{}, {}]", b.default, b.min, b.max),
@@ -615,22 +610,21 @@ fn check(path: &Path, node: &Node, c: &Config) -> Vec<Diagnostic> {
             );
         }
     }
-    if c.dask_gateway.image_matches_singleuser {
-        if let Some(img) = &c.dask_gateway.image {
-            if img != &c.hub.singleuser.image {
-                out.push(
-                    Diagnostic::error(rules::IMAGE_TAG, path, at(&["daskGateway", "image"]), format!("the gateway image {} differs from the singleuser image {}", img.reference(), c.hub.singleuser.image.reference()))
-                        .field("daskGateway.image")
-                        .hint("Dask workers must run the notebook's environment: use the same image, or drop daskGateway.image"),
-                );
-            }
-        }
+    if c.dask_gateway.image_matches_singleuser
+        && let Some(img) = &c.dask_gateway.image
+        && img != &c.hub.singleuser.image
+    {
+        out.push(
+            Diagnostic::error(ids::IMAGE_TAG, path, at(&["daskGateway", "image"]), format!("the gateway image {} differs from the singleuser image {}", img.reference(), c.hub.singleuser.image.reference()))
+                .field("daskGateway.image")
+                .hint("Dask workers must run the notebook's environment: use the same image, or drop daskGateway.image"),
+        );
     }
     let s = &c.hub.singleuser;
     if s.cpu.guarantee > s.cpu.limit {
         out.push(
             Diagnostic::error(
-                rules::SCHEMA,
+                ids::SCHEMA,
                 path,
                 at(&["hub", "singleuser", "cpu", "guarantee"]),
                 "the cpu guarantee exceeds the limit",
@@ -643,7 +637,7 @@ fn check(path: &Path, node: &Node, c: &Config) -> Vec<Diagnostic> {
         if q.bytes().is_none() {
             out.push(
                 Diagnostic::error(
-                    rules::SCHEMA,
+                    ids::SCHEMA,
                     path,
                     at(&["hub", "singleuser", "memory", key]),
                     "not a memory quantity",
@@ -665,8 +659,8 @@ fn version_support(path: &Path, node: &Node, version: &str, today: &str) -> Vec<
     };
     let at = node.locate(&["cluster", "kubernetesVersion"], false);
     let d = match severity {
-        eks_versions::Severity::Warning => Diagnostic::warning(rules::VERSION_SUPPORT, path, at, message),
-        eks_versions::Severity::Error => Diagnostic::error(rules::VERSION_SUPPORT, path, at, message),
+        eks_versions::Severity::Warning => Diagnostic::warning(ids::VERSION_SUPPORT, path, at, message),
+        eks_versions::Severity::Error => Diagnostic::error(ids::VERSION_SUPPORT, path, at, message),
     };
     vec![d.field("cluster.kubernetesVersion").hint(hint)]
 }

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use crate::report::Diagnostic;
+use crate::diag::Diagnostic;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -32,3 +32,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8], secret: bool) -> Result<()> {
 pub fn unchanged(path: &Path, bytes: &[u8]) -> bool {
     std::fs::read(path).is_ok_and(|old| old == bytes)
 }
+
+/// Whether `path` has the mode we write with: 0600 for files holding secrets, 0644 otherwise.
+#[cfg(unix)]
+pub fn mode_ok(path: &Path, secret: bool) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let want = if secret { 0o600 } else { 0o644 };
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o777 == want)
+}
+
+#[cfg(not(unix))]
+pub fn mode_ok(_: &Path, _: bool) -> bool {
+    true
+}

@@ -1,23 +1,23 @@
 //! pangeo-render: one config file → every artifact of an EKS + DaskHub deployment, validated,
 //! diffed against the live cluster and applied with server-side apply.
 //!
-//! Data flows one way: `config` → `render` → `validate` → `kube` → `diff` | `apply`. A module
-//! never reaches to its right; `error`, `report`, `yaml`, `schema`, `rules` and `aws` sit below all.
+//! Data flows one way: `config` → `render` | `validate` → `plan` (over `kube`) → `diff` | `apply`.
+//! A module never reaches to its right; `render` and `validate` are siblings that both read
+//! `config`; `error`, `diag`, `yaml`, `fsutil`, `secrets` and `aws` sit below all.
+//! docs/architecture.md says what each module holds and where a change goes.
 
 pub mod apply;
 pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod diag;
 pub mod diff;
 pub mod error;
 pub mod fsutil;
 pub mod kube;
-pub mod password;
+pub mod plan;
 pub mod render;
-pub mod report;
-pub mod rules;
-pub mod schema;
 pub mod secrets;
 pub mod upgrade;
 pub mod validate;
@@ -45,7 +45,7 @@ pub fn print_error(err: &Error) {
     let mut out = anstream::stderr();
     match err {
         Error::Invalid(diags) => {
-            let _ = report::write_text(&mut out, diags);
+            let _ = diag::write_text(&mut out, diags);
             let errors = diags.iter().filter(|d| d.is_error()).count();
             let _ = writeln!(out, "{errors} error(s); nothing was written");
         }

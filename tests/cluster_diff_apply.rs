@@ -78,7 +78,9 @@ fn serial(cluster: &TestCluster) -> Serial {
 /// A password hash is slow on purpose; make one per test binary.
 fn password_hash() -> &'static str {
     static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| pangeo_render::password::hash_with("cluster-test-password", &[9u8; 16], 600_000))
+    HASH.get_or_init(|| {
+        pangeo_render::secrets::password::hash_with("cluster-test-password", &[9u8; 16], 600_000)
+    })
 }
 
 fn walkthrough_with(ns: &str, sc: &str) -> String {

@@ -91,7 +91,7 @@ impl KindMessage for jsonschema::ValidationError<'_> {
 
 fn rendered(fixture: &std::path::Path) -> (Chart, std::collections::HashMap<&'static str, Value>) {
     let loaded = config::load(fixture).unwrap_or_else(|e| panic!("{}: {e:?}", fixture.display()));
-    let hash = pangeo_render::password::hash_with("conformance", &[3u8; 16], 600_000);
+    let hash = pangeo_render::secrets::password::hash_with("conformance", &[3u8; 16], 600_000);
     let (mut secrets, _) = pangeo_render::secrets::resolve(None, &[], Some("conformance"));
     secrets.admin_password_hash = hash;
     let artifacts = render::render(&loaded.config, &secrets, &Templates::Embedded, "pangeo.yaml").unwrap();

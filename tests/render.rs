@@ -94,7 +94,7 @@ fn secrets_are_generated_distinct_hex_and_kept_0600() {
         .to_string();
     assert!(password.len() >= 20);
     assert!(stderr.contains("warning"));
-    assert!(pangeo_render::password::verify(&password, &hash));
+    assert!(pangeo_render::secrets::password::verify(&password, &hash));
     assert!(String::from_utf8_lossy(&out.stdout).is_empty());
     support::assert_nowhere(ws.root(), &password);
     // Secrets never reach stdout or stderr except that one-time password line.
@@ -121,7 +121,7 @@ fn password_from_stdin_is_hashed_and_never_written() {
     let daskhub = fs::read_to_string(ws.out().join("daskhub.yaml")).unwrap();
     let hash =
         daskhub.lines().find_map(|l| l.trim().strip_prefix("password_hash: ")).unwrap().trim_matches('"');
-    assert!(pangeo_render::password::verify(password, hash));
+    assert!(pangeo_render::secrets::password::verify(password, hash));
 }
 
 #[test]

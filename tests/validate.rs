@@ -137,7 +137,7 @@ fn every_rule_fixture_triggers_exactly_its_rule_where_expected() {
 #[test]
 fn every_rule_is_documented_with_a_fixture() {
     let doc = fs::read_to_string(repo().join("docs/rules.md")).unwrap();
-    for rule in pangeo_render::rules::ALL {
+    for rule in pangeo_render::diag::ids::ALL {
         let fixture = format!("fixtures/rules/{}-{}/", rule.id, rule.name);
         let row = format!("| {} | `{}` | {} | [`{fixture}`]", rule.id, rule.name, rule.summary);
         assert!(doc.contains(&row), "docs/rules.md lacks the row for {}: {row}", rule.id);
@@ -152,7 +152,7 @@ fn every_rule_is_documented_with_a_fixture() {
     for dir in rule_fixture_dirs() {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
         assert!(
-            pangeo_render::rules::ALL.iter().any(|r| name == format!("{}-{}", r.id, r.name)),
+            pangeo_render::diag::ids::ALL.iter().any(|r| name == format!("{}-{}", r.id, r.name)),
             "fixtures/rules/{name} names no rule"
         );
     }
@@ -293,7 +293,7 @@ fn secrets_are_never_printed() {
     let daskhub = ws.out().join("daskhub.yaml");
     let original = fs::read_to_string(&daskhub).unwrap();
     // Each edit makes a rule or the parser speak about a line holding a secret.
-    let weak_hash = pangeo_render::password::hash_with("snapshot-password", &[7u8; 16], 1000);
+    let weak_hash = pangeo_render::secrets::password::hash_with("snapshot-password", &[7u8; 16], 1000);
     let edits: Vec<(String, String)> = vec![
         (format!("apiToken: \"{api}\"\n    extraConfig"), format!("apiToken: \"{proxy}\"\n    extraConfig")),
         (format!("secretToken: \"{proxy}\""), format!("secretToken: \"{}\"", &proxy[..40])),

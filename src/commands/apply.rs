@@ -7,17 +7,17 @@ use std::io::Write;
 
 use crate::apply::{self, Options};
 use crate::cli::ApplyArgs;
-use crate::commands::diff::{cluster_error, describe, render_and_connect, runtime};
-use crate::diff::{self, mask::Masker, pair};
+use crate::commands::session::{cluster_error, describe, render_and_connect, runtime};
 use crate::error::{Error, Result};
-use crate::secrets;
+use crate::plan;
+use crate::secrets::{self, mask::Masker};
 
 pub fn run(args: &ApplyArgs) -> Result<i32> {
     let c = &args.cluster;
     let rt = runtime()?;
     let (loaded, secrets, artifacts, mut cluster) = render_and_connect(c, &rt)?;
     let masker = Masker::new(secrets::values(&secrets));
-    let manifests = diff::manifests(&artifacts)?;
+    let manifests = plan::manifests(&artifacts)?;
     let releases = apply::helm_releases(&loaded.config, &artifacts);
     // Checked first, so that a missing helm stops before anything is written.
     let helm = match args.helm {
@@ -31,7 +31,7 @@ pub fn run(args: &ApplyArgs) -> Result<i32> {
 
     let mut out = anstream::stdout();
     rt.block_on(async {
-        let plan = pair::plan(&mut cluster, manifests, opts.force_conflicts)
+        let plan = plan::plan(&mut cluster, manifests, opts.force_conflicts)
             .await
             .map_err(|e| cluster_error(&cluster, &e, &masker))?;
         if let Some(why) = apply::blockers(&plan, &opts) {

@@ -50,7 +50,7 @@ pub fn run(args: &InitArgs) -> Result<()> {
     let loaded = config::load_str(&args.output, &text)?;
     fsutil::write_atomic(&args.output, text.as_bytes(), false)?;
     let mut err = anstream::stderr();
-    crate::report::write_text(&mut err, &loaded.warnings).ok();
+    crate::diag::write_text(&mut err, &loaded.warnings).ok();
     let _ = writeln!(err, "wrote {}", args.output.display());
     if let Some(ignored) = add_to_gitignore(&args.output)? {
         let _ = writeln!(err, "added {} to {}", secrets_file_name(&args.output), ignored.display());

@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod diff;
 pub mod init;
+pub mod session;
 pub mod upgrade;
 pub mod validate;
 pub mod values;

@@ -10,11 +10,11 @@ use std::path::Path;
 use crate::aws::eks_versions;
 use crate::cli::UpgradeArgs;
 use crate::config::{self, Chart};
-use crate::diff::mask::Masker;
+use crate::diag::Format;
 use crate::diff::print;
 use crate::error::{Error, Result};
 use crate::render::{self, ArtifactKind};
-use crate::report::Format;
+use crate::secrets::mask::Masker;
 use crate::secrets::{self, Secrets};
 use crate::upgrade::{self, ChartPlan, KubernetesPlan, Step};
 

@@ -8,9 +8,9 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::cli::ValidateArgs;
+use crate::diag::ids;
+use crate::diag::{self, Diagnostic, Format};
 use crate::error::{Error, Result};
-use crate::report::{self, Diagnostic, Format};
-use crate::rules;
 use crate::validate::{self, Input, MAX_FILE_BYTES};
 use crate::yaml::Pos;
 
@@ -53,7 +53,7 @@ pub fn run(args: &ValidateArgs) -> Result<i32> {
     let mut diags = validate::validate_with_context(config, &inputs, &context);
     if !refused.is_empty() {
         diags.extend(refused);
-        report::sort(&mut diags);
+        diag::sort(&mut diags);
     }
 
     let errors = diags.iter().filter(|d| d.is_error()).count();
@@ -63,11 +63,11 @@ pub fn run(args: &ValidateArgs) -> Result<i32> {
     match args.format {
         Format::Json => {
             let mut out = std::io::stdout().lock();
-            report::write_json(&mut out, &diags).map_err(|e| Error::io("<stdout>", e))?;
+            diag::write_json(&mut out, &diags).map_err(|e| Error::io("<stdout>", e))?;
         }
         Format::Text => {
             let mut err = anstream::stderr();
-            let _ = report::write_text(&mut err, &diags);
+            let _ = diag::write_text(&mut err, &diags);
             if !diags.is_empty() || failed {
                 let verdict = if failed { "invalid" } else { "valid" };
                 let _ =
@@ -163,7 +163,7 @@ fn read(path: &Path) -> Result<FileText> {
         Ok(text) => FileText::Text(text),
         Err(e) => FileText::Refused(
             Diagnostic::error(
-                rules::YAML_SYNTAX,
+                ids::YAML_SYNTAX,
                 path,
                 Pos { line: 1, col: 1 },
                 format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),

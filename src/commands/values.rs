@@ -5,7 +5,6 @@
 //! no-op and byte-identical.
 
 use std::io::{Read, Write};
-use std::path::Path;
 
 use crate::cli::ValuesArgs;
 use crate::commands::{source_name, templates_for};
@@ -43,10 +42,10 @@ pub fn run(args: &ValuesArgs) -> Result<()> {
         secrets::save(&secrets_path, &secrets)?;
     }
     let mut err = anstream::stderr();
-    crate::report::write_text(&mut err, &loaded.warnings).ok();
+    crate::diag::write_text(&mut err, &loaded.warnings).ok();
     for a in &artifacts {
         let path = args.output.join(a.file_name);
-        if fsutil::unchanged(&path, a.text.as_bytes()) && mode_ok(&path, a.kind.holds_secrets()) {
+        if fsutil::unchanged(&path, a.text.as_bytes()) && fsutil::mode_ok(&path, a.kind.holds_secrets()) {
             let _ = writeln!(err, "unchanged {}", path.display());
             continue;
         }
@@ -86,16 +85,4 @@ fn read_password() -> Result<String> {
         )));
     }
     Ok(password)
-}
-
-#[cfg(unix)]
-fn mode_ok(path: &Path, secret: bool) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    let want = if secret { 0o600 } else { 0o644 };
-    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o777 == want)
-}
-
-#[cfg(not(unix))]
-fn mode_ok(_: &Path, _: bool) -> bool {
-    true
 }

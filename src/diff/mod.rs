@@ -1,14 +1,11 @@
 //! What `apply` would change: Kubernetes objects (live vs. server-side apply dry-run) and Helm
 //! releases (the newest deployed release's user-supplied values vs. the rendered values file).
 //!
-//! The cluster is read in [`pair::plan`] and [`release`]; everything after that — stripping,
+//! The cluster is read in [`crate::plan::plan`] and [`release`]; everything after that — stripping,
 //! masking, printing — is pure and works on canned data in the unit tests.
 
 pub mod helm_release;
-pub mod mask;
-pub mod pair;
 pub mod print;
-pub mod strip;
 
 use std::io::Write;
 
@@ -18,35 +15,12 @@ use serde_json::Value;
 use crate::config;
 use crate::error::{Error, Result};
 use crate::kube::{Cluster, ClusterError, Conflict};
+use crate::plan::strip::strip;
+use crate::plan::{Action, Planned};
 use crate::render::{Artifact, ArtifactKind};
+use crate::secrets::mask::{Masker, Shape, is_secret};
 use helm_release::Found;
-use mask::{Masker, Shape};
-use pair::{Action, Planned};
-
-/// Every Kubernetes object of the rendered manifests, in apply order.
-pub fn manifests(artifacts: &[Artifact]) -> Result<Vec<Value>> {
-    let mut out = Vec::new();
-    for a in artifacts.iter().filter(|a| a.kind.is_manifest()) {
-        let docs = crate::yaml::parse_documents(&a.text).map_err(|e| Error::Template {
-            name: a.file_name.to_string(),
-            message: format!("rendered YAML is invalid at line {}: {}", e.pos.line, e.message),
-        })?;
-        for doc in docs {
-            let obj = doc.to_json();
-            if crate::kube::ObjectRef::of(&obj).is_none() {
-                return Err(Error::Template {
-                    name: a.file_name.to_string(),
-                    message: format!(
-                        "a document at line {} has no apiVersion, kind or metadata.name",
-                        doc.pos.line
-                    ),
-                });
-            }
-            out.push(obj);
-        }
-    }
-    Ok(pair::order(out))
-}
+use print::{to_yaml, unified};
 
 /// A Helm release this deployment installs, with its rendered values.
 #[derive(Clone, Debug)]
@@ -310,10 +284,62 @@ impl Report {
     }
 }
 
+impl Planned {
+    /// Live and merged as masked YAML texts (live is empty when absent).
+    pub fn texts(&self, masker: &Masker) -> (String, String) {
+        let mut live = self.live.clone();
+        let mut merged = self.merged.clone();
+        if let Some(l) = live.as_mut() {
+            strip(l);
+        }
+        strip(&mut merged);
+        let shape = Shape::Object { secret: is_secret(&merged) };
+        masker.pair(shape, live.as_mut(), Some(&mut merged));
+        (live.as_ref().map(to_yaml).unwrap_or_default(), to_yaml(&merged))
+    }
+
+    /// The unified diff of live vs merged, masked; empty when there is no visible difference.
+    pub fn diff(&self, masker: &Masker) -> String {
+        let (live, merged) = self.texts(masker);
+        let key = self.object.file_key();
+        let old = if self.live.is_some() {
+            format!("live/{key}")
+        } else {
+            format!("live/{key} (not in the cluster)")
+        };
+        let new = if self.immutable.is_empty() {
+            format!("merged/{key}")
+        } else {
+            format!("merged/{key} (re-created)")
+        };
+        unified(&live, &merged, &old, &new)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn absent_object_is_a_create_and_diff_is_all_additions() {
+        let merged = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "a", "namespace": "n", "uid": "x"}});
+        let p = Planned {
+            object: crate::kube::ObjectRef::of(&merged).unwrap(),
+            body: merged.clone(),
+            manager: crate::kube::FIELD_MANAGER,
+            handover: false,
+            live: None,
+            merged,
+            conflicts: vec![],
+            immutable: vec![],
+        };
+        assert_eq!(p.action(), Action::Create);
+        let d = p.diff(&Masker::default());
+        assert!(d.contains("--- live/v1.ServiceAccount.n.a (not in the cluster)"), "{d}");
+        assert!(d.contains("+kind: ServiceAccount"), "{d}");
+        assert!(!d.contains("uid"), "{d}");
+    }
 
     #[test]
     fn release_values_diff_masks_secrets_and_ignores_number_spelling() {
@@ -336,7 +362,7 @@ mod tests {
         let r = compare_release(&target, Found::Deployed(deployed), &masker);
         assert_eq!(r.state, "changed");
         assert!(r.diff.contains("-  image: a\n+  image: b\n"), "{}", r.diff);
-        assert!(r.diff.contains(mask::CHANGED), "{}", r.diff);
+        assert!(r.diff.contains(crate::secrets::mask::CHANGED), "{}", r.diff);
         assert!(
             !r.diff.lines().any(|l| l.starts_with(['-', '+']) && l.contains("limit")),
             "number spelling must not differ: {}",

@@ -10,7 +10,7 @@ use std::io::Write;
 
 use serde_json::Value;
 
-use super::strip::canonical;
+use crate::plan::strip::canonical;
 
 /// YAML text of a value (keys sorted, numbers canonical), ending in a newline.
 pub fn to_yaml(v: &Value) -> String {

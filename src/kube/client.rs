@@ -8,7 +8,7 @@
 //! connections with TCP_NODELAY set: kube-rs's default connector leaves Nagle's algorithm on,
 //! which can hold a request's last segment back until the server's delayed ACK (tens of ms).
 //! Connections are kept alive and opened while the config renders; how many requests are in
-//! flight at once is measured, not assumed (`diff::pair::concurrency`, BENCHMARKS.md).
+//! flight at once is measured, not assumed (`plan::concurrency`, BENCHMARKS.md).
 
 use std::path::{Path, PathBuf};
 

@@ -1,19 +1,19 @@
 //! The cluster side: the only module that uses kube-rs.
 //!
 //! [`client`] loads a kubeconfig and builds a client tuned for a handful of small requests;
-//! [`ssa`] maps our objects to API resources and reads, applies (server-side, field manager
+//! [`api`] maps our objects to API resources and reads, applies (server-side, field manager
 //! [`FIELD_MANAGER`]), deletes and creates them. Errors become [`ClusterError`]s that name the
 //! verb, the resource and the object; callers turn them into the tool's one error type.
 
+pub mod api;
 pub mod client;
-pub mod ssa;
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::task::Poll;
 
+pub use api::{ApplyMode, Cluster, ClusterError, Conflict, ObjectRef};
 pub use client::{Connection, connect};
-pub use ssa::{ApplyMode, Cluster, ClusterError, Conflict, ObjectRef};
 
 /// The field manager of every server-side apply this tool sends.
 pub const FIELD_MANAGER: &str = "pangeo-render";

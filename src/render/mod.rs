@@ -102,11 +102,11 @@ pub fn render(
 fn template_error(name: &str, e: &minijinja::Error) -> Error {
     // minijinja's Display carries the line; the detailed form adds the source snippet.
     let mut message = e.to_string();
-    if let Some(detail) = e.detail() {
-        if !message.contains(detail) {
-            message.push_str(": ");
-            message.push_str(detail);
-        }
+    if let Some(detail) = e.detail()
+        && !message.contains(detail)
+    {
+        message.push_str(": ");
+        message.push_str(detail);
     }
     Error::Template { name: name.to_string(), message }
 }

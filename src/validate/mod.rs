@@ -20,9 +20,9 @@ pub mod schemas;
 use std::path::{Path, PathBuf};
 
 use crate::config;
+use crate::diag::ids;
+use crate::diag::{self, Diagnostic};
 use crate::error::Error;
-use crate::report::{self, Diagnostic};
-use crate::rules as ids;
 use crate::yaml::{self, Node, Pos};
 
 use facts::{ClusterFacts, ConfigFacts, EbsFacts, HubFacts, ManifestFacts};
@@ -85,7 +85,7 @@ pub fn validate(config: Option<Input>, files: &[Input]) -> Vec<Diagnostic> {
         rules::run(&rules::Deployment { config: Some(c), ..Default::default() }, &mut out);
     }
 
-    report::sort(&mut out);
+    diag::sort(&mut out);
     out.dedup();
     out
 }

@@ -5,9 +5,9 @@
 
 use std::path::Path;
 
-use crate::report::Diagnostic;
-use crate::rules;
-use crate::schema::{self, Schema};
+use crate::diag::Diagnostic;
+use crate::diag::ids;
+use crate::diag::schema::{self, Schema};
 use crate::validate::kind::Kind;
 use crate::yaml::{Node, dotted};
 
@@ -58,7 +58,7 @@ fn hub_config_keys(file: &Path, doc: &Node) -> Vec<Diagnostic> {
         .iter()
         .filter(|e| !e.key.starts_with(|c: char| c.is_ascii_uppercase()))
         .map(|e| {
-            Diagnostic::error(rules::SCHEMA, file, e.key_pos, format!("`{}` is not a configurable class name", e.key))
+            Diagnostic::error(ids::SCHEMA, file, e.key_pos, format!("`{}` is not a configurable class name", e.key))
                 .field(dotted(&[&path[..], &[e.key.as_str()]].concat()))
                 .hint("keys under hub.config are class names starting with a capital letter, e.g. JupyterHub, Authenticator")
         })

@@ -68,7 +68,7 @@ impl Workspace {
     }
     /// Deterministic secrets, so snapshots are stable: fixed tokens and a hash with a fixed salt.
     pub fn write_fixed_secrets(&self) {
-        let hash = pangeo_render::password::hash_with("snapshot-password", &[7u8; 16], 600_000);
+        let hash = pangeo_render::secrets::password::hash_with("snapshot-password", &[7u8; 16], 600_000);
         let s = pangeo_render::secrets::Secrets {
             api_version: "pangeo-render/v1alpha1".into(),
             kind: "PangeoSecrets".into(),

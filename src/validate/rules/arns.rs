@@ -4,8 +4,8 @@
 //! load balancer controller find the rest out minutes later, in events nobody reads.
 
 use crate::aws::arn;
-use crate::report::Diagnostic;
-use crate::rules;
+use crate::diag::Diagnostic;
+use crate::diag::ids;
 use crate::validate::facts::{Fact, SSL_CERT};
 use crate::validate::rules::Deployment;
 use crate::validate::rules::placeholders::is_placeholder;
@@ -77,7 +77,7 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
                 // A bad certificate in the HTTPS annotation is PR021's to report.
                 if service != Service::Acm {
                     out.push(
-                        f.error(rules::ARN_FORMAT, format!("not a valid {} ARN: {e}", service.what()))
+                        f.error(ids::ARN_FORMAT, format!("not a valid {} ARN: {e}", service.what()))
                             .hint(format!("it looks like {}", service.example())),
                     );
                 }
@@ -98,7 +98,7 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
                     };
                     out.push(
                         f.error(
-                            rules::ARN_REGION,
+                            ids::ARN_REGION,
                             format!(
                                 "the {} is in `{}`, the cluster in `{}`",
                                 service.what(),
@@ -118,7 +118,7 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
             if *acct != first && !std::ptr::eq(*f, first_fact) {
                 out.push(
                     f.error(
-                        rules::ARN_ACCOUNT,
+                        ids::ARN_ACCOUNT,
                         format!(
                             "the {} belongs to account {acct}, the {} to account {first}",
                             service.what(),
@@ -147,7 +147,7 @@ fn https(d: &Deployment, out: &mut Vec<Diagnostic>) {
             let loc = h.annotations_loc.as_ref().unwrap_or(offload);
             out.push(
                 loc.error(
-                    rules::HTTPS,
+                    ids::HTTPS,
                     format!("HTTPS offload is enabled but the proxy service has no `{SSL_CERT}` annotation"),
                 )
                 .hint("add the annotation with the ACM certificate ARN of the hub's domain"),
@@ -157,7 +157,7 @@ fn https(d: &Deployment, out: &mut Vec<Diagnostic>) {
         Some(c) => {
             if let Err(e) = arn::parse_certificate(&c.value) {
                 out.push(
-                    c.error(rules::HTTPS, format!("HTTPS offload needs an ACM certificate ARN here: {e}"))
+                    c.error(ids::HTTPS, format!("HTTPS offload needs an ACM certificate ARN here: {e}"))
                         .hint("copy it from the ACM console: arn:aws:acm:REGION:ACCOUNT:certificate/UUID"),
                 );
             }

@@ -3,8 +3,8 @@
 //! node-group discovery tag must name this cluster (PR012), or it never scales anything.
 
 use crate::aws::autoscaler;
-use crate::report::Diagnostic;
-use crate::rules;
+use crate::diag::Diagnostic;
+use crate::diag::ids;
 use crate::validate::rules::Deployment;
 use crate::validate::rules::placeholders::is_placeholder;
 
@@ -18,7 +18,7 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
         if let Some(image) = &a.image {
             let (repo, tag) = split_image(&image.value);
             match tag {
-                None => out.push(image.error(rules::IMAGE_TAG, "the autoscaler image has no tag").hint(
+                None => out.push(image.error(ids::IMAGE_TAG, "the autoscaler image has no tag").hint(
                     format!("pin a version, e.g. {}", autoscaler::image_for("1.34").unwrap_or_default()),
                 )),
                 Some(tag) if tag.contains(':') => {} // a digest: pinned, version unknown
@@ -34,7 +34,7 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
                         };
                         out.push(
                             image
-                                .error(rules::AUTOSCALER_IMAGE, format!("the autoscaler is {tag}, the cluster runs Kubernetes {}; their minor versions must match", v.value))
+                                .error(ids::AUTOSCALER_IMAGE, format!("the autoscaler is {tag}, the cluster runs Kubernetes {}; their minor versions must match", v.value))
                                 .hint(hint),
                         );
                     }
@@ -44,7 +44,7 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
                 out.push(
                     image
                         .warning(
-                            rules::AUTOSCALER_IMAGE,
+                            ids::AUTOSCALER_IMAGE,
                             "k8s.gcr.io is frozen and gets no new autoscaler releases",
                         )
                         .hint(format!("use {}", autoscaler::IMAGE_REPOSITORY)),
@@ -55,7 +55,7 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
             None => out.push(
                 a.container_loc
                     .error(
-                        rules::AUTOSCALER_TAG,
+                        ids::AUTOSCALER_TAG,
                         "the autoscaler has no --node-group-auto-discovery flag, so it manages no node group",
                     )
                     .hint(format!(
@@ -73,7 +73,7 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
                 if !tags.contains(&"k8s.io/cluster-autoscaler/enabled") || names.is_empty() {
                     out.push(
                         flag.error(
-                            rules::AUTOSCALER_TAG,
+                            ids::AUTOSCALER_TAG,
                             "the discovery flag does not select node groups by the cluster's autoscaler tags",
                         )
                         .hint(format!("use asg:tag={TAG_PREFIX}enabled,{TAG_PREFIX}CLUSTER-NAME")),
@@ -83,7 +83,7 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
                 {
                     out.push(
                         flag.error(
-                            rules::AUTOSCALER_TAG,
+                            ids::AUTOSCALER_TAG,
                             format!(
                                 "the discovery tag names cluster `{}`, this cluster is `{}`",
                                 names.join(","),

@@ -12,8 +12,8 @@
 //! a false alarm caused by the autoscaler's choice.
 
 use crate::aws::instances::{self, InstanceType};
-use crate::report::Diagnostic;
-use crate::rules;
+use crate::diag::Diagnostic;
+use crate::diag::ids;
 use crate::validate::facts::Group;
 use crate::validate::rules::{Deployment, num};
 
@@ -35,7 +35,7 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
             && cpu.value > t.allocatable_cores()
         {
             out.push(
-                cpu.error(rules::CAPACITY, format!("a user's server is guaranteed {} CPU, but a {} node of group `{}` has {} allocatable", num(cpu.value), t.name, g.name.value, num(t.allocatable_cores())))
+                cpu.error(ids::CAPACITY, format!("a user's server is guaranteed {} CPU, but a {} node of group `{}` has {} allocatable", num(cpu.value), t.name, g.name.value, num(t.allocatable_cores())))
                     .hint("lower the guarantee or add a larger instance type to the main node group"),
             );
         }
@@ -43,7 +43,7 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
             let gib = mem.value / GIB;
             if gib > t.allocatable_memory_gib() {
                 out.push(
-                    mem.error(rules::CAPACITY, format!("a user's server is guaranteed {} GiB of memory, but a {} node of group `{}` has {} GiB allocatable", num(gib), t.name, g.name.value, num(t.allocatable_memory_gib())))
+                    mem.error(ids::CAPACITY, format!("a user's server is guaranteed {} GiB of memory, but a {} node of group `{}` has {} GiB allocatable", num(gib), t.name, g.name.value, num(t.allocatable_memory_gib())))
                         .hint("lower the guarantee or add a larger instance type to the main node group"),
                 );
             }
@@ -60,7 +60,7 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
     {
         fits = false;
         out.push(
-            cores.error(rules::CAPACITY, format!("the default worker asks for {} cores, but the largest instance type of group `{}` ({}) has {} allocatable", num(cores.value), g.name.value, t.name, num(alloc_cores)))
+            cores.error(ids::CAPACITY, format!("the default worker asks for {} cores, but the largest instance type of group `{}` ({}) has {} allocatable", num(cores.value), g.name.value, t.name, num(alloc_cores)))
                 .hint("lower the default or add a larger instance type to the worker node group"),
         );
     }
@@ -69,7 +69,7 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
     {
         fits = false;
         out.push(
-            mem.error(rules::CAPACITY, format!("the default worker asks for {} GiB, but the largest instance type of group `{}` ({}) has {} GiB allocatable", num(mem.value), g.name.value, t.name, num(alloc_mem)))
+            mem.error(ids::CAPACITY, format!("the default worker asks for {} GiB, but the largest instance type of group `{}` ({}) has {} GiB allocatable", num(mem.value), g.name.value, t.name, num(alloc_mem)))
                 .hint("lower the default or add a larger instance type to the worker node group"),
         );
     }
@@ -87,7 +87,7 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
     if max_workers.value > room {
         out.push(
             max_workers
-                .error(rules::CAPACITY, format!(
+                .error(ids::CAPACITY, format!(
                     "a user may ask for {} workers, but group `{}` holds at most {} default workers ({} nodes × {} per {})",
                     num(max_workers.value), g.name.value, num(room), num(max_size.value), num(per_node), t.name
                 ))

@@ -4,8 +4,8 @@
 //! which users edit by hand, and do what eksctl does offline plus what eksctl must ask AWS.
 
 use crate::aws::{eks_versions, instances, regions};
-use crate::report::Diagnostic;
-use crate::rules;
+use crate::diag::Diagnostic;
+use crate::diag::ids;
 use crate::validate::facts::ClusterFacts;
 use crate::validate::rules::{Deployment, num};
 
@@ -29,7 +29,7 @@ fn region_and_zones(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => "use a Region code such as us-west-2".into(),
             };
-            out.push(r.error(rules::ZONE_REGION, format!("unknown AWS Region `{}`", r.value)).hint(hint));
+            out.push(r.error(ids::ZONE_REGION, format!("unknown AWS Region `{}`", r.value)).hint(hint));
         }
         found
     });
@@ -37,7 +37,7 @@ fn region_and_zones(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
         out.push(
             c.zones_loc
                 .error(
-                    rules::ZONE_LAYOUT,
+                    ids::ZONE_LAYOUT,
                     format!("{} cluster availability zone(s) given; EKS needs at least 2", c.zones.len()),
                 )
                 .hint("list two or more zones of the Region in availabilityZones"),
@@ -50,7 +50,7 @@ fn region_and_zones(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
             if !region.has_zone(&z.value) {
                 out.push(
                     z.error(
-                        rules::ZONE_REGION,
+                        ids::ZONE_REGION,
                         format!("`{}` is not an availability zone of {}", z.value, region.code),
                     )
                     .hint(format!(
@@ -70,7 +70,7 @@ fn region_and_zones(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
             if !g.zones.is_empty() {
                 out.push(
                     subnets
-                        .error(rules::ZONE_LAYOUT, format!("node group `{}` sets both subnets and availabilityZones", g.name.value))
+                        .error(ids::ZONE_LAYOUT, format!("node group `{}` sets both subnets and availabilityZones", g.name.value))
                         .hint("eksctl accepts one of the two; keep availabilityZones with the single shared zone"),
                 );
             }
@@ -79,7 +79,7 @@ fn region_and_zones(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
         if g.zones.len() != 1 {
             out.push(
                 g.zones_loc
-                    .error(rules::ZONE_LAYOUT, format!("node group `{}` is in {} zones; it must be pinned to exactly one", g.name.value, g.zones.len()))
+                    .error(ids::ZONE_LAYOUT, format!("node group `{}` is in {} zones; it must be pinned to exactly one", g.name.value, g.zones.len()))
                     .hint("give availabilityZones a single zone, the same for every node group, so EBS volumes can follow pods"),
             );
             continue;
@@ -88,7 +88,7 @@ fn region_and_zones(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
         if !c.zones.is_empty() && !c.zones.iter().any(|cz| cz.value == z.value) {
             out.push(
                 z.error(
-                    rules::ZONE_LAYOUT,
+                    ids::ZONE_LAYOUT,
                     format!(
                         "node group `{}` is pinned to `{}`, which is not one of the cluster's zones",
                         g.name.value, z.value
@@ -104,7 +104,7 @@ fn region_and_zones(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
             None => first = Some(&z.value),
             Some(f) if f != z.value => out.push(
                 z.error(
-                    rules::ZONE_LAYOUT,
+                    ids::ZONE_LAYOUT,
                     format!("node group `{}` is in `{}`, another node group in `{f}`", g.name.value, z.value),
                 )
                 .hint("pin every node group to the same zone so EBS volumes can follow users and workers"),
@@ -118,7 +118,7 @@ fn version(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
     if let Some(n) = &c.version_number {
         out.push(
             n.error(
-                rules::VERSION_QUOTED,
+                ids::VERSION_QUOTED,
                 format!("the Kubernetes version is the number {}, not a string", n.value),
             )
             .hint("quote it, e.g. version: \"1.30\" (YAML reads an unquoted 1.30 as the number 1.3)"),
@@ -134,8 +134,8 @@ fn version(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
     if let Some((severity, message, hint)) = eks_versions::verdict(&v.value, &today, None) {
         out.push(
             match severity {
-                eks_versions::Severity::Warning => v.warning(rules::VERSION_SUPPORT, message),
-                eks_versions::Severity::Error => v.error(rules::VERSION_SUPPORT, message),
+                eks_versions::Severity::Warning => v.warning(ids::VERSION_SUPPORT, message),
+                eks_versions::Severity::Error => v.error(ids::VERSION_SUPPORT, message),
             }
             .hint(hint),
         );
@@ -155,14 +155,14 @@ fn names_and_sizes(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
         if !eksctl_name_ok(&n.value) {
             out.push(
                 n.error(
-                    rules::NAME_PATTERN,
+                    ids::NAME_PATTERN,
                     format!("cluster name `{}` breaks eksctl's name pattern", n.value),
                 )
                 .hint(HINT),
             );
         } else if n.value.len() > 100 {
             out.push(
-                n.error(rules::NAME_PATTERN, "the cluster name is longer than EKS's 100 characters")
+                n.error(ids::NAME_PATTERN, "the cluster name is longer than EKS's 100 characters")
                     .hint("shorten it"),
             );
         }
@@ -172,7 +172,7 @@ fn names_and_sizes(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
             out.push(
                 g.name
                     .error(
-                        rules::NAME_PATTERN,
+                        ids::NAME_PATTERN,
                         format!("node group name `{}` breaks eksctl's name pattern", g.name.value),
                     )
                     .hint(HINT),
@@ -181,7 +181,7 @@ fn names_and_sizes(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
         if c.groups[..i].iter().any(|o| o.name.value == g.name.value) {
             out.push(
                 g.name
-                    .error(rules::NAME_PATTERN, format!("two node groups are named `{}`", g.name.value))
+                    .error(ids::NAME_PATTERN, format!("two node groups are named `{}`", g.name.value))
                     .hint("node group names must be unique in a cluster"),
             );
         }
@@ -189,7 +189,7 @@ fn names_and_sizes(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
             if min.value > max.value {
                 out.push(
                     min.error(
-                        rules::NODE_SIZES,
+                        ids::NODE_SIZES,
                         format!("minSize {} is greater than maxSize {}", num(min.value), num(max.value)),
                     )
                     .hint("lower minSize or raise maxSize"),
@@ -200,7 +200,7 @@ fn names_and_sizes(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
             {
                 out.push(
                     d.error(
-                        rules::NODE_SIZES,
+                        ids::NODE_SIZES,
                         format!(
                             "desiredCapacity {} lies outside [{}, {}]",
                             num(d.value),
@@ -220,7 +220,7 @@ fn instance_types(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
         for t in &g.instance_types {
             if instances::find(&t.value).is_none() {
                 out.push(
-                    t.warning(rules::INSTANCE_TYPE, format!("instance type `{}` is not in pangeo-render's instance data", t.value))
+                    t.warning(ids::INSTANCE_TYPE, format!("instance type `{}` is not in pangeo-render's instance data", t.value))
                         .hint("capacity checks skip it; known families: m5, m6i, m7i, c5, r5 (src/aws/instances.rs)"),
                 );
             }

@@ -5,8 +5,8 @@
 //! either way `pangeo-render values` would change it. Secrets are never compared here: they live
 //! in the secrets file, and their messages would have to quote them.
 
-use crate::report::Diagnostic;
-use crate::rules;
+use crate::diag::Diagnostic;
+use crate::diag::ids;
 use crate::validate::facts::{Bound, ClusterFacts, Fact, HubFacts, Loc};
 use crate::validate::rules::{Deployment, num};
 
@@ -40,7 +40,7 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
 
 fn differs(out: &mut Vec<Diagnostic>, at: &Loc, what: &str, found: &str, want: &str, config_at: &Loc) {
     out.push(
-        at.error(rules::CONFIG_DRIFT, format!("{what} is {found}, the config says {want}")).hint(format!(
+        at.error(ids::CONFIG_DRIFT, format!("{what} is {found}, the config says {want}")).hint(format!(
             "{HINT} (config: {}:{})",
             config_at.file.display(),
             config_at.pos.line
@@ -93,7 +93,7 @@ fn cluster(c: &ClusterFacts, want: &ClusterFacts, out: &mut Vec<Diagnostic>) {
             let at = c.groups.first().map_or(&c.zones_loc, |g| &g.loc);
             out.push(
                 at.error(
-                    rules::CONFIG_DRIFT,
+                    ids::CONFIG_DRIFT,
                     format!("node group `{}` of the config is missing", w.name.value),
                 )
                 .hint(format!(
@@ -142,7 +142,7 @@ fn cluster(c: &ClusterFacts, want: &ClusterFacts, out: &mut Vec<Diagnostic>) {
         if !want.groups.iter().any(|w| w.name.value == g.name.value) {
             out.push(
                 g.name
-                    .error(rules::CONFIG_DRIFT, format!("node group `{}` is not in the config", g.name.value))
+                    .error(ids::CONFIG_DRIFT, format!("node group `{}` is not in the config", g.name.value))
                     .hint(format!(
                         "{HINT} (config: {}:{})",
                         want.file.display(),

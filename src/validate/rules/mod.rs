@@ -17,7 +17,7 @@ pub mod storage;
 pub mod tokens;
 pub mod workers;
 
-use crate::report::Diagnostic;
+use crate::diag::Diagnostic;
 use crate::validate::facts::{ClusterFacts, ConfigFacts, EbsFacts, Fact, HubFacts, ManifestFacts};
 
 #[derive(Default)]

@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-use crate::report::Diagnostic;
-use crate::rules;
+use crate::diag::Diagnostic;
+use crate::diag::ids;
 use crate::yaml::{Node, dotted};
 
 /// One definition, shared with the config checks (config sits left of validate).
@@ -20,7 +20,7 @@ pub fn check_file(file: &Path, docs: &[Node]) -> Vec<Diagnostic> {
         for (path, node) in strings {
             if node.as_str().is_some_and(is_placeholder) {
                 out.push(
-                    Diagnostic::error(rules::PLACEHOLDER, file, node.pos, "a placeholder value was left in")
+                    Diagnostic::error(ids::PLACEHOLDER, file, node.pos, "a placeholder value was left in")
                         .field(dotted(&path))
                         .hint(
                             "replace it with the real value, or render the file with `pangeo-render values`",

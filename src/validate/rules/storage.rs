@@ -3,8 +3,8 @@
 //! "true"`, a string), and the EBS CSI driver as provisioner (the in-tree
 //! `kubernetes.io/aws-ebs` provisioner is gone from current Kubernetes).
 
-use crate::report::Diagnostic;
-use crate::rules;
+use crate::diag::Diagnostic;
+use crate::diag::ids;
 use crate::validate::facts::{DEFAULT_CLASS, StorageClassFacts};
 use crate::validate::rules::Deployment;
 
@@ -20,11 +20,8 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
         match &sc.provisioner {
             Some(p) if p.value == PROVISIONER => {}
             Some(p) => out.push(
-                p.error(
-                    rules::STORAGE_CLASS,
-                    format!("StorageClass `{name}` is provisioned by `{}`", p.value),
-                )
-                .hint(format!("use provisioner: {PROVISIONER} (the EBS CSI driver)")),
+                p.error(ids::STORAGE_CLASS, format!("StorageClass `{name}` is provisioned by `{}`", p.value))
+                    .hint(format!("use provisioner: {PROVISIONER} (the EBS CSI driver)")),
             ),
             None => {} // the schema reports the missing field
         }
@@ -32,12 +29,12 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
             Some(e) if e.value == "true" && sc.encrypted_is_string => {}
             Some(e) if e.value == "true" => {} // unquoted true: the schema says it must be a string
             Some(e) => out.push(
-                e.error(rules::STORAGE_CLASS, format!("StorageClass `{name}` does not encrypt volumes"))
+                e.error(ids::STORAGE_CLASS, format!("StorageClass `{name}` does not encrypt volumes"))
                     .hint("set parameters.encrypted: \"true\" (a quoted string)"),
             ),
             None => out.push(
                 sc.parameters_loc
-                    .error(rules::STORAGE_CLASS, format!("StorageClass `{name}` does not encrypt volumes"))
+                    .error(ids::STORAGE_CLASS, format!("StorageClass `{name}` does not encrypt volumes"))
                     .hint("add parameters.encrypted: \"true\" (a quoted string)"),
             ),
         }
@@ -49,7 +46,7 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
         0 if want_default => out.push(
             classes[0]
                 .loc
-                .error(rules::STORAGE_CLASS, "no StorageClass is marked as the default")
+                .error(ids::STORAGE_CLASS, "no StorageClass is marked as the default")
                 .hint(format!("annotate one with {DEFAULT_CLASS}: \"true\"; EKS clusters from 1.30 on have no default class, so users' volumes would stay Pending")),
         ),
         0 | 1 => {}
@@ -60,7 +57,7 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
                     c.default
                         .as_ref()
                         .unwrap_or(&c.loc)
-                        .error(rules::STORAGE_CLASS, format!("StorageClass `{name}` is a second default class"))
+                        .error(ids::STORAGE_CLASS, format!("StorageClass `{name}` is a second default class"))
                         .hint("keep the default-class annotation on exactly one StorageClass"),
                 );
             }

@@ -7,9 +7,9 @@
 
 use std::path::Path;
 
-use crate::password;
-use crate::report::Diagnostic;
-use crate::rules;
+use crate::diag::Diagnostic;
+use crate::diag::ids;
+use crate::secrets::password;
 use crate::validate::facts::{Fact, Reader};
 use crate::validate::rules::Deployment;
 use crate::validate::rules::placeholders::is_placeholder;
@@ -26,7 +26,7 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
         password_hash(hash, out);
     } else if let Some(loc) = &h.password_hash_not_text {
         out.push(
-            loc.error(rules::PASSWORD_HASH, "the admin password hash is not a string")
+            loc.error(ids::PASSWORD_HASH, "the admin password hash is not a string")
                 .hint("it is one quoted string: \"$pbkdf2-sha256$i=ITERATIONS,l=32$SALT$HASH\", as `pangeo-render values` writes it"),
         );
     } else if let Some(class) = &h.authenticator_class
@@ -34,7 +34,7 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
     {
         out.push(
             class
-                .error(rules::PASSWORD_HASH, "PangeoPasswordAuthenticator is selected but hub.config.PangeoPasswordAuthenticator.password_hash is not set")
+                .error(ids::PASSWORD_HASH, "PangeoPasswordAuthenticator is selected but hub.config.PangeoPasswordAuthenticator.password_hash is not set")
                 .hint("render daskhub.yaml with `pangeo-render values`; the hub refuses to start without a hash"),
         );
     }
@@ -47,7 +47,7 @@ fn tokens(proxy: &Token, hub_api: &Token, gateway_api: &Token, out: &mut Vec<Dia
     for t in all.into_iter().flatten() {
         if !is_token(&t.value) && !is_placeholder(&t.value) {
             out.push(
-                t.error(rules::TOKENS, format!("the token is not 64 hexadecimal characters (it has {} characters)", t.value.chars().count()))
+                t.error(ids::TOKENS, format!("the token is not 64 hexadecimal characters (it has {} characters)", t.value.chars().count()))
                     .hint("generate one with `openssl rand -hex 32`, or let `pangeo-render values --rotate tokens` do it"),
             );
         }
@@ -56,7 +56,7 @@ fn tokens(proxy: &Token, hub_api: &Token, gateway_api: &Token, out: &mut Vec<Dia
         && a.value != b.value
     {
         out.push(
-            b.error(rules::TOKENS, "the Dask Gateway API token differs from jupyterhub.hub.services.dask-gateway.apiToken")
+            b.error(ids::TOKENS, "the Dask Gateway API token differs from jupyterhub.hub.services.dask-gateway.apiToken")
                 .hint(format!("both places must hold the same token (the other is at line {}); the gateway cannot authenticate users otherwise", a.loc.pos.line)),
         );
     }
@@ -64,7 +64,7 @@ fn tokens(proxy: &Token, hub_api: &Token, gateway_api: &Token, out: &mut Vec<Dia
         for api in [hub_api, gateway_api].into_iter().flatten() {
             if api.value == p.value && !is_placeholder(&p.value) {
                 out.push(
-                    api.error(rules::TOKENS, "the Dask Gateway API token is the same as proxy.secretToken")
+                    api.error(ids::TOKENS, "the Dask Gateway API token is the same as proxy.secretToken")
                         .hint("use a different random token for each purpose (`pangeo-render values --rotate tokens`)"),
                 );
                 break;
@@ -79,7 +79,7 @@ fn password_hash(hash: &Fact<String>, out: &mut Vec<Diagnostic>) {
     }
     if let Err(e) = password::parse(&hash.value) {
         out.push(
-            hash.error(rules::PASSWORD_HASH, format!("the admin password hash is not usable: {e}"))
+            hash.error(ids::PASSWORD_HASH, format!("the admin password hash is not usable: {e}"))
                 .hint("set the password again with `pangeo-render values --rotate password` (or --admin-password-stdin)"),
         );
     }

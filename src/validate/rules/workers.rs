@@ -5,8 +5,8 @@
 //! taint, or a nodeSelector for a capacity type no group has, leaves every worker Pending forever
 //! while the gateway reports the cluster as started.
 
-use crate::report::Diagnostic;
-use crate::rules;
+use crate::diag::Diagnostic;
+use crate::diag::ids;
 use crate::validate::facts::{Bound, CAPACITY_TYPE, ClusterFacts, Group, HubFacts, NODEGROUP_LABEL};
 use crate::validate::rules::autoscaler::split_image;
 use crate::validate::rules::{Deployment, num};
@@ -41,7 +41,7 @@ fn placement(h: &HubFacts, g: &Group, out: &mut Vec<Diagnostic>) {
                 format!("{} toleration(s) match none of them", tolerations.len())
             };
             out.push(
-                at.error(rules::WORKER_PLACEMENT, format!("Dask workers do not tolerate node group `{}`'s taint {} ({had})", g.name.value, taint.value))
+                at.error(ids::WORKER_PLACEMENT, format!("Dask workers do not tolerate node group `{}`'s taint {} ({had})", g.name.value, taint.value))
                     .hint(format!(
                         "add the toleration {{key: {}, operator: Equal, value: {}, effect: {}}} (the taint is at {}:{})",
                         taint.value.key, taint.value.value, taint.value.effect, taint.loc.file.display(), taint.loc.pos.line
@@ -60,7 +60,7 @@ fn placement(h: &HubFacts, g: &Group, out: &mut Vec<Diagnostic>) {
         match wanted {
             Some(w) if &w != value => out.push(
                 sel.error(
-                    rules::WORKER_PLACEMENT,
+                    ids::WORKER_PLACEMENT,
                     format!("workers select {key}={value}, but node group `{}` has {key}={w}", g.name.value),
                 )
                 .hint(if key == CAPACITY_TYPE {
@@ -81,7 +81,7 @@ fn placement(h: &HubFacts, g: &Group, out: &mut Vec<Diagnostic>) {
             {
                 out.push(
                     sel.error(
-                        rules::WORKER_PLACEMENT,
+                        ids::WORKER_PLACEMENT,
                         format!(
                             "workers select the label {key}, which node group `{}` does not set",
                             g.name.value
@@ -107,7 +107,7 @@ fn taint_tags(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
                 .any(|t| &t.value.key == key && value == &format!("{}:{}", t.value.value, t.value.effect));
             if !matches {
                 out.push(
-                    tag.error(rules::WORKER_PLACEMENT, format!("the autoscaler's taint tag for `{key}` does not match node group `{}`'s taints", g.name.value))
+                    tag.error(ids::WORKER_PLACEMENT, format!("the autoscaler's taint tag for `{key}` does not match node group `{}`'s taints", g.name.value))
                         .hint("make the tag k8s.io/cluster-autoscaler/node-template/taint/KEY: VALUE:EFFECT of the group's taint, so scaling up from zero works"),
                 );
             }
@@ -123,7 +123,7 @@ fn bounds(b: &Bound, out: &mut Vec<Diagnostic>) {
     {
         out.push(
             min.error(
-                rules::OPTION_BOUNDS,
+                ids::OPTION_BOUNDS,
                 format!("{}: min {} is greater than max {}", b.name, num(min.value), num(max.value)),
             )
             .hint("make min ≤ max"),
@@ -136,7 +136,7 @@ fn bounds(b: &Bound, out: &mut Vec<Diagnostic>) {
     if let Some(m) = below {
         out.push(
             def.error(
-                rules::OPTION_BOUNDS,
+                ids::OPTION_BOUNDS,
                 format!("{}: default {} is below min {}", b.name, num(def.value), num(m.value)),
             )
             .hint("make min ≤ default ≤ max"),
@@ -145,7 +145,7 @@ fn bounds(b: &Bound, out: &mut Vec<Diagnostic>) {
     if let Some(m) = above {
         out.push(
             def.error(
-                rules::OPTION_BOUNDS,
+                ids::OPTION_BOUNDS,
                 format!("{}: default {} is above max {}", b.name, num(def.value), num(m.value)),
             )
             .hint("make min ≤ default ≤ max"),
@@ -160,7 +160,7 @@ fn images(d: &Deployment, h: &HubFacts, out: &mut Vec<Diagnostic>) {
         && img.value.tag.as_deref().is_none_or(str::is_empty)
     {
         out.push(
-            img.error(rules::IMAGE_TAG, format!("the singleuser image `{}` has no tag", img.value.name))
+            img.error(ids::IMAGE_TAG, format!("the singleuser image `{}` has no tag", img.value.name))
                 .hint("set jupyterhub.singleuser.image.tag to a quoted version, e.g. \"2025.11.13\""),
         );
     }
@@ -168,7 +168,7 @@ fn images(d: &Deployment, h: &HubFacts, out: &mut Vec<Diagnostic>) {
         && split_image(&g.value).1.is_none()
     {
         out.push(
-            g.error(rules::IMAGE_TAG, format!("the workers' default image `{}` has no tag", g.value))
+            g.error(ids::IMAGE_TAG, format!("the workers' default image `{}` has no tag", g.value))
                 .hint("write it as name:tag; the options handler refuses images without a tag"),
         );
     }
@@ -178,7 +178,7 @@ fn images(d: &Deployment, h: &HubFacts, out: &mut Vec<Diagnostic>) {
     {
         out.push(
             g.error(
-                rules::IMAGE_TAG,
+                ids::IMAGE_TAG,
                 format!(
                     "the workers' default image {} differs from the singleuser image {}",
                     g.value,

@@ -4,13 +4,18 @@
 //! proxy secret token, the Dask Gateway API token (32 random bytes each, hex) and the admin
 //! password's hash — never the password. Random values are generated once and reused: a rendered
 //! file that changed on every run would show a perpetual diff.
+//!
+//! [`password`] hashes and checks the admin password; [`mask`] keeps every secret out of diffs,
+//! error messages and helm's output.
+
+pub mod mask;
+pub mod password;
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::fsutil;
-use crate::password;
 
 pub const API_VERSION: &str = "pangeo-render/v1alpha1";
 

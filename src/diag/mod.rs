@@ -3,6 +3,12 @@
 //! Every problem the tool finds in user files becomes a [`Diagnostic`]. It is printed as
 //! `FILE:LINE:COL: error[ID]: message` followed by `  hint: …`, coloured on a terminal (honouring
 //! NO_COLOR through anstream), or as JSON for machines. Messages never quote secret values.
+//!
+//! [`ids`] is the catalogue of rule ids; [`schema`] turns JSON Schema errors into diagnostics
+//! placed at the offending key or value.
+
+pub mod ids;
+pub mod schema;
 
 use serde::Serialize;
 use std::io::Write;

@@ -10,8 +10,8 @@ use jsonschema::paths::LocationSegment;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use crate::report::Diagnostic;
-use crate::rules;
+use crate::diag::Diagnostic;
+use crate::diag::ids;
 use crate::yaml::{Node, dotted};
 
 /// A schema embedded in the binary.
@@ -40,7 +40,7 @@ impl Schema {
 }
 
 pub static CONFIG: Schema =
-    Schema::new("pangeo-config.schema.json", include_str!("../schemas/pangeo-config.schema.json"));
+    Schema::new("pangeo-config.schema.json", include_str!("../../schemas/pangeo-config.schema.json"));
 
 /// Validates `node` (parsed from `file`) and returns one diagnostic per schema error. `prefix` is
 /// prepended to reported field paths when `node` is a section of a larger document.
@@ -65,7 +65,7 @@ pub fn check(schema: &Schema, file: &Path, node: &Node, prefix: &[&str]) -> Vec<
             full.push(child);
         }
         let pos = node.locate(&located, at_key);
-        let mut d = Diagnostic::error(rules::SCHEMA, file, pos, message).field(dotted(&full));
+        let mut d = Diagnostic::error(ids::SCHEMA, file, pos, message).field(dotted(&full));
         if let Some(h) = hint {
             d = d.hint(h);
         }
