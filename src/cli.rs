@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::diag::Format;
 use crate::secrets::Rotate;
@@ -119,6 +120,46 @@ pub struct ClusterArgs {
     /// The secrets file (default: beside the config).
     #[arg(long)]
     pub secrets: Option<PathBuf>,
+    /// How long one request to the API server may take, as kubectl's flag (e.g. 5s, 1m; 0: no limit).
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// How long all the cluster work of the command may take (0: no limit).
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+/// A duration as kubectl and Go write them: `500ms`, `20s`, `2m`, `1h`, `1m30s`; a bare number
+/// is seconds; `0` means no limit.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("`{text}` is not a duration; write e.g. 30s, 2m, 1m30s, 500ms (0: no limit)");
+    let t = text.trim();
+    if let Ok(secs) = t.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = t;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').ok_or_else(bad)?;
+        let (num, tail) = rest.split_at(digits);
+        let value: f64 = num.parse().map_err(|_| bad())?;
+        let unit_len = tail.find(|c: char| c.is_ascii_digit()).unwrap_or(tail.len());
+        let (unit, next) = tail.split_at(unit_len);
+        let scale = match unit {
+            "ms" => 0.001,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        total += Duration::try_from_secs_f64(value * scale).map_err(|_| bad())?;
+        rest = next;
+    }
+    Ok(total)
+}
+
+/// `None` for a zero duration (no limit).
+pub fn limit(d: Duration) -> Option<Duration> {
+    (!d.is_zero()).then_some(d)
 }
 
 #[derive(Debug, Args)]
@@ -165,4 +206,20 @@ pub struct UpgradeArgs {
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_as_kubectl_writes_them() {
+        assert_eq!(parse_duration("20s"), Ok(Duration::from_secs(20)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_duration("soon").unwrap_err().contains("not a duration"));
+        assert!(parse_duration("5x").is_err() && parse_duration("s").is_err());
+    }
 }

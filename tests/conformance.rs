@@ -92,7 +92,13 @@ impl KindMessage for jsonschema::ValidationError<'_> {
 fn rendered(fixture: &std::path::Path) -> (Chart, std::collections::HashMap<&'static str, Value>) {
     let loaded = config::load(fixture).unwrap_or_else(|e| panic!("{}: {e:?}", fixture.display()));
     let hash = pangeo_render::secrets::password::hash_with("conformance", &[3u8; 16], 600_000);
-    let (mut secrets, _) = pangeo_render::secrets::resolve(None, &[], Some("conformance"));
+    let (mut secrets, _) = pangeo_render::secrets::resolve(
+        std::path::Path::new("conformance.secrets.yaml"),
+        None,
+        &[],
+        Some("conformance"),
+    )
+    .unwrap();
     secrets.admin_password_hash = hash;
     let artifacts = render::render(&loaded.config, &secrets, &Templates::Embedded, "pangeo.yaml").unwrap();
     let map = artifacts

@@ -307,6 +307,10 @@ fn secrets_are_never_printed() {
         (format!("password_hash: \"{hash}\""), format!("password_hash: \"{weak_hash}\"")),
         (format!("password_hash: \"{hash}\""), format!("password_hash: \"{}\"", &hash[..hash.len() - 3])),
         (format!("password_hash: \"{hash}\""), format!("password_hash: {{value: \"{hash}\"}}")),
+        // A secret pasted as a mapping key: the unknown-key message quotes keys.
+        (format!("secretToken: \"{proxy}\""), format!("secretToken: \"{proxy}\"\n    \"{api}\": true")),
+        (format!("secretToken: \"{proxy}\""), format!("\"{proxy}\": secretToken")),
+        (format!("secretToken: \"{proxy}\""), format!("secretToken: \"{proxy}\"\n    \"{hash}\": 1")),
     ];
     let needles: Vec<String> = [&proxy, &api, &hash, &weak_hash]
         .iter()

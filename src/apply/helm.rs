@@ -9,6 +9,7 @@ use std::process::Command;
 use crate::cli::ClusterArgs;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::kube::{Cluster, ClusterError};
 use crate::render::{Artifact, ArtifactKind};
 use crate::secrets::mask::Masker;
 
@@ -52,6 +53,34 @@ pub fn helm_releases(cfg: &Config, artifacts: &[Artifact]) -> Vec<HelmRelease> {
         });
     }
     out
+}
+
+/// Why `apply --helm` must not start: releases whose newest revision is not deployed (a killed
+/// or failed helm), each with its fix; `None` when helm can upgrade every release. Checked
+/// before anything is applied, so that a run that cannot finish does not start.
+pub async fn helm_blockers(
+    cluster: &Cluster,
+    releases: &[HelmRelease],
+) -> Result<Option<String>, ClusterError> {
+    let mut lines = Vec::new();
+    for r in releases {
+        let found = crate::diff::release_state(cluster, &r.name, &r.namespace).await?;
+        if let crate::diff::helm_release::Found::NotDeployed { revision, status, last_deployed } = found {
+            let fix = crate::diff::helm_release::fix(
+                &r.name,
+                &r.namespace,
+                &status,
+                last_deployed.map(|d| d.revision),
+            );
+            lines.push(format!(
+                "  Helm release {} (namespace {}): newest revision {revision} is {status}\n    fix: {fix}",
+                r.name, r.namespace
+            ));
+        }
+    }
+    Ok((!lines.is_empty()).then(|| {
+        format!("nothing was applied: helm cannot upgrade these releases as they are:\n{}", lines.join("\n"))
+    }))
 }
 
 /// `helm upgrade --install …` arguments (without the program name).
@@ -211,6 +240,8 @@ mod tests {
             context: Some("prod".into()),
             charts: None,
             secrets: None,
+            request_timeout: std::time::Duration::from_secs(20),
+            timeout: std::time::Duration::from_secs(120),
         };
         let line = command_line("helm", &helm_args(&r, Path::new("rendered/daskhub.yaml"), &c, true));
         assert_eq!(

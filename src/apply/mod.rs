@@ -21,7 +21,7 @@ use std::io::Write;
 use crate::error::Result;
 use crate::kube::{ApplyMode, Cluster, ClusterError};
 use crate::plan::{Action, Planned};
-pub use helm::{HelmRelease, find_helm, helm_releases, print_helm_commands, run_helm};
+pub use helm::{HelmRelease, find_helm, helm_blockers, helm_releases, print_helm_commands, run_helm};
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options {

@@ -7,7 +7,7 @@ use std::io::Write;
 
 use crate::apply::{self, Options};
 use crate::cli::ApplyArgs;
-use crate::commands::session::{cluster_error, describe, render_and_connect, runtime};
+use crate::commands::session::{Deadline, cluster_error, describe, render_and_connect, runtime};
 use crate::error::{Error, Result};
 use crate::plan;
 use crate::secrets::{self, mask::Masker};
@@ -15,7 +15,8 @@ use crate::secrets::{self, mask::Masker};
 pub fn run(args: &ApplyArgs) -> Result<i32> {
     let c = &args.cluster;
     let rt = runtime()?;
-    let (loaded, secrets, artifacts, mut cluster) = render_and_connect(c, &rt)?;
+    let deadline = Deadline::start(c);
+    let (loaded, secrets, artifacts, mut cluster) = render_and_connect(c, &rt, &deadline)?;
     let masker = Masker::new(secrets::values(&secrets));
     let manifests = plan::manifests(&artifacts)?;
     let releases = apply::helm_releases(&loaded.config, &artifacts);
@@ -30,7 +31,15 @@ pub fn run(args: &ApplyArgs) -> Result<i32> {
         Options { dry_run: args.dry_run, force_conflicts: args.force_conflicts, recreate: args.recreate };
 
     let mut out = anstream::stdout();
-    rt.block_on(async {
+    let server = cluster.conn.server.clone();
+    deadline.run(&rt, Some(&server), async {
+        if helm.is_some()
+            && let Some(why) = apply::helm_blockers(&cluster, &releases)
+                .await
+                .map_err(|e| cluster_error(&cluster, &e, &masker))?
+        {
+            return Err(Error::Cluster(masker.text(&why)));
+        }
         let plan = plan::plan(&mut cluster, manifests, opts.force_conflicts)
             .await
             .map_err(|e| cluster_error(&cluster, &e, &masker))?;

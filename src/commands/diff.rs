@@ -7,7 +7,7 @@
 use std::io::Write;
 
 use crate::cli::DiffArgs;
-use crate::commands::session::{cluster_error, render_and_connect, runtime};
+use crate::commands::session::{Deadline, cluster_error, render_and_connect, runtime};
 use crate::diag::Format;
 use crate::diff::{self, ObjectReport, Report};
 use crate::error::{Error, Result};
@@ -18,12 +18,14 @@ use crate::secrets::{self, mask::Masker};
 pub fn run(args: &DiffArgs) -> Result<i32> {
     let c = &args.cluster;
     let rt = runtime()?;
-    let (loaded, secrets, artifacts, mut cluster) = render_and_connect(c, &rt)?;
+    let deadline = Deadline::start(c);
+    let (loaded, secrets, artifacts, mut cluster) = render_and_connect(c, &rt, &deadline)?;
     let masker = Masker::new(secrets::values(&secrets));
     let manifests = plan::manifests(&artifacts)?;
     let targets = diff::release_targets(&loaded.config, &artifacts)?;
 
-    let report = rt.block_on(async {
+    let server = cluster.conn.server.clone();
+    let report = deadline.run(&rt, Some(&server), async {
         let plan = plan::plan(&mut cluster, manifests, false)
             .await
             .map_err(|e| cluster_error(&cluster, &e, &masker))?;

@@ -1,10 +1,13 @@
 //! `pangeo-render values`: render every artifact into a directory.
 //!
 //! Everything is loaded, generated, rendered and checked in memory first; only then are files
-//! written, each atomically. Unchanged files are left alone, so a re-run on unchanged input is a
-//! no-op and byte-identical.
+//! written: staged together and renamed into place, so all change or none (`fsutil::Staging`).
+//! Files the tool did not render — the config, the secrets file, a user's own file in the output
+//! directory — are never written over. Unchanged files are left alone, so a re-run on unchanged
+//! input is a no-op and byte-identical.
 
 use std::io::{Read, Write};
+use std::path::Path;
 
 use crate::cli::ValuesArgs;
 use crate::commands::{source_name, templates_for};
@@ -20,9 +23,12 @@ const MIN_PASSWORD_LEN: usize = 8;
 pub fn run(args: &ValuesArgs) -> Result<()> {
     let loaded = config::load(&args.config)?;
     let secrets_path = args.secrets.clone().unwrap_or_else(|| secrets::path_for(&args.config));
-    let existing = secrets::load(&secrets_path)?;
+    let targets: Vec<_> = render::ARTIFACTS.iter().map(|(name, _, _)| args.output.join(name)).collect();
+    refuse_overlaps(&args.config, &secrets_path, &targets)?;
+    let existing = secrets::read(&secrets_path)?;
     let new_password = if args.admin_password_stdin { Some(read_password()?) } else { None };
-    let (secrets, changes) = secrets::resolve(existing.clone(), &args.rotate, new_password.as_deref());
+    let (secrets, changes) =
+        secrets::resolve(&secrets_path, existing.clone(), &args.rotate, new_password.as_deref())?;
 
     let templates = templates_for(args.charts.as_deref());
     let artifacts = render::render(&loaded.config, &secrets, &templates, &source_name(&args.config))?;
@@ -34,32 +40,57 @@ pub fn run(args: &ValuesArgs) -> Result<()> {
                 message: format!("rendered YAML is invalid at line {}: {}", e.pos.line, e.message),
             });
         }
+        // The mark is how a later run tells its own output from a user's file.
+        if !a.text.lines().next().is_some_and(|l| l.starts_with('#') && l.contains(render::RENDERED_MARK)) {
+            return Err(Error::Template {
+                name: a.file_name.to_string(),
+                message: format!(
+                    "the first line must be a comment saying `{}` (values overwrites only files that say so)",
+                    render::RENDERED_MARK
+                ),
+            });
+        }
     }
 
     std::fs::create_dir_all(&args.output).map_err(|e| Error::io(&args.output, e))?;
-    // Secrets first: if writing an artifact fails, a re-run reproduces it from the same secrets.
-    if existing.as_ref() != Some(&secrets) {
-        secrets::save(&secrets_path, &secrets)?;
-    }
     let mut err = anstream::stderr();
-    crate::diag::write_text(&mut err, &loaded.warnings).ok();
+    for dir in [args.output.clone(), fsutil::parent_dir(&secrets_path)] {
+        for p in fsutil::remove_leftovers(&dir) {
+            let _ = writeln!(err, "removed {} (left by an interrupted run)", p.display());
+        }
+    }
+    // Everything is staged first and then renamed in one go: all files change, or none.
+    // Secrets first: if a later rename fails, a re-run reproduces the artifacts from them.
+    let mut staging = fsutil::Staging::new();
+    let mut written = Vec::new();
+    let stored_as_rendered = existing.as_ref().map(|s| s.clone().complete(&secrets_path).ok());
+    if stored_as_rendered.flatten().as_ref() != Some(&secrets) || !fsutil::mode_ok(&secrets_path, true) {
+        staging.add(&secrets_path, secrets::to_yaml(&secrets).as_bytes(), true)?;
+    }
     for a in &artifacts {
         let path = args.output.join(a.file_name);
         if fsutil::unchanged(&path, a.text.as_bytes()) && fsutil::mode_ok(&path, a.kind.holds_secrets()) {
             let _ = writeln!(err, "unchanged {}", path.display());
             continue;
         }
-        fsutil::write_atomic(&path, a.text.as_bytes(), a.kind.holds_secrets())?;
+        refuse_foreign(&path)?;
+        staging.add(&path, a.text.as_bytes(), a.kind.holds_secrets())?;
+        written.push(path);
+    }
+    staging.commit()?;
+    crate::diag::write_text(&mut err, &loaded.warnings).ok();
+    for path in &written {
         let _ = writeln!(err, "wrote {}", path.display());
     }
     if changes.created {
         let _ = writeln!(err, "created {} (mode 0600; keep it out of git)", secrets_path.display());
     }
-    if changes.rotated_tokens {
-        let _ = writeln!(
-            err,
-            "rotated the proxy and Dask Gateway tokens; upgrade the daskhub release to use them"
-        );
+    for key in &changes.regenerated {
+        let _ = writeln!(err, "generated {key}, which was missing from {}", secrets_path.display());
+    }
+    if changes.rotated_tokens || changes.regenerated.iter().any(|k| k.ends_with("Token")) {
+        let _ =
+            writeln!(err, "new proxy and/or Dask Gateway tokens; upgrade the daskhub release to use them");
     }
     if let Some(p) = &changes.generated_password {
         let warn = anstyle::AnsiColor::Yellow.on_default().bold();
@@ -74,15 +105,70 @@ pub fn run(args: &ValuesArgs) -> Result<()> {
     Ok(())
 }
 
+/// The config and the secrets file are the user's: no output may land on either, and the
+/// secrets file may not be one of the artifacts (`--secrets rendered/cluster.yaml`).
+fn refuse_overlaps(config: &Path, secrets_path: &Path, targets: &[std::path::PathBuf]) -> Result<()> {
+    let config_id = fsutil::identity(config);
+    let secrets_id = fsutil::identity(secrets_path);
+    if secrets_id == config_id {
+        return Err(Error::Usage(format!(
+            "--secrets {}: that is the config file; the secrets file must be a file of its own (default: {})",
+            secrets_path.display(),
+            secrets::path_for(config).display()
+        )));
+    }
+    for t in targets {
+        let id = fsutil::identity(t);
+        let clash = if id == config_id {
+            Some(("the config file", "choose another --output directory, or rename the config"))
+        } else if id == secrets_id {
+            Some(("the secrets file", "choose another --output directory or --secrets path"))
+        } else {
+            None
+        };
+        if let Some((what, fix)) = clash {
+            return Err(Error::Usage(format!(
+                "values would write {} over {what} ({}); nothing was written: {fix}",
+                t.display(),
+                if what == "the config file" { config.display() } else { secrets_path.display() }
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Files this tool rendered say so in their first line; anything else is the user's.
+fn refuse_foreign(path: &Path) -> Result<()> {
+    let Ok(text) = std::fs::read(path) else { return Ok(()) };
+    let first = text.split(|b| *b == b'\n').next().unwrap_or_default();
+    let ours = String::from_utf8_lossy(first).contains(render::RENDERED_MARK);
+    if text.is_empty() || ours {
+        return Ok(());
+    }
+    Err(Error::Io {
+        path: path.to_path_buf(),
+        message: format!(
+            "exists and was not rendered by pangeo-render (its first line does not say `{}`); nothing was written: move it away, or choose another --output directory",
+            render::RENDERED_MARK
+        ),
+    })
+}
+
 fn read_password() -> Result<String> {
     let mut text = String::new();
     std::io::stdin().read_to_string(&mut text).map_err(|e| Error::io("<stdin>", e))?;
+    // One line ending (what `echo` or a password manager adds) ends the password.
     let password =
         text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text).to_string();
+    let refuse = |why: &str| Err(Error::Usage(format!("--admin-password-stdin: {why}")));
+    if password.contains(['\n', '\r']) {
+        return refuse("the password has a line break inside; give one line (a login form cannot type it)");
+    }
+    if password.trim().is_empty() {
+        return refuse("the password is empty or only spaces; give a real password");
+    }
     if password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(Error::Usage(format!(
-            "--admin-password-stdin: the password must have at least {MIN_PASSWORD_LEN} characters"
-        )));
+        return refuse(&format!("the password must have at least {MIN_PASSWORD_LEN} characters"));
     }
     Ok(password)
 }

@@ -26,17 +26,61 @@ pub struct Release {
     pub config: Value,
 }
 
-/// The state of a release in its namespace.
+/// The state of a release in its namespace, as Helm's own `upgrade` sees it: by its newest
+/// revision. An older deployed revision does not make a release healthy when a newer one is
+/// pending (a killed `helm upgrade`) or failed: helm refuses or behaves differently then.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Found {
     /// No revision is stored.
     NotInstalled,
-    /// Revisions exist but none is deployed (a failed install, a pending upgrade…).
+    /// The newest revision is deployed.
+    Deployed(Release),
+    /// The newest revision is not deployed: `status` is `pending-install`, `pending-upgrade`,
+    /// `pending-rollback`, `failed`, `uninstalling`, `uninstalled`, …
     NotDeployed {
         revision: u64,
         status: String,
+        /// The newest deployed revision before it, if any.
+        last_deployed: Option<Release>,
     },
-    Deployed(Release),
+}
+
+impl Found {
+    /// The newest revision's status and number when it is anything but deployed.
+    pub fn blocked(&self) -> Option<(u64, &str)> {
+        match self {
+            Found::NotDeployed { revision, status, .. } => Some((*revision, status)),
+            _ => None,
+        }
+    }
+}
+
+/// What to do about a release whose newest revision is `status`, in helm commands. Every
+/// branch is exercised against a real helm in tests/cluster_diff_apply.rs.
+pub fn fix(name: &str, namespace: &str, status: &str, last_deployed: Option<u64>) -> String {
+    let history = format!("helm history {name} --namespace {namespace}");
+    let back = match last_deployed {
+        Some(rev) => format!("helm rollback {name} {rev} --namespace {namespace}"),
+        None => format!("helm uninstall {name} --namespace {namespace}"),
+    };
+    let what = if last_deployed.is_some() {
+        "to return to the last deployed revision"
+    } else {
+        "to remove the release that never deployed"
+    };
+    match status {
+        s if s.starts_with("pending-") => format!(
+            "a helm {} was interrupted or is still running; check that no helm runs against this release ({history}), then run `{back}` {what}, and apply again",
+            s.trim_start_matches("pending-")
+        ),
+        "failed" => format!(
+            "the last helm operation failed (see `{history}` and the release's events); run `{back}` {what}, and apply again"
+        ),
+        "uninstalling" | "uninstalled" => format!(
+            "the release was (being) uninstalled with its history kept; run `helm uninstall {name} --namespace {namespace}` to finish, and apply again"
+        ),
+        _ => format!("see `{history}`; run `{back}` {what}, and apply again"),
+    }
 }
 
 /// Decodes `data.release` as the Secret API returns it in JSON (a base64 string).
@@ -79,10 +123,10 @@ pub fn decode(helm_text: &[u8]) -> Result<Release, String> {
     })
 }
 
-/// Picks the newest deployed revision of release `name` from Secrets (as JSON objects, e.g.
-/// from a list by selector `owner=helm,name=NAME`). Labels choose the candidate so that only one
-/// release is decoded; its decoded status is checked too.
-pub fn newest_deployed(name: &str, secrets: &[Value]) -> Result<Found, String> {
+/// The state of release `name` from its Secrets (as JSON objects, e.g. from a list by
+/// selector `owner=helm,name=NAME`). Labels give each revision's number and status, so only the
+/// deployed revision that is compared is decoded; its decoded status is checked too.
+pub fn state(name: &str, secrets: &[Value]) -> Result<Found, String> {
     let label = |s: &Value, k: &str| {
         s.pointer(&format!("/metadata/labels/{k}")).and_then(Value::as_str).map(str::to_string)
     };
@@ -99,6 +143,7 @@ pub fn newest_deployed(name: &str, secrets: &[Value]) -> Result<Found, String> {
     let Some((newest_rev, newest_status, _)) = revisions.first().cloned() else {
         return Ok(Found::NotInstalled);
     };
+    let mut last_deployed = None;
     for (rev, status, secret) in &revisions {
         if status != "deployed" {
             continue;
@@ -110,10 +155,18 @@ pub fn newest_deployed(name: &str, secrets: &[Value]) -> Result<Found, String> {
         let release =
             decode_secret_field(field).map_err(|e| format!("release {name} revision {rev}: {e}"))?;
         if release.status == "deployed" || release.status.is_empty() {
-            return Ok(Found::Deployed(release));
+            last_deployed = Some((*rev, release));
+            break;
         }
     }
-    Ok(Found::NotDeployed { revision: newest_rev, status: newest_status })
+    match last_deployed {
+        Some((rev, release)) if rev == newest_rev => Ok(Found::Deployed(release)),
+        last_deployed => Ok(Found::NotDeployed {
+            revision: newest_rev,
+            status: if newest_status.is_empty() { "unknown".into() } else { newest_status },
+            last_deployed: last_deployed.map(|(_, r)| r),
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -174,23 +227,44 @@ mod tests {
     }
 
     #[test]
-    fn picks_newest_deployed_revision() {
-        let secrets = vec![
+    fn the_newest_revision_decides_the_state() {
+        let deployed_then_failed = vec![
             secret("daskhub", 1, "superseded", json!({"v": 1})),
             secret("daskhub", 3, "failed", json!({"v": 3})),
             secret("daskhub", 2, "deployed", json!({"v": 2})),
             secret("other", 9, "deployed", json!({"v": 9})),
         ];
-        match newest_deployed("daskhub", &secrets).unwrap() {
-            Found::Deployed(r) => assert_eq!((r.revision, r.config), (2, json!({"v": 2}))),
+        match state("daskhub", &deployed_then_failed).unwrap() {
+            Found::NotDeployed { revision: 3, status, last_deployed: Some(r) } => {
+                assert_eq!((status.as_str(), r.revision, r.config), ("failed", 2, json!({"v": 2})))
+            }
             other => panic!("{other:?}"),
         }
-        assert_eq!(newest_deployed("none", &secrets).unwrap(), Found::NotInstalled);
+        match state("other", &deployed_then_failed).unwrap() {
+            Found::Deployed(r) => assert_eq!((r.revision, r.config), (9, json!({"v": 9}))),
+            other => panic!("{other:?}"),
+        }
+        let pending =
+            vec![secret("x", 1, "deployed", json!({})), secret("x", 2, "pending-upgrade", json!({}))];
+        let found = state("x", &pending).unwrap();
+        assert_eq!(found.blocked(), Some((2, "pending-upgrade")));
+        assert_eq!(state("none", &deployed_then_failed).unwrap(), Found::NotInstalled);
         let failed = vec![secret("x", 1, "failed", json!({}))];
         assert_eq!(
-            newest_deployed("x", &failed).unwrap(),
-            Found::NotDeployed { revision: 1, status: "failed".into() }
+            state("x", &failed).unwrap(),
+            Found::NotDeployed { revision: 1, status: "failed".into(), last_deployed: None }
         );
+    }
+
+    #[test]
+    fn fixes_name_the_release_and_the_revision_to_return_to() {
+        let f = fix("daskhub", "hub", "pending-upgrade", Some(4));
+        assert!(f.contains("helm upgrade was interrupted"), "{f}");
+        assert!(f.contains("`helm rollback daskhub 4 --namespace hub`"), "{f}");
+        let f = fix("daskhub", "hub", "pending-install", None);
+        assert!(f.contains("`helm uninstall daskhub --namespace hub`"), "{f}");
+        let f = fix("daskhub", "hub", "failed", Some(1));
+        assert!(f.contains("failed") && f.contains("helm rollback daskhub 1"), "{f}");
     }
 
     #[test]

@@ -70,6 +70,12 @@ pub struct ReleaseReport {
     /// For `not-deployed`: the newest revision's status (failed, pending-upgrade, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    /// For `not-deployed`: the newest deployed revision before it, whose values `diff` shows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployed_revision: Option<u64>,
+    /// For `not-deployed`: what to run so that helm (and `apply --helm`) can upgrade it again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
     pub values_file: &'static str,
     /// Unified diff of the deployed values vs. the rendered ones, secrets masked.
     pub diff: String,
@@ -87,15 +93,19 @@ pub async fn release(
     target: &ReleaseTarget,
     masker: &Masker,
 ) -> Result<ReleaseReport, ClusterError> {
-    let selector = format!("owner=helm,name={}", target.name);
-    let secrets = cluster.list("v1", "Secret", Some(&target.namespace), Some(&selector)).await?;
-    let found =
-        helm_release::newest_deployed(&target.name, &secrets).map_err(|message| ClusterError::Transport {
-            verb: "read".into(),
-            object: format!("Helm release {} (namespace {})", target.name, target.namespace),
-            message,
-        })?;
+    let found = release_state(cluster, &target.name, &target.namespace).await?;
     Ok(compare_release(target, found, masker))
+}
+
+/// The state of release `name` in `namespace`, read from Helm's release Secrets.
+pub async fn release_state(cluster: &Cluster, name: &str, namespace: &str) -> Result<Found, ClusterError> {
+    let selector = format!("owner=helm,name={name}");
+    let secrets = cluster.list("v1", "Secret", Some(namespace), Some(&selector)).await?;
+    helm_release::state(name, &secrets).map_err(|message| ClusterError::Transport {
+        verb: "read".into(),
+        object: format!("Helm release {name} (namespace {namespace})"),
+        message,
+    })
 }
 
 /// The pure half of [`release`].
@@ -107,27 +117,43 @@ pub fn compare_release(target: &ReleaseTarget, found: Found, masker: &Masker) ->
         revision: None,
         chart: None,
         status: None,
+        deployed_revision: None,
+        fix: None,
         values_file: target.values_file,
         diff: String::new(),
     };
+    let values_diff = |release: &helm_release::Release| {
+        let mut live = release.config.clone();
+        let mut rendered = target.values.clone();
+        masker.pair(Shape::HelmValues, Some(&mut live), Some(&mut rendered));
+        let key = format!("helm.{}.{}", target.namespace, target.name);
+        print::unified(
+            &print::to_yaml(&live),
+            &print::to_yaml(&rendered),
+            &format!("live/{key} (revision {}, user-supplied values)", release.revision),
+            &format!("rendered/{}", target.values_file),
+        )
+    };
     match found {
         Found::NotInstalled => {}
-        Found::NotDeployed { revision, status } => {
+        Found::NotDeployed { revision, status, last_deployed } => {
             report.state = "not-deployed";
             report.revision = Some(revision);
+            report.fix = Some(helm_release::fix(
+                &target.name,
+                &target.namespace,
+                &status,
+                last_deployed.as_ref().map(|r| r.revision),
+            ));
             report.status = Some(status);
+            if let Some(release) = last_deployed {
+                report.diff = values_diff(&release);
+                report.deployed_revision = Some(release.revision);
+                report.chart = Some(release.chart);
+            }
         }
         Found::Deployed(release) => {
-            let mut live = release.config;
-            let mut rendered = target.values.clone();
-            masker.pair(Shape::HelmValues, Some(&mut live), Some(&mut rendered));
-            let key = format!("helm.{}.{}", target.namespace, target.name);
-            report.diff = print::unified(
-                &print::to_yaml(&live),
-                &print::to_yaml(&rendered),
-                &format!("live/{key} (revision {}, user-supplied values)", release.revision),
-                &format!("rendered/{}", target.values_file),
-            );
+            report.diff = values_diff(&release);
             report.state = if report.diff.is_empty() { "same" } else { "changed" };
             report.revision = Some(release.revision);
             report.chart = Some(release.chart);
@@ -245,14 +271,22 @@ impl Report {
                     "{note}note:{note:#} Helm release {} (namespace {}) is not installed",
                     r.name, r.namespace
                 )?,
-                "not-deployed" => writeln!(
-                    out,
-                    "{note}note:{note:#} Helm release {} (namespace {}) has no deployed revision (revision {} is {})",
-                    r.name,
-                    r.namespace,
-                    r.revision.unwrap_or(0),
-                    r.status.as_deref().unwrap_or("unknown")
-                )?,
+                "not-deployed" => {
+                    let deployed = match r.deployed_revision {
+                        Some(d) => format!("last deployed: revision {d}, compared below"),
+                        None => "no revision was ever deployed".into(),
+                    };
+                    writeln!(
+                        out,
+                        "{note}note:{note:#} Helm release {} (namespace {}): its newest revision {} is {} ({deployed}); helm cannot upgrade it as it is\n  fix: {}",
+                        r.name,
+                        r.namespace,
+                        r.revision.unwrap_or(0),
+                        r.status.as_deref().unwrap_or("unknown"),
+                        r.fix.as_deref().unwrap_or("see `helm history`")
+                    )?;
+                    print::write_diff(out, &r.diff)?;
+                }
                 _ => print::write_diff(out, &r.diff)?,
             }
         }

@@ -18,9 +18,6 @@ use serde_json::Value;
 
 use super::Connection;
 
-/// How long one request may take before it is given up.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-
 /// One object's identity: what the user reads in every line about it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ObjectRef {
@@ -216,7 +213,8 @@ impl Cluster {
                 continue;
             }
             let gvk = gvk(&o.api_version, &o.kind);
-            let (ar, caps) = timed(::kube::discovery::pinned_kind(&self.conn.client, &gvk))
+            let (ar, caps) = self
+                .timed(::kube::discovery::pinned_kind(&self.conn.client, &gvk))
                 .await
                 .map_err(|e| self.error("discover", &format!("{} ({})", o.kind, o.api_version), e))?;
             self.resources.insert(key, Resource { ar, namespaced: matches!(caps.scope, Scope::Namespaced) });
@@ -256,12 +254,20 @@ impl Cluster {
     /// [`Cluster::storage_classes`]. With `connections` > 1, that many connections are opened
     /// (the others with `GET /version`). Errors are left to the requests that matter: a refused
     /// list is simply made again, and reported, when it is needed.
-    pub async fn warm_up(&mut self, connections: usize) {
+    ///
+    /// A server that cannot be reached (refused, unresolvable, no answer in time) is reported at
+    /// once: trying the same server again for every later request would multiply the wait.
+    pub async fn warm_up(&mut self, connections: usize) -> Result<(), ClusterError> {
         let list = self.list("storage.k8s.io/v1", "StorageClass", None, None);
         let others: Vec<_> =
-            (1..connections.max(1)).map(|_| timed(self.conn.client.apiserver_version())).collect();
+            (1..connections.max(1)).map(|_| self.timed(self.conn.client.apiserver_version())).collect();
         let (classes, _) = tokio::join!(list, super::run_all(others, connections));
-        self.storage_classes = classes.ok();
+        match classes {
+            Ok(c) => self.storage_classes = Some(c),
+            Err(e @ ClusterError::Transport { .. }) => return Err(e),
+            Err(ClusterError::Api { .. }) => {}
+        }
+        Ok(())
     }
 
     /// Whether objects of this kind live in a namespace (after [`Cluster::prepare`]).
@@ -272,7 +278,8 @@ impl Cluster {
     /// The live object, or `None` when it does not exist.
     pub async fn get(&self, obj: &ObjectRef) -> Result<Option<Value>, ClusterError> {
         let api = self.api(obj)?;
-        let live = timed(api.get_opt(&obj.name)).await.map_err(|e| self.error("get", &obj.to_string(), e))?;
+        let live =
+            self.timed(api.get_opt(&obj.name)).await.map_err(|e| self.error("get", &obj.to_string(), e))?;
         Ok(live.map(to_json))
     }
 
@@ -291,7 +298,8 @@ impl Cluster {
             (false, false) => "apply",
             (false, true) => "apply (forced)",
         };
-        let merged = timed(api.patch(&obj.name, &params, &Patch::Apply(body)))
+        let merged = self
+            .timed(api.patch(&obj.name, &params, &Patch::Apply(body)))
             .await
             .map_err(|e| self.error(verb, &obj.to_string(), e))?;
         Ok(to_json(merged))
@@ -302,7 +310,7 @@ impl Cluster {
         let api = self.api(obj)?;
         let params = DeleteParams { dry_run, ..DeleteParams::background() };
         let verb = if dry_run { "delete (server dry run)" } else { "delete" };
-        match timed(api.delete(&obj.name, &params)).await {
+        match self.timed(api.delete(&obj.name, &params)).await {
             Ok(_) => {}
             Err(::kube::Error::Api(s)) if s.code == 404 => return Ok(()),
             Err(e) => return Err(self.error(verb, &obj.to_string(), e)),
@@ -312,7 +320,8 @@ impl Cluster {
         }
         // Objects with finalizers linger; ours have none, so this normally returns at once.
         for _ in 0..100 {
-            if timed(api.get_opt(&obj.name))
+            if self
+                .timed(api.get_opt(&obj.name))
                 .await
                 .map_err(|e| self.error("get", &obj.to_string(), e))?
                 .is_none()
@@ -338,8 +347,10 @@ impl Cluster {
                 message: format!("the manifest is not a Kubernetes object: {e}"),
             })?;
         let params = PostParams { dry_run, field_manager: Some(super::FIELD_MANAGER.to_string()) };
-        let created =
-            timed(api.create(&params, &data)).await.map_err(|e| self.error("create", &obj.to_string(), e))?;
+        let created = self
+            .timed(api.create(&params, &data))
+            .await
+            .map_err(|e| self.error("create", &obj.to_string(), e))?;
         Ok(to_json(created))
     }
 
@@ -365,7 +376,7 @@ impl Cluster {
             Some(ns) => format!("{} (namespace {ns})", r.ar.plural),
             None => r.ar.plural.clone(),
         };
-        let list = timed(api.list(&params)).await.map_err(|e| self.error("list", &what, e))?;
+        let list = self.timed(api.list(&params)).await.map_err(|e| self.error("list", &what, e))?;
         // List items come without apiVersion and kind; give them back, so they read as objects.
         Ok(list
             .items
@@ -382,11 +393,39 @@ impl Cluster {
             .collect())
     }
 
+    /// A request bounded by `--request-timeout`.
+    async fn timed<T>(
+        &self,
+        fut: impl Future<Output = Result<T, ::kube::Error>>,
+    ) -> Result<T, ::kube::Error> {
+        let Some(limit) = self.conn.request_timeout else { return fut.await };
+        match tokio::time::timeout(limit, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(::kube::Error::Service(
+                format!("no answer within {} (--request-timeout)", human(limit)).into(),
+            )),
+        }
+    }
+
     fn error(&self, verb: &str, object: &str, e: ::kube::Error) -> ClusterError {
         match e {
+            // kube-rs wraps an error body that is not a Kubernetes Status (an HTML page from a
+            // proxy or a web server) as one; say what it was instead of pasting it.
+            ::kube::Error::Api(status) if status.reason == "Failed to parse error data" => {
+                ClusterError::Transport {
+                    verb: verb.into(),
+                    object: object.into(),
+                    message: not_kubernetes(&self.conn, &format!("HTTP {}", status.code), &status.message),
+                }
+            }
             ::kube::Error::Api(status) => {
                 ClusterError::Api { verb: verb.into(), object: object.into(), status }
             }
+            ::kube::Error::SerdeError(_) => ClusterError::Transport {
+                verb: verb.into(),
+                object: object.into(),
+                message: not_kubernetes(&self.conn, "a success status", ""),
+            },
             other => ClusterError::Transport {
                 verb: verb.into(),
                 object: object.into(),
@@ -396,11 +435,41 @@ impl Cluster {
     }
 }
 
-/// A request error that never reached the API: the server, then each cause once.
+/// A request error that never reached the API: the server, then each cause once, then what to
+/// check.
 fn transport_message(conn: &Connection, e: &::kube::Error) -> String {
+    let detail = error_text(e);
+    let lower = detail.to_lowercase();
+    let check = if lower.contains("unknownissuer") || lower.contains("unknown issuer") {
+        format!(
+            "the server's certificate is not signed by the certificate authority in the kubeconfig \
+             (certificate-authority-data of cluster \"{}\"): the CA data is corrupt or belongs to another cluster; \
+             copy it again (for EKS: `aws eks update-kubeconfig --name CLUSTER --region REGION`)",
+            conn.cluster_name
+        )
+    } else if lower.contains("exec credential plugin") {
+        "run the plugin's command by hand to see why it fails (for EKS: `aws sts get-caller-identity` checks the AWS credentials)".into()
+    } else {
+        "check that the server address is right and the server is up and reachable from here \
+         (VPN, firewall, EKS public endpoint access); `kubectl get --raw /readyz` asks it the same way"
+            .into()
+    };
+    format!(
+        "cannot reach the API server {} (context \"{}\"): {detail}\n  check: {check}",
+        conn.server, conn.context
+    )
+}
+
+/// The text of a kube-rs error: each cause once, innermost last, without kube-rs's variant
+/// prefixes. A failing exec credential plugin is described as kubectl does (command, exit code,
+/// its stderr): its stdout may hold a token and is never shown.
+pub fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
     let mut causes: Vec<String> = Vec::new();
-    let mut cur: Option<&dyn std::error::Error> = Some(e);
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
+        if let Some(plugin) = exec_plugin_failure(err) {
+            return plugin;
+        }
         let text = err.to_string();
         // kube-rs prefixes its variants ("ServiceError: …"); the innermost texts say it plainly.
         let text = text
@@ -414,16 +483,73 @@ fn transport_message(conn: &Connection, e: &::kube::Error) -> String {
         cur = err.source();
     }
     // Keep the most specific ones: later causes are the underlying ones.
-    let detail = causes.iter().rev().take(2).rev().cloned().collect::<Vec<_>>().join(": ");
-    format!("cannot reach the API server {} (context \"{}\"): {detail}", conn.server, conn.context)
+    causes.iter().rev().take(2).rev().cloned().collect::<Vec<_>>().join(": ")
 }
 
-async fn timed<T>(fut: impl Future<Output = Result<T, ::kube::Error>>) -> Result<T, ::kube::Error> {
-    match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
-        Ok(r) => r,
-        Err(_) => {
-            Err(::kube::Error::Service(format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()).into()))
+fn exec_plugin_failure(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    use ::kube::client::AuthError;
+    let auth = err.downcast_ref::<AuthError>().or_else(|| match err.downcast_ref::<::kube::Error>() {
+        Some(::kube::Error::Auth(a)) => Some(a),
+        _ => None,
+    })?;
+    match auth {
+        AuthError::AuthExecRun { cmd, out } => {
+            let code = match out.status.code() {
+                Some(c) => format!("exit code {c}"),
+                None => "killed by a signal".into(),
+            };
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let stderr = stderr.trim();
+            let said =
+                if stderr.is_empty() { "nothing on stderr".into() } else { format!("stderr: {stderr}") };
+            Some(format!("the exec credential plugin `{}` failed ({code}); {said}", cmd.trim()))
         }
+        AuthError::AuthExecStart(io) => {
+            Some(format!("the exec credential plugin could not be started: {io}"))
+        }
+        // Its text quotes the plugin's output, which may hold a token.
+        AuthError::AuthExecParse(_) => Some(
+            "the exec credential plugin's output is not an ExecCredential (not shown: it may hold a token)"
+                .into(),
+        ),
+        _ => None,
+    }
+}
+
+/// The server answered, but not as Kubernetes does: describe the answer, never paste it.
+fn not_kubernetes(conn: &Connection, status: &str, body: &str) -> String {
+    let body = body.trim_start();
+    let what = if body.is_empty() {
+        "a body that is not Kubernetes JSON".to_string()
+    } else if body.starts_with('<') {
+        let title = body
+            .find("<title>")
+            .and_then(|i| body[i + 7..].split("</title>").next())
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() <= 80 && !t.contains('<'));
+        match title {
+            Some(t) => format!("an HTML page titled \"{t}\" ({} bytes)", body.len()),
+            None => format!("an HTML page ({} bytes)", body.len()),
+        }
+    } else {
+        format!("{} bytes of text that is not a Kubernetes Status", body.len())
+    };
+    format!(
+        "the server at {} answered {status} with {what}: it is not a Kubernetes API server \
+         (context \"{}\"); check the `server:` of cluster \"{}\" in the kubeconfig",
+        conn.server, conn.context, conn.cluster_name
+    )
+}
+
+/// `20 s`, `1.5 s`, `2 min`.
+pub fn human(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms.is_multiple_of(60_000) && ms >= 60_000 {
+        format!("{} min", ms / 60_000)
+    } else if ms.is_multiple_of(1000) {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{} ms", ms)
     }
 }
 

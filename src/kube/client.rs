@@ -11,6 +11,7 @@
 //! flight at once is measured, not assumed (`plan::concurrency`, BENCHMARKS.md).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use ::kube::client::{ClientBuilder, ConfigExt};
 use ::kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
@@ -30,6 +31,10 @@ pub struct Connection {
     /// The kubeconfig user (credential) name; the server may know the identity by another name.
     pub user: String,
     pub server: String,
+    /// The kubeconfig cluster entry the context points at, for messages about its CA data.
+    pub cluster_name: String,
+    /// How long one request may take (`--request-timeout`); `None`: no limit.
+    pub request_timeout: Option<Duration>,
 }
 
 impl Connection {
@@ -41,7 +46,11 @@ impl Connection {
 
 /// Loads the kubeconfig and context and builds a client. Nothing is sent yet: an unreachable
 /// server shows up as the first request's error.
-pub async fn connect(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<Connection> {
+pub async fn connect(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+    request_timeout: Option<Duration>,
+) -> Result<Connection> {
     let (file, source) = load_kubeconfig(kubeconfig)?;
     let names: Vec<&str> = file.contexts.iter().map(|c| c.name.as_str()).collect();
     let available = if names.is_empty() { "none".to_string() } else { names.join(", ") };
@@ -59,17 +68,47 @@ pub async fn connect(kubeconfig: Option<&Path>, context: Option<&str>) -> Result
         )));
     };
     let user = named.context.as_ref().and_then(|c| c.user.clone()).unwrap_or_else(|| "(none)".into());
-    let options = KubeConfigOptions { context: Some(context_name.clone()), cluster: None, user: None };
-    let config = ::kube::Config::from_custom_kubeconfig(file, &options).await.map_err(|e| {
-        Error::Cluster(format!("kubeconfig {source}, context \"{context_name}\": {}", kubeconfig_error(&e)))
-    })?;
-    let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
-    let client = build_client(config).map_err(|e| {
+    let cluster_name = named.context.as_ref().map(|c| c.cluster.clone()).unwrap_or_default();
+    let has_ca = file
+        .clusters
+        .iter()
+        .find(|c| c.name == cluster_name)
+        .and_then(|c| c.cluster.as_ref())
+        .is_some_and(|c| c.certificate_authority_data.is_some() || c.certificate_authority.is_some());
+    let ca_problem = |why: &str| {
         Error::Cluster(format!(
-            "kubeconfig {source}, context \"{context_name}\": cannot set up the client: {e}"
+            "kubeconfig {source}, cluster \"{cluster_name}\": its certificate-authority-data (or certificate-authority file) {why}; \
+             copy the cluster's CA certificate again (for EKS: `aws eks update-kubeconfig --name CLUSTER --region REGION`)"
         ))
+    };
+    let options = KubeConfigOptions { context: Some(context_name.clone()), cluster: None, user: None };
+    let mut config = ::kube::Config::from_custom_kubeconfig(file, &options).await.map_err(|e| match e {
+        KubeconfigError::LoadCertificateAuthority(why) => ca_problem(&format!("cannot be read: {why}")),
+        KubeconfigError::ParseCertificates(why) => ca_problem(&format!("is not PEM: {why}")),
+        e => Error::Cluster(format!(
+            "kubeconfig {source}, context \"{context_name}\": {}",
+            kubeconfig_error(&e)
+        )),
     })?;
-    Ok(Connection { client, source, context: context_name, user, server })
+    // kube-rs keeps only the PEM blocks labelled CERTIFICATE; corrupt data can leave none, and
+    // then every server certificate would be reported as unknown.
+    if has_ca && config.root_cert.as_ref().is_none_or(Vec::is_empty) {
+        return Err(ca_problem("holds no PEM certificate"));
+    }
+    if let Some(t) = request_timeout {
+        config.connect_timeout = Some(t);
+    }
+    let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
+    let client = build_client(config).map_err(|e| match e {
+        ::kube::Error::RustlsTls(::kube::client::RustlsTlsError::AddRootCertificate(why)) => {
+            ca_problem(&format!("is not a valid certificate ({why})"))
+        }
+        e => Error::Cluster(format!(
+            "kubeconfig {source}, context \"{context_name}\": cannot set up the client: {}",
+            super::api::error_text(&e)
+        )),
+    })?;
+    Ok(Connection { client, source, context: context_name, user, server, cluster_name, request_timeout })
 }
 
 fn load_kubeconfig(explicit: Option<&Path>) -> Result<(Kubeconfig, String)> {

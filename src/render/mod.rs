@@ -43,6 +43,9 @@ pub struct Artifact {
     pub text: String,
 }
 
+/// What the first line of every rendered file says; `values` overwrites only files that carry it.
+pub const RENDERED_MARK: &str = "rendered by pangeo-render";
+
 /// The five artifacts, in the order a user applies them.
 pub const ARTIFACTS: &[(&str, &str, ArtifactKind)] = &[
     ("cluster.yaml", "cluster.yaml.j2", ArtifactKind::EksctlCluster),

@@ -25,6 +25,18 @@ const SENSITIVE_VALUE_KEYS: &[&str] = &[
     "cryptKey",
 ];
 
+/// Whether values under this key are secret (Helm values, and the secrets file's own keys).
+pub fn is_sensitive_key(key: &str) -> bool {
+    SENSITIVE_VALUE_KEYS.contains(&key)
+        || matches!(key, "proxySecretToken" | "daskGatewayApiToken" | "adminPasswordHash")
+}
+
+/// Whether a string has the shape of a secret this tool makes or reads: a long hex token, or a
+/// password hash. Used where a secret may turn up out of place (a token pasted as a key).
+pub fn looks_secret(s: &str) -> bool {
+    (s.len() >= 32 && s.bytes().all(|b| b.is_ascii_hexdigit())) || s.starts_with("$pbkdf2")
+}
+
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// What is being masked, which decides where secrets are expected.

@@ -37,6 +37,8 @@ pub struct Changes {
     /// Set only when the tool made up the password; the caller shows it once on stderr.
     pub generated_password: Option<String>,
     pub password_changed: bool,
+    /// Keys that were missing from an existing file and were generated.
+    pub regenerated: Vec<&'static str>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -61,88 +63,197 @@ fn is_token(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
-pub fn load(path: &Path) -> Result<Option<Secrets>> {
+/// The secrets file as read. Any line may be missing: the file's header says to delete a line
+/// to have `values` regenerate it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Stored {
+    pub api_version: Option<String>,
+    pub kind: Option<String>,
+    pub proxy_secret_token: Option<String>,
+    pub dask_gateway_api_token: Option<String>,
+    pub admin_password_hash: Option<String>,
+}
+
+const KIND: &str = "PangeoSecrets";
+
+/// Reads the secrets file, `None` when there is none. Refuses a file others may read or write,
+/// as ssh refuses such a private key. Nothing is checked beyond the form here; see
+/// [`Stored::complete`] and [`resolve`].
+pub fn read(path: &Path) -> Result<Option<Stored>> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            return Err(Error::Io { path: path.to_path_buf(), message: not_a_secrets_file() });
+        }
         Err(e) => return Err(Error::io(path, e)),
     };
+    check_private(path)?;
     // The file holds secrets: errors name the field, never echo the content.
-    let secrets: Secrets = serde_saphyr::from_str(&text).map_err(|_| Error::Io {
-        path: path.to_path_buf(),
-        message: "the secrets file is not in the expected form (apiVersion, kind, proxySecretToken, daskGatewayApiToken, adminPasswordHash); restore it or delete it to generate new secrets".into(),
-    })?;
-    let bad =
-        |what: &str, why: &str| Error::Io { path: path.to_path_buf(), message: format!("{what}: {why}") };
-    if !is_token(&secrets.proxy_secret_token) {
-        return Err(bad(
-            "proxySecretToken",
-            "must be 64 lower-case hex characters; rotate with `values --rotate tokens`",
-        ));
+    let stored: Stored = match serde_saphyr::from_str::<Option<Stored>>(&text) {
+        Ok(s) => s.unwrap_or_default(),
+        Err(_) => return Err(Error::Io { path: path.to_path_buf(), message: not_a_secrets_file() }),
+    };
+    let bad = |message: String| Error::Io { path: path.to_path_buf(), message };
+    if stored.api_version.as_deref().is_some_and(|v| v != API_VERSION) {
+        return Err(bad(format!("apiVersion: must be {API_VERSION}")));
     }
-    if !is_token(&secrets.dask_gateway_api_token) {
-        return Err(bad(
-            "daskGatewayApiToken",
-            "must be 64 lower-case hex characters; rotate with `values --rotate tokens`",
-        ));
+    if stored.kind.as_deref().is_some_and(|k| k != KIND) {
+        return Err(bad(format!("kind: must be {KIND}; this is not a pangeo-render secrets file")));
     }
-    if secrets.proxy_secret_token == secrets.dask_gateway_api_token {
-        return Err(bad(
-            "daskGatewayApiToken",
-            "must differ from proxySecretToken; rotate with `values --rotate tokens`",
-        ));
-    }
-    if let Err(e) = password::parse(&secrets.admin_password_hash) {
-        return Err(bad(
-            "adminPasswordHash",
-            &format!("{e}; set a new password with `values --rotate password`"),
-        ));
-    }
-    Ok(Some(secrets))
+    Ok(Some(stored))
 }
 
-/// Loads the secrets, creating or rotating what is asked for. Nothing is written here.
+fn not_a_secrets_file() -> String {
+    "not a pangeo-render secrets file (expected apiVersion, kind, proxySecretToken, daskGatewayApiToken, adminPasswordHash); restore it from a backup, or move it away to generate new secrets".into()
+}
+
+/// Like ssh with a private key: a secrets file readable or writable by anyone but its owner
+/// is not used.
+#[cfg(unix)]
+fn check_private(path: &Path) -> Result<()> {
+    let mode = fsutil::mode_of(path);
+    if mode & 0o077 != 0 {
+        return Err(Error::Io {
+            path: path.to_path_buf(),
+            message: format!(
+                "permissions {mode:04o} are too open: the file holds the deployment's tokens and password hash and must be readable and writable by its owner alone; run `chmod 600 {}`",
+                crate::apply::helm::shell_word(&path.display().to_string())
+            ),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_: &Path) -> Result<()> {
+    Ok(())
+}
+
+const ROTATE_TOKENS: &str = "replace both tokens with `pangeo-render values --rotate tokens`";
+const ROTATE_PASSWORD: &str = "set a new password with `pangeo-render values --rotate password` (generated) or `--admin-password-stdin`";
+
+fn token_problem(a: &str, b: &str) -> Option<(&'static str, &'static str)> {
+    if !is_token(a) {
+        return Some(("proxySecretToken", "must be 64 lower-case hex characters"));
+    }
+    if !is_token(b) {
+        return Some(("daskGatewayApiToken", "must be 64 lower-case hex characters"));
+    }
+    (a == b).then_some(("daskGatewayApiToken", "must differ from proxySecretToken"))
+}
+
+impl Stored {
+    /// The secrets, when every one is present and valid (what `diff` and `apply` need); else
+    /// an error naming the key and the `values` command that repairs it.
+    pub fn complete(self, path: &Path) -> Result<Secrets> {
+        let bad = |message: String| Error::Io { path: path.to_path_buf(), message };
+        let missing = |key: &str| {
+            bad(format!(
+                "{key} is missing; run `pangeo-render values` to generate it (only what is missing is generated)"
+            ))
+        };
+        let proxy = self.proxy_secret_token.ok_or_else(|| missing("proxySecretToken"))?;
+        let gateway = self.dask_gateway_api_token.ok_or_else(|| missing("daskGatewayApiToken"))?;
+        let hash = self.admin_password_hash.ok_or_else(|| missing("adminPasswordHash"))?;
+        if let Some((key, why)) = token_problem(&proxy, &gateway) {
+            return Err(bad(format!("{key}: {why}; {ROTATE_TOKENS}")));
+        }
+        if let Err(e) = password::parse(&hash) {
+            return Err(bad(format!("adminPasswordHash: {e}; {ROTATE_PASSWORD}")));
+        }
+        Ok(Secrets {
+            api_version: API_VERSION.into(),
+            kind: KIND.into(),
+            proxy_secret_token: proxy,
+            dask_gateway_api_token: gateway,
+            admin_password_hash: hash,
+        })
+    }
+}
+
+/// Reads the secrets for `diff` and `apply`: all must be there and valid.
+pub fn load(path: &Path) -> Result<Option<Secrets>> {
+    read(path)?.map(|s| s.complete(path)).transpose()
+}
+
+/// The secrets `values` renders with: the stored ones, with what is missing generated and what
+/// is asked for rotated. A stored value that is invalid is an error unless it is being replaced
+/// (so the advice in that error works). Nothing is written here.
 pub fn resolve(
-    existing: Option<Secrets>,
+    path: &Path,
+    existing: Option<Stored>,
     rotate: &[Rotate],
     new_password: Option<&str>,
-) -> (Secrets, Changes) {
+) -> Result<(Secrets, Changes)> {
     let mut changes = Changes::default();
-    let mut secrets = match existing {
-        Some(s) => s,
-        None => {
-            changes.created = true;
-            Secrets {
-                api_version: API_VERSION.into(),
-                kind: "PangeoSecrets".into(),
-                proxy_secret_token: token(),
-                dask_gateway_api_token: token(),
-                admin_password_hash: String::new(),
-            }
+    let stored = existing.unwrap_or_else(|| {
+        changes.created = true;
+        Stored::default()
+    });
+    let bad = |message: String| Error::Io { path: path.to_path_buf(), message };
+
+    let rotate_tokens = rotate.contains(&Rotate::Tokens) && !changes.created;
+    let (mut proxy, gateway) = match (rotate_tokens, stored.proxy_secret_token, stored.dask_gateway_api_token)
+    {
+        (true, _, _) => {
+            changes.rotated_tokens = true;
+            (token(), token())
+        }
+        (false, proxy, gateway) => {
+            let mut fill = |key: &'static str, v: Option<String>| {
+                v.unwrap_or_else(|| {
+                    if !changes.created {
+                        changes.regenerated.push(key);
+                    }
+                    token()
+                })
+            };
+            (fill("proxySecretToken", proxy), fill("daskGatewayApiToken", gateway))
         }
     };
-    if rotate.contains(&Rotate::Tokens) && !changes.created {
-        secrets.proxy_secret_token = token();
-        secrets.dask_gateway_api_token = token();
-        changes.rotated_tokens = true;
+    // Fresh tokens are always well-formed: only stored ones can be reported here, and the
+    // advice (rotate both) replaces them.
+    if let Some((key, why)) = token_problem(&proxy, &gateway) {
+        return Err(bad(format!("{key}: {why}; {ROTATE_TOKENS}")));
     }
-    while secrets.proxy_secret_token == secrets.dask_gateway_api_token {
-        secrets.dask_gateway_api_token = token();
+    while proxy == gateway {
+        proxy = token();
     }
-    let want_password = changes.created || rotate.contains(&Rotate::Password) || new_password.is_some();
-    if want_password {
-        let plain = match new_password {
-            Some(p) => p.to_string(),
-            None => {
-                let p = password::generate();
-                changes.generated_password = Some(p.clone());
-                p
+
+    let hash = match (new_password, stored.admin_password_hash) {
+        (Some(p), _) => {
+            changes.password_changed = true;
+            password::hash(p)
+        }
+        (None, stored_hash)
+            if changes.created || rotate.contains(&Rotate::Password) || stored_hash.is_none() =>
+        {
+            if stored_hash.is_none() && !changes.created && !rotate.contains(&Rotate::Password) {
+                changes.regenerated.push("adminPasswordHash");
             }
-        };
-        secrets.admin_password_hash = password::hash(&plain);
-        changes.password_changed = true;
-    }
-    (secrets, changes)
+            let p = password::generate();
+            changes.generated_password = Some(p.clone());
+            changes.password_changed = true;
+            password::hash(&p)
+        }
+        (None, Some(h)) => {
+            if let Err(e) = password::parse(&h) {
+                return Err(bad(format!("adminPasswordHash: {e}; {ROTATE_PASSWORD}")));
+            }
+            h
+        }
+        (None, None) => unreachable!("handled above"),
+    };
+    let secrets = Secrets {
+        api_version: API_VERSION.into(),
+        kind: KIND.into(),
+        proxy_secret_token: proxy,
+        dask_gateway_api_token: gateway,
+        admin_password_hash: hash,
+    };
+    Ok((secrets, changes))
 }
 
 pub fn to_yaml(s: &Secrets) -> String {

@@ -59,9 +59,13 @@ pub fn validate(config: Option<Input>, files: &[Input]) -> Vec<Diagnostic> {
 
     let mut configs: Vec<ConfigFacts> = Vec::new();
     let mut artifacts: Vec<Artifact> = Vec::new();
+    let mut secrets: Vec<String> = Vec::new();
     for input in &inputs {
         let forced = (Some(input.path) == explicit).then_some(Kind::Config);
         let Some((kind, docs)) = parse(input, forced, &mut out) else { continue };
+        for d in &docs {
+            secrets_in(d, false, &mut secrets);
+        }
         match kind {
             Kind::Config => {
                 if let Some(c) = load_config(input, &mut out) {
@@ -85,9 +89,35 @@ pub fn validate(config: Option<Input>, files: &[Input]) -> Vec<Diagnostic> {
         rules::run(&rules::Deployment { config: Some(c), ..Default::default() }, &mut out);
     }
 
+    // Diagnostics quote keys and values; none may quote a secret, wherever the user put it.
+    let masker = crate::secrets::mask::Masker::new(secrets.iter().map(String::as_str));
+    for d in &mut out {
+        d.message = masker.text(&d.message);
+        d.field = d.field.as_deref().map(|f| masker.text(f));
+        d.hint = d.hint.as_deref().map(|h| masker.text(h));
+    }
     diag::sort(&mut out);
     out.dedup();
     out
+}
+
+/// Collects the secret strings of a document: values under secret keys (`secretToken`,
+/// `apiToken`, the secrets file's keys, …) and any key or value shaped like a token or hash.
+fn secrets_in(node: &Node, under_secret_key: bool, out: &mut Vec<String>) {
+    use crate::secrets::mask::{is_sensitive_key, looks_secret};
+    match &node.value {
+        yaml::Value::Str(s) if under_secret_key || looks_secret(s) => out.push(s.clone()),
+        yaml::Value::Seq(items) => items.iter().for_each(|i| secrets_in(i, under_secret_key, out)),
+        yaml::Value::Map(entries) => {
+            for e in entries {
+                if looks_secret(&e.key) {
+                    out.push(e.key.clone());
+                }
+                secrets_in(&e.value, under_secret_key || is_sensitive_key(&e.key), out);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Validates `given` files with `context` files beside them: files the user did not name but that

@@ -1,0 +1,220 @@
+//! `diff` and `apply` against servers that fail the way real ones do, each played by a loopback
+//! listener this test starts: one that accepts and never answers (a hung API server), a web
+//! server that is not Kubernetes, and a kubeconfig whose exec credential plugin fails. No
+//! control plane is needed; what is checked is that each is reported promptly and plainly.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use support::Workspace;
+
+struct Run {
+    code: i32,
+    stderr: String,
+    stdout: String,
+}
+
+fn workspace() -> Workspace {
+    let ws = Workspace::with_config(&support::fixture("walkthrough"));
+    ws.write_fixed_secrets();
+    ws
+}
+
+fn run(ws: &Workspace, args: &[&str], kubeconfig: &Path) -> Run {
+    let out = ws
+        .cmd()
+        .args(args)
+        .arg("-c")
+        .arg(ws.config())
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .env_remove("KUBECONFIG")
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+    }
+}
+
+fn kubeconfig(ws: &Workspace, server: &str, user: &str) -> PathBuf {
+    let path = ws.root().join("kubeconfig");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: faulty\n\
+             clusters:\n- name: faulty-cluster\n  cluster:\n    server: {server}\n    insecure-skip-tls-verify: true\n\
+             contexts:\n- name: faulty\n  context: {{cluster: faulty-cluster, user: someone}}\n\
+             users:\n- name: someone\n  user:\n{user}"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+const TOKEN_USER: &str = "    token: not-a-real-token\n";
+
+/// A listener that accepts connections and never answers; counts the connections.
+fn hung_server() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    let held: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            seen.fetch_add(1, Ordering::SeqCst);
+            held.lock().unwrap().push(conn);
+        }
+    });
+    (format!("https://{addr}"), count)
+}
+
+#[test]
+fn a_hung_server_is_reported_once_naming_server_request_and_what_to_check() {
+    let ws = workspace();
+    let (server, connections) = hung_server();
+    let kc = kubeconfig(&ws, &server, TOKEN_USER);
+    for cmd in ["diff", "apply"] {
+        let before = connections.load(Ordering::SeqCst);
+        let out = run(&ws, &[cmd, "--request-timeout", "1s"], &kc);
+        assert_eq!(out.code, 2, "{cmd}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!(
+                "list storageclasses: cannot reach the API server {server} (context \"faulty\")"
+            )),
+            "{cmd}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("no answer within 1 s (--request-timeout)"), "{cmd}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("check: check that the server address is right"),
+            "{cmd}: {}",
+            out.stderr
+        );
+        // The first requests' connections, and no second round after them.
+        let made = connections.load(Ordering::SeqCst) - before;
+        assert!((1..=2).contains(&made), "{cmd}: {made} connections: the requests were retried");
+    }
+    // The default: the same report, with kubectl's default-like 20 s per request.
+    let out = run(&ws, &["diff"], &kc);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("no answer within 20 s (--request-timeout)"), "{}", out.stderr);
+}
+
+#[test]
+fn the_overall_deadline_bounds_the_whole_command() {
+    let ws = workspace();
+    let (server, _) = hung_server();
+    let kc = kubeconfig(&ws, &server, TOKEN_USER);
+    let out = run(&ws, &["diff", "--request-timeout", "0", "--timeout", "1s"], &kc);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("the cluster work did not finish within 1 s (--timeout)"), "{}", out.stderr);
+    let out = run(&ws, &["diff", "--request-timeout", "soon"], &kc);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("`soon` is not a duration"), "{}", out.stderr);
+}
+
+/// An HTTP server that answers every request with `status` and an HTML page.
+fn web_server(status: &'static str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                loop {
+                    match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    }
+                    let body = "<!DOCTYPE html><html><head><title>Welcome to nginx</title></head>\
+                                <body><p>PAGE-BODY-MARKER: this page is served by a web server</p></body></html>";
+                    let reply = format!(
+                        "HTTP/1.1 {status}\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if conn.write_all(reply.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn a_web_server_that_is_not_kubernetes_is_described_not_pasted() {
+    let ws = workspace();
+    for status in ["404 Not Found", "200 OK"] {
+        let server = web_server(status);
+        let kc = kubeconfig(&ws, &server, TOKEN_USER);
+        for cmd in ["diff", "apply"] {
+            let out = run(&ws, &[cmd], &kc);
+            assert_eq!(out.code, 2, "{status} {cmd}: {}", out.stderr);
+            assert!(
+                !out.stderr.contains("PAGE-BODY-MARKER") && !out.stderr.contains('<'),
+                "{status} {cmd}: the page was pasted:\n{}",
+                out.stderr
+            );
+            assert!(
+                out.stderr.contains(&format!("the server at {server} answered"))
+                    && out.stderr.contains("it is not a Kubernetes API server")
+                    && out.stderr.contains("check the `server:` of cluster \"faulty-cluster\""),
+                "{status} {cmd}: {}",
+                out.stderr
+            );
+        }
+        if status.starts_with("404") {
+            let out = run(&ws, &["diff"], &kc);
+            assert!(
+                out.stderr.contains("HTTP 404 with an HTML page titled \"Welcome to nginx\""),
+                "{}",
+                out.stderr
+            );
+        }
+    }
+}
+
+#[test]
+fn a_failing_exec_plugin_shows_its_exit_code_and_stderr_never_its_stdout() {
+    let ws = workspace();
+    let plugin = ws.root().join("get-token");
+    std::fs::write(
+        &plugin,
+        "#!/bin/sh\n\
+         echo '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\",\
+         \"status\":{\"token\":\"k8s-aws-v1.STDOUT-TOKEN-MARKER\"}}'\n\
+         echo 'An error occurred (ExpiredToken): the SSO session has expired; run aws sso login' >&2\n\
+         exit 3\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let user = format!(
+        "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: {}\n      args: [eks, get-token]\n      interactiveMode: Never\n",
+        plugin.display()
+    );
+    let (server, _) = hung_server();
+    let kc = kubeconfig(&ws, &server, &user);
+    for cmd in ["diff", "apply"] {
+        let out = run(&ws, &[cmd, "--request-timeout", "2s"], &kc);
+        assert_eq!(out.code, 2, "{cmd}: {}", out.stderr);
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert!(!all.contains("STDOUT-TOKEN-MARKER"), "{cmd}: the plugin's stdout leaked:\n{all}");
+        assert!(out.stderr.contains("the exec credential plugin"), "{cmd}: {}", out.stderr);
+        assert!(out.stderr.contains("failed (exit code 3)"), "{cmd}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("the SSO session has expired; run aws sso login"),
+            "{cmd}: {}",
+            out.stderr
+        );
+    }
+}
