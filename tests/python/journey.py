@@ -55,12 +55,17 @@ class Journey:
     def __init__(self, r: harness.Rendered):
         self.r = r
         self.target = r.chart
+        self.hub: Hub | None = None  # set when a hub runs: failures then quote its first error
 
     def label(self, component: str) -> str:
         return f"[{self.r.name} | {self.target} | {component}]"
 
     def fail(self, component: str, what: str, detail: str = "") -> None:
-        pytest.fail(f"{self.label(component)} {what}" + (f"\n{detail}" if detail else ""), pytrace=False)
+        message = f"{self.label(component)} {what}"
+        if self.hub is not None:
+            since = self.hub.log()[self.hub.mark:]
+            message += f"\nfirst error in the hub log since the last request: {first_error(since)}"
+        pytest.fail(message + (f"\n{detail}" if detail else ""), pytrace=False)
 
     def check(self, ok: bool, component: str, what: str, detail: str = "") -> None:
         if not ok:
@@ -191,14 +196,17 @@ class Hub:
 
     def __init__(self, journey: Journey, workdir: pathlib.Path, cluster: Cluster, namespace: str, *,
                  kubeconfig: pathlib.Path | None = None, env: dict[str, str] | None = None,
-                 service_urls: dict[str, str] | None = None, config: dict | None = None):
+                 service_urls: dict[str, str] | None = None, config: dict | None = None,
+                 set_values: dict | None = None):
         r = journey.r
         self.journey = journey
         self.workdir = workdir
         self.namespace = namespace
         self.release = r.config.get("releases", {}).get("daskhub", {}).get("name", "daskhub")
         mounts = workdir / "etc-jupyterhub"
-        self.secret = chart_values.hub_secret(r.values, journey.target, self.release, namespace)
+        # set_values: more values over the rendered file, as `helm install -f daskhub.yaml --set ...`.
+        values = chart_values.coalesce(r.values, set_values or {})
+        self.secret = chart_values.hub_secret(values, journey.target, self.release, namespace)
         # The ConfigMap's resource names (Z2JH's jupyterhub.name-templates) that the hub reads.
         names = {n: f"{self.release}-{n}" if n != "hub" else "hub"
                  for n in ("hub", "proxy-api", "image-pull-secret", "user-scheduler", "priority", "singleuser")}
@@ -232,6 +240,8 @@ class Hub:
         })
         self.log_path = workdir / "jupyterhub.log"
         self.proc: subprocess.Popen | None = None
+        self.mark = 0  # log offset at the last request (Browser), where a failure's search starts
+        journey.hub = self
 
     @property
     def url(self) -> str:
@@ -300,16 +310,29 @@ class Hub:
 def first_error(log: str) -> str:
     """The first thing that went wrong in a hub log: the first ERROR line and, when a traceback
     follows, its final line (the exception)."""
-    lines = log.splitlines()
+    lines = [line.strip() for line in log.splitlines()]
     for i, line in enumerate(lines):
-        if re.match(r"\[E ", line) or line.startswith("Traceback"):
+        if line.startswith("[E ") or line.startswith("Traceback"):
             exc = ""
-            for later in lines[i + 1:i + 200]:
-                if re.match(r"^[A-Za-z_.]+(Error|Exception|Exit)\b", later):
+            for later in lines[i + 1:i + 300]:
+                if later.startswith("[") and not later.startswith("[E "):
+                    break  # the next log record: the traceback is over
+                if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)\b", later):
                     exc = later
                     break
-            return line.strip() + (f" ... {exc.strip()}" if exc else "")
+            return line + (f" ... {exc}" if exc else "")
     return "(no error in the hub log)"
+
+
+def log_records(log: str) -> list[str]:
+    """A hub log as its records: each starts with "[L " (level) and holds its indented lines."""
+    records: list[str] = []
+    for line in log.splitlines():
+        if re.match(r"\[[DIWEC] ", line) or not records:
+            records.append(line)
+        else:
+            records[-1] += "\n" + line
+    return records
 
 
 class Browser:
@@ -321,6 +344,7 @@ class Browser:
 
     def request(self, method: str, path: str, body: str | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int, http.client.HTTPMessage, str]:
+        self.hub.mark = self.hub.log_path.stat().st_size if self.hub.log_path.exists() else 0
         conn = http.client.HTTPConnection("127.0.0.1", self.hub.port, timeout=30)
         headers = dict(headers or {})
         if self.cookies:
@@ -447,17 +471,16 @@ def server_state(journey: Journey, browser: Browser, user: str) -> dict:
     return model
 
 
-def stop_spawn(journey: Journey, hub: Hub, cluster: Cluster, admin: Browser, user: str, pod_name: str) -> None:
-    """The admin stops the user's server from the admin page (DELETE /hub/api/users/NAME/server);
-    JupyterHub interrupts the pending spawn and KubeSpawner deletes the Pod."""
-    status, body = admin.api("DELETE", f"/users/{urllib.parse.quote(user)}/server")
-    journey.check(status in (202, 204), hub_component("stop"),
-                  f"DELETE /hub/api/users/{user}/server answered {status}: {body}", hub.log_tail())
-    deadline = time.monotonic() + STOP_TIMEOUT
+def wait_spawn_given_up(journey: Journey, hub: Hub, cluster: Cluster, admin: Browser, user: str,
+                        pod_name: str, timeout: int) -> None:
+    """Waits until the hub gives up the pending spawn after `timeout` seconds (Spawner.start_timeout)
+    and KubeSpawner's stop has deleted the Pod."""
+    deadline = time.monotonic() + timeout + STOP_TIMEOUT
     while time.monotonic() < deadline:
         model = server_state(journey, admin, user)
         gone = cluster.kubectl("get", "-n", hub.namespace, "pod", pod_name, check=False).returncode != 0
-        if gone and not model.get("servers"):
+        if gone and not model.get("servers") and not model.get("pending"):
             return
-        time.sleep(0.5)
-    journey.fail(hub_component("stop"), f"{user!r}'s server did not stop within {STOP_TIMEOUT} s", hub.log_tail())
+        time.sleep(1)
+    journey.fail(hub_component("spawn"), f"{user!r}'s pending spawn did not end within {timeout + STOP_TIMEOUT} s "
+                 "(start_timeout + stop)", hub.log_tail())
