@@ -25,7 +25,8 @@ pub fn run(args: &ValuesArgs) -> Result<()> {
     let secrets_path = args.secrets.clone().unwrap_or_else(|| secrets::path_for(&args.config));
     let targets: Vec<_> = render::ARTIFACTS.iter().map(|(name, _, _)| args.output.join(name)).collect();
     refuse_overlaps(&args.config, &secrets_path, &targets)?;
-    let existing = secrets::read(&secrets_path)?;
+    let on_disk = secrets::open(&secrets_path)?;
+    let existing = on_disk.as_ref().map(|d| d.stored.clone());
     let new_password = if args.admin_password_stdin { Some(read_password()?) } else { None };
     let (secrets, changes) =
         secrets::resolve(&secrets_path, existing.clone(), &args.rotate, new_password.as_deref())?;
@@ -52,6 +53,9 @@ pub fn run(args: &ValuesArgs) -> Result<()> {
         }
     }
 
+    // Encrypted or not, the secrets file's bytes are settled before anything is written.
+    let secrets_file = secrets::encode(&secrets_path, &secrets, on_disk.as_ref())?;
+
     std::fs::create_dir_all(&args.output).map_err(|e| Error::io(&args.output, e))?;
     let mut err = anstream::stderr();
     for dir in [args.output.clone(), fsutil::parent_dir(&secrets_path)] {
@@ -63,9 +67,8 @@ pub fn run(args: &ValuesArgs) -> Result<()> {
     // Secrets first: if a later rename fails, a re-run reproduces the artifacts from them.
     let mut staging = fsutil::Staging::new();
     let mut written = Vec::new();
-    let stored_as_rendered = existing.as_ref().map(|s| s.clone().complete(&secrets_path).ok());
-    if stored_as_rendered.flatten().as_ref() != Some(&secrets) || !fsutil::mode_ok(&secrets_path, true) {
-        staging.add(&secrets_path, secrets::to_yaml(&secrets).as_bytes(), true)?;
+    if let Some(encoded) = &secrets_file {
+        staging.add(&secrets_path, &encoded.bytes, true)?;
     }
     for a in &artifacts {
         let path = args.output.join(a.file_name);
@@ -82,8 +85,24 @@ pub fn run(args: &ValuesArgs) -> Result<()> {
     for path in &written {
         let _ = writeln!(err, "wrote {}", path.display());
     }
-    if changes.created {
-        let _ = writeln!(err, "created {} (mode 0600; keep it out of git)", secrets_path.display());
+    let encrypted_for = secrets_file.as_ref().and_then(|f| f.encrypted_for.as_ref());
+    match (changes.created, encrypted_for) {
+        (true, None) => {
+            let _ = writeln!(err, "created {} (mode 0600; keep it out of git)", secrets_path.display());
+        }
+        (created, Some(recipients)) if created || on_disk.as_ref().is_some_and(|d| d.sops.is_none()) => {
+            let _ = writeln!(
+                err,
+                "{} {} encrypted with SOPS for {} (.sops.yaml); it can be committed{}",
+                if created { "created" } else { "encrypted" },
+                secrets_path.display(),
+                recipients.join(", "),
+                ignored_by(&secrets_path)
+                    .map(|(ignore, entry)| format!(" once `{entry}` is removed from {}", ignore.display()))
+                    .unwrap_or_default()
+            );
+        }
+        _ => {}
     }
     for key in &changes.regenerated {
         let _ = writeln!(err, "generated {key}, which was missing from {}", secrets_path.display());
@@ -152,6 +171,16 @@ fn refuse_foreign(path: &Path) -> Result<()> {
             render::RENDERED_MARK
         ),
     })
+}
+
+/// The `.gitignore` line beside the secrets file that keeps it out of git (`init` writes one for
+/// the plaintext file), if there is one.
+fn ignored_by(secrets_path: &Path) -> Option<(std::path::PathBuf, String)> {
+    let name = secrets_path.file_name()?.to_string_lossy().into_owned();
+    let ignore = secrets_path.with_file_name(".gitignore");
+    let text = std::fs::read_to_string(&ignore).ok()?;
+    let line = text.lines().map(str::trim).find(|l| *l == name || l.strip_prefix('/') == Some(&name))?;
+    Some((ignore, line.to_string()))
 }
 
 fn read_password() -> Result<String> {

@@ -5,11 +5,16 @@
 //! password's hash — never the password. Random values are generated once and reused: a rendered
 //! file that changed on every run would show a perpetual diff.
 //!
+//! When a `.sops.yaml` creation rule matches the file, it is kept encrypted in SOPS's format for
+//! the rule's age recipients instead (see [`sops`]), so it can live in git; decryption happens in
+//! memory only.
+//!
 //! [`password`] hashes and checks the admin password; [`mask`] keeps every secret out of diffs,
 //! error messages and helm's output.
 
 pub mod mask;
 pub mod password;
+pub mod sops;
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -77,10 +82,21 @@ pub struct Stored {
 
 const KIND: &str = "PangeoSecrets";
 
-/// Reads the secrets file, `None` when there is none. Refuses a file others may read or write,
-/// as ssh refuses such a private key. Nothing is checked beyond the form here; see
+/// Reads the secrets file, `None` when there is none. Refuses a plaintext file others may read or
+/// write, as ssh refuses such a private key. Nothing is checked beyond the form here; see
 /// [`Stored::complete`] and [`resolve`].
 pub fn read(path: &Path) -> Result<Option<Stored>> {
+    Ok(open(path)?.map(|d| d.stored))
+}
+
+/// The secrets file as read, and, when it is SOPS-encrypted, what is needed to write it back.
+pub struct OnDisk {
+    pub stored: Stored,
+    pub sops: Option<Box<sops::Opened>>,
+}
+
+/// Like [`read`], keeping the decrypted state of an encrypted file (in memory only).
+pub fn open(path: &Path) -> Result<Option<OnDisk>> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -89,20 +105,32 @@ pub fn read(path: &Path) -> Result<Option<Stored>> {
         }
         Err(e) => return Err(Error::io(path, e)),
     };
-    check_private(path)?;
-    // The file holds secrets: errors name the field, never echo the content.
-    let stored: Stored = match serde_saphyr::from_str::<Option<Stored>>(&text) {
-        Ok(s) => s.unwrap_or_default(),
-        Err(_) => return Err(Error::Io { path: path.to_path_buf(), message: not_a_secrets_file() }),
-    };
     let bad = |message: String| Error::Io { path: path.to_path_buf(), message };
+    let (stored, opened) = if sops::is_sops(&text) {
+        // Encrypted, it is meant to be committed: a clone's 0644 is fine.
+        let identities =
+            sops::age_keys::load_identities().map_err(|why| bad(format!("age identities: {why}")))?;
+        let opened = sops::decrypt(&text, &identities, &path.display().to_string())
+            .map_err(|why| bad(format!("cannot decrypt: {why}")))?;
+        let stored: Stored = serde_json::from_value(serde_json::Value::Object(opened.tree.clone()))
+            .map_err(|_| bad(not_a_secrets_file()))?;
+        (stored, Some(Box::new(opened)))
+    } else {
+        check_private(path)?;
+        // The file holds secrets: errors name the field, never echo the content.
+        let stored: Stored = match serde_saphyr::from_str::<Option<Stored>>(&text) {
+            Ok(s) => s.unwrap_or_default(),
+            Err(_) => return Err(bad(not_a_secrets_file())),
+        };
+        (stored, None)
+    };
     if stored.api_version.as_deref().is_some_and(|v| v != API_VERSION) {
         return Err(bad(format!("apiVersion: must be {API_VERSION}")));
     }
     if stored.kind.as_deref().is_some_and(|k| k != KIND) {
         return Err(bad(format!("kind: must be {KIND}; this is not a pangeo-render secrets file")));
     }
-    Ok(Some(stored))
+    Ok(Some(OnDisk { stored, sops: opened }))
 }
 
 fn not_a_secrets_file() -> String {
@@ -267,6 +295,49 @@ pub fn to_yaml(s: &Secrets) -> String {
 
 pub fn save(path: &Path, s: &Secrets) -> Result<()> {
     fsutil::write_atomic(path, to_yaml(s).as_bytes(), true)
+}
+
+/// The secrets file's new bytes, decided before anything is written.
+pub struct Encoded {
+    pub bytes: Vec<u8>,
+    /// The age recipients, when the file is written SOPS-encrypted.
+    pub encrypted_for: Option<Vec<String>>,
+}
+
+/// What to write to the secrets file, or `None` to leave it alone. It is written when the
+/// secrets changed, when a plaintext file is not 0600, or when it is plaintext and a `.sops.yaml`
+/// creation rule now asks for encryption. An encrypted file stays encrypted for its own
+/// recipients (as `sops edit` keeps them); a new one is encrypted for the rule's recipients.
+pub fn encode(path: &Path, secrets: &Secrets, on_disk: Option<&OnDisk>) -> Result<Option<Encoded>> {
+    let fail = |source: &Path, message: String| Error::Io { path: source.to_path_buf(), message };
+    let unchanged = on_disk.is_some_and(|d| d.stored.clone().complete(path).ok().as_ref() == Some(secrets));
+    let plan = match on_disk.and_then(|d| d.sops.as_deref()) {
+        Some(_) if unchanged => return Ok(None),
+        Some(opened) => Some(sops::Plan::for_rewrite(opened).map_err(|why| fail(path, why))?),
+        None => match sops::rules::rule_for(path).map_err(|(source, why)| fail(&source, why))? {
+            Some(rule) => Some(sops::Plan::for_rule(&rule).map_err(|why| fail(&rule.source, why))?),
+            None if unchanged && fsutil::mode_ok(path, true) => return Ok(None),
+            None => None,
+        },
+    };
+    Ok(Some(match plan {
+        Some(plan) => Encoded {
+            bytes: sops::encrypt(&entries(secrets), &plan, &sops::now_utc()).into_bytes(),
+            encrypted_for: Some(plan.recipients().into_iter().map(String::from).collect()),
+        },
+        None => Encoded { bytes: to_yaml(secrets).into_bytes(), encrypted_for: None },
+    }))
+}
+
+/// The file's fields in file order, as the plaintext file has them.
+fn entries(s: &Secrets) -> [(&str, &str); 5] {
+    [
+        ("apiVersion", &s.api_version),
+        ("kind", &s.kind),
+        ("proxySecretToken", &s.proxy_secret_token),
+        ("daskGatewayApiToken", &s.dask_gateway_api_token),
+        ("adminPasswordHash", &s.admin_password_hash),
+    ]
 }
 
 /// Every secret string, for masking and for tests that scan output.
