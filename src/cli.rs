@@ -86,6 +86,37 @@ pub struct ValuesArgs {
     /// The secrets file (default: beside the config, CONFIG-STEM.secrets.yaml).
     #[arg(long)]
     pub secrets: Option<PathBuf>,
+    /// Recover the secrets from the deployed daskhub release instead of generating new ones
+    /// (for a clone without the secrets file); writes the secrets file.
+    #[arg(long, conflicts_with_all = ["rotate", "admin_password_stdin"])]
+    pub secrets_from_cluster: bool,
+    /// With --secrets-from-cluster: kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, requires = "secrets_from_cluster")]
+    pub kubeconfig: Option<PathBuf>,
+    /// With --secrets-from-cluster: kubeconfig context (default: the current context).
+    #[arg(long, requires = "secrets_from_cluster")]
+    pub context: Option<String>,
+    /// With --secrets-from-cluster: how long one request to the API server may take.
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// With --secrets-from-cluster: how long all the cluster work may take (0: no limit).
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+impl ValuesArgs {
+    /// The cluster arguments, as `diff` takes them.
+    pub fn cluster(&self) -> ClusterArgs {
+        ClusterArgs {
+            config: self.config.clone(),
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            charts: self.charts.clone(),
+            secrets: self.secrets.clone(),
+            request_timeout: self.request_timeout,
+            timeout: self.timeout,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -1073,3 +1073,58 @@ fn server_errors_that_quote_a_secret_are_masked() {
         );
     }
 }
+
+#[test]
+fn secrets_recovered_from_the_deployed_release_render_what_is_deployed() {
+    let Some(mut env) = Env::new("recover") else { return };
+    env.values();
+    env.helm_install();
+    let secrets_path = env.ws.secrets_path();
+    let original = fs::read(&secrets_path).unwrap();
+    let kubeconfig = env.cluster.kubeconfig().display().to_string();
+    let recover = ["values", "-c", "pangeo.yaml", "-o", "rendered", "--secrets-from-cluster", "--kubeconfig"];
+
+    // A clone without the secrets file: `values` says it makes new ones, and how to recover instead.
+    fs::remove_file(&secrets_path).unwrap();
+    let out = env.run(&["values", "-c", "pangeo.yaml", "-o", "fresh"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stderr.contains("there was no secrets file")
+            && out.stderr.contains("pangeo-render values -c pangeo.yaml --secrets-from-cluster"),
+        "{}",
+        out.all()
+    );
+    // Following that advice: delete the new file, recover the running secrets.
+    fs::remove_file(&secrets_path).unwrap();
+    let out = env.run(&[&recover[..], &[kubeconfig.as_str()]].concat());
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stderr.contains(&format!("release daskhub (namespace {}), revision 1", env.ns)),
+        "{}",
+        out.all()
+    );
+    assert!(!out.stderr.contains("generated admin password"), "{}", out.all());
+    assert_eq!(fs::read(&secrets_path).unwrap(), original, "the same secrets file as before");
+    let report = env.run(&["diff", "-o", "json"]).json();
+    let daskhub = report["releases"].as_array().unwrap().iter().find(|r| r["name"] == "daskhub").unwrap();
+    assert_eq!(daskhub["state"], "same", "{daskhub}");
+
+    // A secrets file that holds other secrets is not replaced.
+    env.write_secrets();
+    let before = fs::read(&secrets_path).unwrap();
+    let out = env.run(&[&recover[..], &[kubeconfig.as_str()]].concat());
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("proxySecretToken, daskGatewayApiToken differ"), "{}", out.all());
+    assert_eq!(fs::read(&secrets_path).unwrap(), before);
+
+    // No release to recover from: a clear error, nothing written.
+    fs::remove_file(&secrets_path).unwrap();
+    env.edit_config(
+        &format!("daskhub: {{name: daskhub, namespace: {}}}", env.ns),
+        "daskhub: {name: nohub, namespace: nowhere}",
+    );
+    let out = env.run(&[&recover[..], &[kubeconfig.as_str()]].concat());
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("there is no release nohub (namespace nowhere)"), "{}", out.all());
+    assert!(!secrets_path.exists());
+}

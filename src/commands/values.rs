@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use crate::cli::ValuesArgs;
-use crate::commands::{source_name, templates_for};
+use crate::commands::{session, source_name, templates_for};
 use crate::config;
 use crate::error::{Error, Result};
 use crate::fsutil;
@@ -26,7 +26,14 @@ pub fn run(args: &ValuesArgs) -> Result<()> {
     let targets: Vec<_> = render::ARTIFACTS.iter().map(|(name, _, _)| args.output.join(name)).collect();
     refuse_overlaps(&args.config, &secrets_path, &targets)?;
     let on_disk = secrets::open(&secrets_path)?;
-    let existing = on_disk.as_ref().map(|d| d.stored.clone());
+    let mut existing = on_disk.as_ref().map(|d| d.stored.clone());
+    let recovered = if args.secrets_from_cluster {
+        let (stored, from) = recover_from_cluster(args, &loaded.config, &secrets_path, existing.as_ref())?;
+        existing = Some(stored);
+        Some(from)
+    } else {
+        None
+    };
     let new_password = if args.admin_password_stdin { Some(read_password()?) } else { None };
     let (secrets, changes) =
         secrets::resolve(&secrets_path, existing.clone(), &args.rotate, new_password.as_deref())?;
@@ -85,16 +92,19 @@ pub fn run(args: &ValuesArgs) -> Result<()> {
     for path in &written {
         let _ = writeln!(err, "wrote {}", path.display());
     }
+    if let Some(from) = &recovered {
+        let _ = writeln!(err, "recovered the tokens and the admin password hash from {from}");
+    }
     let encrypted_for = secrets_file.as_ref().and_then(|f| f.encrypted_for.as_ref());
-    match (changes.created, encrypted_for) {
-        (true, None) => {
+    match encrypted_for {
+        None if on_disk.is_none() => {
             let _ = writeln!(err, "created {} (mode 0600; keep it out of git)", secrets_path.display());
         }
-        (created, Some(recipients)) if created || on_disk.as_ref().is_some_and(|d| d.sops.is_none()) => {
+        Some(recipients) if on_disk.as_ref().is_none_or(|d| d.sops.is_none()) => {
             let _ = writeln!(
                 err,
                 "{} {} encrypted with SOPS for {} (.sops.yaml); it can be committed{}",
-                if created { "created" } else { "encrypted" },
+                if on_disk.is_none() { "created" } else { "encrypted" },
                 secrets_path.display(),
                 recipients.join(", "),
                 ignored_by(&secrets_path)
@@ -103,6 +113,19 @@ pub fn run(args: &ValuesArgs) -> Result<()> {
             );
         }
         _ => {}
+    }
+    if changes.created {
+        // A clone without the secrets file must not replace a running hub's secrets unawares.
+        let _ = writeln!(
+            err,
+            "note: there was no secrets file, so new tokens and a new admin password were generated. If this \
+             deployment is already running, do not apply them (everyone would be logged out and the gateway \
+             cut off): delete {file} and recover the running ones with `pangeo-render values -c {config} \
+             --secrets-from-cluster` (with --kubeconfig/--context as for diff), or get the encrypted secrets \
+             file from the deployment's repository",
+            file = secrets_path.display(),
+            config = args.config.display()
+        );
     }
     for key in &changes.regenerated {
         let _ = writeln!(err, "generated {key}, which was missing from {}", secrets_path.display());
@@ -171,6 +194,68 @@ fn refuse_foreign(path: &Path) -> Result<()> {
             render::RENDERED_MARK
         ),
     })
+}
+
+/// Reads the secrets of the deployed daskhub release (`--secrets-from-cluster`). An existing
+/// secrets file must hold the same ones: nothing is replaced unasked. Returns the secrets and a
+/// description of the release they came from.
+fn recover_from_cluster(
+    args: &ValuesArgs,
+    config: &crate::config::Config,
+    secrets_path: &Path,
+    existing: Option<&secrets::Stored>,
+) -> Result<(secrets::Stored, String)> {
+    use crate::diff::helm_release::Found;
+    let c = args.cluster();
+    let rel = &config.releases.daskhub;
+    let rt = session::runtime()?;
+    let deadline = session::Deadline::start(&c);
+    let found = deadline.run(&rt, None, async {
+        let cluster = session::connect(&c).await?;
+        let masker = secrets::mask::Masker::default();
+        crate::diff::release_state(&cluster, &rel.name, &rel.namespace)
+            .await
+            .map_err(|e| session::cluster_error(&cluster, &e, &masker))
+    })?;
+    let where_ = format!("release {} (namespace {})", rel.name, rel.namespace);
+    let release = match found {
+        Found::Deployed(r) => r,
+        Found::NotDeployed { last_deployed: Some(r), .. } => r,
+        Found::NotDeployed { revision, status, last_deployed: None } => {
+            return Err(Error::Cluster(format!(
+                "--secrets-from-cluster: {where_} has never deployed (revision {revision} is {status}); \
+                 there are no running secrets to recover"
+            )));
+        }
+        Found::NotInstalled => {
+            return Err(Error::Cluster(format!(
+                "--secrets-from-cluster: there is no {where_} on this cluster (check --context and the \
+                 config's releases.daskhub); to start a new deployment, run values without the flag"
+            )));
+        }
+    };
+    let from = format!("{where_}, revision {}", release.revision);
+    let stored = secrets::recover::from_release_values(&release.config)
+        .map_err(|why| Error::Cluster(format!("--secrets-from-cluster: {from}: {why}")))?;
+    let recovered = stored.clone().complete(secrets_path).map_err(|e| match e {
+        Error::Io { message, .. } => Error::Cluster(format!("--secrets-from-cluster: {from}: {message}")),
+        other => other,
+    })?;
+    if let Some(current) = existing.and_then(|s| s.clone().complete(secrets_path).ok()) {
+        let differ = secrets::recover::differing_keys(&current, &recovered);
+        if !differ.is_empty() {
+            return Err(Error::Io {
+                path: secrets_path.to_path_buf(),
+                message: format!(
+                    "holds other secrets than {from} ({} differ); nothing was written: move the file \
+                     away to recover the deployed ones, or run values without --secrets-from-cluster to \
+                     keep it",
+                    differ.join(", ")
+                ),
+            });
+        }
+    }
+    Ok((stored, from))
 }
 
 /// The `.gitignore` line beside the secrets file that keeps it out of git (`init` writes one for

@@ -14,6 +14,7 @@
 
 pub mod mask;
 pub mod password;
+pub mod recover;
 pub mod sops;
 
 use serde::{Deserialize, Serialize};
