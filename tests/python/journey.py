@@ -484,3 +484,165 @@ def wait_spawn_given_up(journey: Journey, hub: Hub, cluster: Cluster, admin: Bro
         time.sleep(1)
     journey.fail(hub_component("spawn"), f"{user!r}'s pending spawn did not end within {timeout + STOP_TIMEOUT} s "
                  "(start_timeout + stop)", hub.log_tail())
+
+
+# -- the gateway --------------------------------------------------------------------------------
+
+K8S_MANIFESTS = HERE / "k8s"
+GATEWAY_START_TIMEOUT = 60  # seconds until the gateway answers /api/health, the controller logs "started!"
+
+
+def gateway_component(part: str = "") -> str:
+    import dask_gateway_server
+
+    return f"dask-gateway-server {dask_gateway_server.__version__}" + (f" {part}" if part else "")
+
+
+def install_dask_gateway_crd(cluster: Cluster) -> None:
+    """The DaskCluster CRD as the dask-gateway chart ships it (k8s/daskclusters-crd.yaml), established,
+    and the chart's ClusterRoles for the gateway and the controller (k8s/dask-gateway-rbac.yaml)."""
+    for name in ("daskclusters-crd.yaml", "dask-gateway-rbac.yaml"):
+        cluster.kubectl("apply", "--server-side", "--validate=strict", "--field-manager=pangeo-render-journey",
+                        "-f", str(K8S_MANIFESTS / name))
+    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/daskclusters.gateway.dask.org")
+
+
+def cluster_identity(cluster: Cluster, user: str, clusterrole: str) -> pathlib.Path:
+    """A client identity bound cluster-wide to `clusterrole` (as the chart's ClusterRoleBindings
+    bind its ServiceAccounts); its kubeconfig."""
+    out = subprocess.run(
+        [str(harness.REPO / "scripts" / "test-cluster"), "user", "--dir", str(cluster.dir), user, clusterrole],
+        capture_output=True, text=True, timeout=120,
+    )
+    if out.returncode != 0:
+        raise ClusterError(f"scripts/test-cluster user {user} {clusterrole}: {out.stderr.strip()}")
+    return pathlib.Path(out.stdout.strip().splitlines()[-1])
+
+
+def strict_dry_run(cluster: Cluster, obj: dict) -> subprocess.CompletedProcess:
+    """The API server's answer to creating `obj` with strict field validation (an unknown or
+    duplicate field is an error, not a silently dropped warning), nothing stored."""
+    return cluster.kubectl("create", "--dry-run=server", "--validate=strict", "-o", "json", "-f", "-",
+                           input=json.dumps(obj), check=False)
+
+
+class _Server:
+    """A server process in a process group of its own, logging to a file."""
+
+    def __init__(self, argv: list[str], workdir: pathlib.Path, env: dict[str, str], log_name: str):
+        self.argv, self.workdir, self.env = argv, workdir, env
+        self.log_path = workdir / log_name
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(self.argv, cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+        pid_dir = os.environ.get("PANGEO_PID_DIR")
+        if pid_dir:  # scripts/test-python kills what is left of the group if pytest is killed
+            pathlib.Path(pid_dir, str(self.proc.pid)).write_text(str(self.workdir) + "\n")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.proc.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+
+
+class Gateway:
+    """The real dask-gateway-server and its kube-controller, configured as the dask-gateway chart
+    configures their pods (gateway_config.py), in the hub's namespace (the release namespace), each
+    running as an identity with exactly the chart's ClusterRole."""
+
+    def __init__(self, journey: Journey, workdir: pathlib.Path, cluster: Cluster, hub: Hub):
+        import gateway_config
+
+        r = journey.r
+        self.journey = journey
+        self.cluster = cluster
+        self.release = gateway_config.Release(hub.release, hub.namespace)
+        self.port = harness.free_port()
+        server = str(pathlib.Path(sys.executable).parent / "dask-gateway-server")
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTERHUB_", "DASK_", "KUBECONFIG"))}
+        hub_port = json.loads(hub.env["PANGEO_HUB_LOCAL"])["hub_port"]
+
+        config = gateway_config.write(workdir / "gateway" / "dask_gateway_config.py",
+                                      gateway_config.gateway_config(r.values, journey.target, self.release, self.port))
+        env = dict(base)
+        env.update({
+            "KUBECONFIG": str(cluster_identity(cluster, "journey-dask-gateway-api", "pangeo-test-dask-gateway-api")),
+            # templates/gateway/deployment.yaml: JUPYTERHUB_API_TOKEN from the chart's Secret, whose
+            # jupyterhub-api-token key is gateway.auth.jupyterhub.apiToken (templates/gateway/secret.yaml).
+            "JUPYTERHUB_API_TOKEN": r.get("dask-gateway.gateway.auth.jupyterhub.apiToken"),
+            # What Kubernetes tells every pod about the `hub` Service of its namespace. LOCAL: the
+            # hub's API port on 127.0.0.1.
+            "HUB_SERVICE_HOST": "127.0.0.1",
+            "HUB_SERVICE_PORT": str(hub_port),
+        })
+        self.server = _Server([server, "--config", str(config)], config.parent, env, "dask-gateway.log")
+
+        config = gateway_config.write(workdir / "controller" / "dask_gateway_config.py",
+                                      gateway_config.controller_config(r.values, journey.target, self.release,
+                                                                       harness.free_port()))
+        self.controller_config = config
+        env = dict(base)
+        env["KUBECONFIG"] = str(cluster_identity(cluster, "journey-dask-gateway-controller",
+                                                 "pangeo-test-dask-gateway-controller"))
+        self.controller = _Server([server, "kube-controller", "--config", str(config)], config.parent, env,
+                                  "dask-gateway-controller.log")
+
+    @property
+    def address(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.server.start()
+        self.controller.start()
+        deadline = time.monotonic() + GATEWAY_START_TIMEOUT
+        server_up = controller_up = False
+        while not (server_up and controller_up):
+            for what, proc in (("start", self.server), ("controller start", self.controller)):
+                if proc.proc.poll() is not None:
+                    self.journey.fail(gateway_component(what), f"exited with {proc.proc.returncode}: "
+                                      + first_error(proc.log()), self.log_tail())
+            if time.monotonic() > deadline:
+                self.journey.fail(gateway_component("start"), f"not ready within {GATEWAY_START_TIMEOUT} s",
+                                  self.log_tail())
+            if not server_up:
+                try:
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                    conn.request("GET", "/api/health")
+                    server_up = conn.getresponse().status == 200
+                    conn.close()
+                except OSError:
+                    pass
+            controller_up = controller_up or "started!" in self.controller.log()
+            time.sleep(0.3)
+
+    def stop(self) -> None:
+        self.controller.stop()
+        self.server.stop()
+
+    def log_tail(self, n: int = 2500) -> str:
+        return (f"gateway log (end):\n{self.server.log()[-n:]}\n"
+                f"controller log (end):\n{self.controller.log()[-n:]}")
+
+    def in_process_controller(self):
+        """The real KubeController, initialised from the controller's config file but not started:
+        its `make_pod` builds pods exactly as the running controller does."""
+        from dask_gateway_server.backends.kubernetes.controller import KubeController
+
+        ctl = KubeController()
+        ctl.initialize([f"--config={self.controller_config}"])
+        return ctl
