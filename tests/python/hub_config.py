@@ -35,11 +35,11 @@ c = get_config()  # noqa: F821 (provided by traitlets)
 MOUNTS = os.environ["PANGEO_HUB_MOUNTS"]
 LOCAL = json.loads(os.environ["PANGEO_HUB_LOCAL"])
 
-# --- z2jh.py (3.2.1 and 4.4.0 alike apart from a blank line) -----------------------------------
+# --- z2jh.py (3.2.1 and 4.4.0 alike; lines below are 3.2.1's, 4.4.0 adds a blank line at l.6) ----
 
 
 def _merge_dictionaries(a, b):
-    # z2jh.py 3.2.1 l.75-89: recursive merge, b wins.
+    # z2jh.py l.75-89: recursive merge, b wins.
     merged = a.copy()
     for key in b:
         if key in a and isinstance(a[key], Mapping) and isinstance(b[key], Mapping):

@@ -81,7 +81,8 @@ def deployment(rendered, trip, cluster, tmp_path_factory):
         except journey.ClusterError as e:
             trip.fail(API, str(e))
         hub = journey.Hub(trip, tmp_path_factory.mktemp(f"journey-{rendered.name}"), cluster, namespace,
-                          kubeconfig=kubeconfig, set_values={"jupyterhub": {"singleuser": {"startTimeout": START_TIMEOUT}}})
+                          kubeconfig=kubeconfig,
+                          set_values={"jupyterhub": {"singleuser": {"startTimeout": START_TIMEOUT}}})
         hub.start()
         yield hub
     finally:
@@ -209,8 +210,9 @@ def test_home_volume_is_on_our_storage_class(rendered, trip, cluster, spawn):
     ours = rendered.config["storageClass"]["name"]
     got = spawn.pvc["spec"].get("storageClassName")
     if got != ours:
+        default_key = "storageclass.kubernetes.io/is-default-class"
         defaults = [sc["metadata"]["name"] for sc in cluster.get_json("storageclass")["items"]
-                    if sc["metadata"].get("annotations", {}).get("storageclass.kubernetes.io/is-default-class") == "true"]
+                    if sc["metadata"].get("annotations", {}).get(default_key) == "true"]
         trip.fail(spawner_component("pvc"), f"the home PVC {spawn.pvc['metadata']['name']} has StorageClass {got!r}, "
                   f"not {ours!r} (default classes on the cluster: {defaults})")
     sc = cluster.get_json("storageclass", ours)
