@@ -67,14 +67,16 @@ def deployment(rendered, trip, cluster, tmp_path_factory):
     sc_name = rendered.config["storageClass"]["name"]
     namespace = hub = None
     try:
-        # StorageClasses are cluster-wide: make ours afresh, so the API server's default-class
-        # admission (which picks the newest default) cannot meet a stale one of another fixture.
-        cluster.kubectl("delete", "storageclass", sc_name, "--ignore-not-found")
-        try:
-            cluster.kubectl("apply", "--server-side", "--validate=strict", "--field-manager=pangeo-render-journey",
-                            "-f", str(storageclass))
-        except journey.ClusterError as e:
-            trip.fail(f"{API} (storageclass.yaml)", str(e))
+        # StorageClasses are cluster-wide and their parameters immutable: another fixture may have
+        # left one of this name with other parameters, which is then replaced. Ours stays after the
+        # test (another run may be using the same one; the test cluster goes away as a whole).
+        apply = ("apply", "--server-side", "--force-conflicts", "--validate=strict",
+                 "--field-manager=pangeo-render-journey", "-f", str(storageclass))
+        p = cluster.kubectl(*apply, check=False)
+        if p.returncode != 0 and "Forbidden" in p.stderr:
+            cluster.kubectl("delete", "storageclass", sc_name, "--ignore-not-found")
+            p = cluster.kubectl(*apply, check=False)
+        trip.check(p.returncode == 0, f"{API} (storageclass.yaml)", p.stderr.strip())
         try:
             namespace = cluster.create_namespace(f"journey-{rendered.name}")
             kubeconfig = cluster.hub_identity(namespace)
@@ -90,7 +92,6 @@ def deployment(rendered, trip, cluster, tmp_path_factory):
             hub.stop()
         if namespace is not None:
             cluster.delete_namespace(namespace)
-        cluster.kubectl("delete", "storageclass", sc_name, "--ignore-not-found", check=False)
 
 
 @pytest.fixture(scope="module")
