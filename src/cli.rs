@@ -132,6 +132,10 @@ pub struct ValidateArgs {
     /// Treat warnings as errors.
     #[arg(long)]
     pub strict: bool,
+    /// Also refuse tokens, password hashes and Secret data in plaintext (PR026): for files about
+    /// to be committed, as the pre-commit hook checks them. SOPS-encrypted files pass.
+    #[arg(long)]
+    pub refuse_plaintext_secrets: bool,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -184,6 +184,77 @@ fn a_broken_daskhub_yaml_is_refused_and_the_fixed_one_commits() {
     assert_eq!(String::from_utf8_lossy(&log.stdout).lines().count(), 2, "{}", text(&log));
 }
 
+/// The hook as `.pre-commit-hooks.yaml` defines it (its `entry`, with the binary under test):
+/// the SOPS-encrypted secrets file commits, `values` keeps the plaintext `daskhub.yaml` out of git,
+/// and a plaintext token or hash that is staged anyway is refused, naming file and key only.
+#[test]
+fn encrypted_secrets_commit_and_plaintext_ones_are_refused() {
+    if skip() {
+        return;
+    }
+    use age::secrecy::ExposeSecret;
+    let manifest = fs::read_to_string(repo().join(".pre-commit-hooks.yaml")).unwrap();
+    let entry = manifest.lines().find_map(|l| l.trim().strip_prefix("entry: pangeo-render ")).unwrap();
+    let ws = Workspace::with_config(&support::fixture("walkthrough"));
+    let home = tempfile::tempdir().unwrap();
+    let work = ws.root();
+    assert!(git(work, home.path(), &["init", "-q", "-b", "main"]).status.success());
+    let key = age::x25519::Identity::generate();
+    fs::write(
+        work.join(".sops.yaml"),
+        format!("creation_rules:\n  - path_regex: \\.secrets\\.yaml$\n    age: {}\n", key.to_public()),
+    )
+    .unwrap();
+    let values = ws
+        .values()
+        .env("HOME", home.path())
+        .env("SOPS_AGE_KEY", key.to_string().expose_secret())
+        .output()
+        .unwrap();
+    assert!(values.status.success(), "{}", text(&values));
+    assert!(
+        text(&values).contains(&format!("added /daskhub.yaml to {}", ws.out().join(".gitignore").display())),
+        "{}",
+        text(&values)
+    );
+    fs::write(
+        work.join(".pre-commit-config.yaml"),
+        format!(
+            "repos:\n  - repo: local\n    hooks:\n      - id: pangeo-render-validate\n        name: pangeo-render validate\n        \
+             entry: {} {entry}\n        language: system\n        files: \\.ya?ml$\n        require_serial: true\n",
+            binary().display()
+        ),
+    )
+    .unwrap();
+    let out = command(pre_commit(), work, home.path()).arg("install").output().unwrap();
+    assert!(out.status.success(), "pre-commit install: {}", text(&out));
+
+    assert!(git(work, home.path(), &["add", "-A"]).status.success());
+    let staged =
+        String::from_utf8_lossy(&git(work, home.path(), &["diff", "--cached", "--name-only"]).stdout)
+            .into_owned();
+    assert!(staged.contains("pangeo.secrets.yaml") && staged.contains("rendered/cluster.yaml"), "{staged}");
+    assert!(!staged.contains("rendered/daskhub.yaml"), "git ignores the plaintext daskhub.yaml: {staged}");
+    let out = git(work, home.path(), &["commit", "-q", "-m", "the deployment, secrets encrypted"]);
+    assert!(out.status.success(), "the encrypted secrets file was refused:\n{}", text(&out));
+
+    // Staged anyway: refused, naming the file and each key, never the value.
+    let daskhub = fs::read_to_string(ws.out().join("daskhub.yaml")).unwrap();
+    let token =
+        daskhub.lines().find_map(|l| l.trim().strip_prefix("secretToken: ")).unwrap().trim_matches('"');
+    assert!(git(work, home.path(), &["add", "-f", "rendered/daskhub.yaml"]).status.success());
+    let out = git(work, home.path(), &["commit", "-q", "-m", "plaintext values"]);
+    let said = text(&out);
+    assert!(!out.status.success(), "a plaintext token was committed:\n{said}");
+    assert!(
+        said.contains("rendered/daskhub.yaml:")
+            && said.contains("error[PR026]: jupyterhub.proxy.secretToken: holds a secret in plaintext"),
+        "{said}"
+    );
+    assert!(said.contains("PangeoPasswordAuthenticator.password_hash: holds a password hash"), "{said}");
+    assert!(!said.contains(token), "the hook printed a token:\n{said}");
+}
+
 /// pre-commit's own install path (`language: rust`: cargo install of this repository at HEAD).
 /// Slow — a full release build in pre-commit's cache — so run on demand.
 #[test]

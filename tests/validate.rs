@@ -120,7 +120,13 @@ fn every_rule_fixture_triggers_exactly_its_rule_where_expected() {
         let expected: Vec<String> =
             fs::read_to_string(dir.join("expected.txt")).unwrap().lines().map(str::to_string).collect();
         assert!(!expected.is_empty(), "{dir_name}: expected.txt is empty");
-        let run = validate(&ws, &[&"--format", &"json", &dir]);
+        // A rule that only a flag switches on names it in args.txt.
+        let extra: Vec<String> = fs::read_to_string(dir.join("args.txt"))
+            .map(|t| t.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default();
+        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = extra.iter().map(|a| a as _).collect();
+        args.extend([&"--format" as &dyn AsRef<std::ffi::OsStr>, &"json", &dir]);
+        let run = validate(&ws, &args);
         let report = json(&run);
         assert_eq!(short_lines(&report), expected, "{dir_name}: {}", run.stdout);
         for d in report["diagnostics"].as_array().unwrap() {
@@ -129,7 +135,9 @@ fn every_rule_fixture_triggers_exactly_its_rule_where_expected() {
         let errors = report["errors"].as_u64().unwrap();
         assert_eq!(run.code, if errors > 0 { 1 } else { 0 }, "{dir_name}");
         // Warnings fail only with --strict.
-        let strict = validate(&ws, &[&"--strict", &dir]);
+        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = extra.iter().map(|a| a as _).collect();
+        args.extend([&"--strict" as &dyn AsRef<std::ffi::OsStr>, &dir]);
+        let strict = validate(&ws, &args);
         assert_eq!(strict.code, 1, "{dir_name} with --strict: {}", strict.stderr);
     }
 }

@@ -51,6 +51,11 @@ pub fn run(args: &ValidateArgs) -> Result<i32> {
     let inputs: Vec<Input> = texts.iter().map(|(path, text)| Input { path, text }).collect();
     let context: Vec<Input> = context.iter().map(|(path, text)| Input { path, text }).collect();
     let mut diags = validate::validate_with_context(config, &inputs, &context);
+    if args.refuse_plaintext_secrets {
+        diags.extend(config.iter().chain(&inputs).flat_map(validate::plaintext::check));
+        diag::sort(&mut diags);
+        diags.dedup();
+    }
     if !refused.is_empty() {
         diags.extend(refused);
         diag::sort(&mut diags);

@@ -87,10 +87,24 @@ pub fn run(args: &ValuesArgs) -> Result<()> {
         staging.add(&path, a.text.as_bytes(), a.kind.holds_secrets())?;
         written.push(path);
     }
+    let secret_files: Vec<&str> =
+        artifacts.iter().filter(|a| a.kind.holds_secrets()).map(|a| a.file_name).collect();
+    let ignored = gitignore_update(&args.output, &secret_files)?;
+    if let Some((path, text, _)) = &ignored {
+        staging.add(path, text.as_bytes(), false)?;
+    }
     staging.commit()?;
     crate::diag::write_text(&mut err, &loaded.warnings).ok();
     for path in &written {
         let _ = writeln!(err, "wrote {}", path.display());
+    }
+    if let Some((path, _, added)) = &ignored {
+        let _ = writeln!(
+            err,
+            "added {} to {}: it holds the tokens and the password hash in plaintext",
+            added.join(", "),
+            path.display()
+        );
     }
     if let Some(from) = &recovered {
         let _ = writeln!(err, "recovered the tokens and the admin password hash from {from}");
@@ -256,6 +270,37 @@ fn recover_from_cluster(
         }
     }
     Ok((stored, from))
+}
+
+/// Inside a git work tree, the output folder's `.gitignore` lists the rendered files that hold
+/// secrets (`daskhub.yaml`), as `init` lists the secrets file. Returns the file, its new text and
+/// the entries added, or `None` when every entry is there already (or there is no git).
+fn gitignore_update(
+    output: &Path,
+    secret_files: &[&str],
+) -> Result<Option<(std::path::PathBuf, String, Vec<String>)>> {
+    let abs = output.canonicalize().map_err(|e| Error::io(output, e))?;
+    if !abs.ancestors().any(|a| a.join(".git").exists()) {
+        return Ok(None);
+    }
+    let ignore = output.join(".gitignore");
+    let existing = std::fs::read_to_string(&ignore).unwrap_or_default();
+    let listed =
+        |name: &str| existing.lines().map(str::trim).any(|l| l == name || l.strip_prefix('/') == Some(name));
+    let added: Vec<String> = secret_files.iter().filter(|f| !listed(f)).map(|f| format!("/{f}")).collect();
+    if added.is_empty() {
+        return Ok(None);
+    }
+    let mut text = existing;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str("# pangeo-render: rendered with the tokens and password hash in plaintext\n");
+    for a in &added {
+        text.push_str(a);
+        text.push('\n');
+    }
+    Ok(Some((ignore, text, added)))
 }
 
 /// The `.gitignore` line beside the secrets file that keeps it out of git (`init` writes one for

@@ -40,6 +40,7 @@ rules! {
     UNKNOWN_KIND = "PR023", "unknown-file", "The file's kind could not be recognised from its content.";
     INSTANCE_TYPE = "PR024", "instance-type", "An instance type is not in the project's instance data, so capacity cannot be checked.";
     CONFIG_DRIFT = "PR025", "config-drift", "An artifact says something other than the config checked with it (`-c`, or the config beside it).";
+    PLAINTEXT_SECRET = "PR026", "plaintext-secret", "With --refuse-plaintext-secrets (the pre-commit hook): a token, password hash or Secret data in plaintext.";
 }
 
 pub fn find(id: &str) -> Option<&'static Rule> {

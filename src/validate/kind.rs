@@ -16,6 +16,9 @@ pub enum Kind {
     EbsCsiValues,
     /// One or more Kubernetes objects (each with `apiVersion` and `kind`).
     Manifests,
+    /// A SOPS-encrypted file (a top-level `sops:` block with a `mac`): its values cannot be read
+    /// without the key, and it is meant to be committed.
+    Sops,
 }
 
 impl Kind {
@@ -27,6 +30,7 @@ impl Kind {
             Kind::DaskhubValues => "DaskHub Helm values",
             Kind::EbsCsiValues => "EBS CSI driver Helm values",
             Kind::Manifests => "Kubernetes manifests",
+            Kind::Sops => "SOPS-encrypted file",
         }
     }
 }
@@ -48,6 +52,9 @@ const EBS_CSI_MARKERS: &[&str] = &[
 pub fn detect(docs: &[Node]) -> Option<Kind> {
     let first = docs.first()?;
     let str_of = |n: &Node, k: &str| n.get(k).and_then(Node::as_str).map(str::to_string);
+    if docs.len() == 1 && first.get("sops").is_some_and(|m| m.get("mac").is_some()) {
+        return Some(Kind::Sops);
+    }
     let api = str_of(first, "apiVersion");
     let kind = str_of(first, "kind");
     if docs.len() == 1 {
@@ -93,6 +100,12 @@ mod tests {
     fn recognises_each_kind() {
         assert_eq!(kind("apiVersion: pangeo-render/v1alpha1\nkind: PangeoDeployment\n"), Some(Kind::Config));
         assert_eq!(kind("apiVersion: pangeo-render/v1alpha1\nkind: PangeoSecrets\n"), Some(Kind::Secrets));
+        assert_eq!(
+            kind(
+                "apiVersion: ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]\nkind: ENC[…]\nsops:\n    mac: ENC[…]\n"
+            ),
+            Some(Kind::Sops)
+        );
         assert_eq!(kind("apiVersion: eksctl.io/v1alpha5\nkind: ClusterConfig\n"), Some(Kind::EksctlCluster));
         assert_eq!(kind("jupyterhub: {}\n"), Some(Kind::DaskhubValues));
         assert_eq!(kind("dask-gateway: {}\n"), Some(Kind::DaskhubValues));

@@ -30,7 +30,7 @@ pub fn for_kind(kind: Kind) -> Option<&'static Schema> {
         Kind::EbsCsiValues => Some(&EBS_CSI_VALUES),
         Kind::Manifests => Some(&K8S_MANIFESTS),
         // The config and the secrets file are checked by their own loaders.
-        Kind::Config | Kind::Secrets => None,
+        Kind::Config | Kind::Secrets | Kind::Sops => None,
     }
 }
 
