@@ -26,8 +26,8 @@ pub fn from_release_values(values: &Value) -> Result<Stored, String> {
         .collect();
     if !missing.is_empty() {
         return Err(format!(
-            "the release's values have no {}: it was not deployed from pangeo-render's daskhub.yaml \
-             (a hub built by hand is adopted with `pangeo-render import`)",
+            "the release's values have no {}: it was not deployed from pangeo-render's daskhub.yaml, \
+             so its secrets cannot be recovered from it",
             missing.join(", ")
         ));
     }
@@ -91,6 +91,6 @@ mod tests {
         let err = from_release_values(&values("g1-secret", "g2-secret")).unwrap_err();
         assert!(err.contains("differ") && !err.contains("g1-secret"), "{err}");
         let err = from_release_values(&json!({"jupyterhub": {}})).unwrap_err();
-        assert!(err.contains("jupyterhub.proxy.secretToken") && err.contains("import"), "{err}");
+        assert!(err.contains("jupyterhub.proxy.secretToken") && err.contains("not deployed from"), "{err}");
     }
 }
