@@ -204,6 +204,9 @@ pub struct DiffArgs {
     /// Output format: unified diff text, or JSON.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// The helm binary for the object-level preview of releases that differ (default: helm on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub helm: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

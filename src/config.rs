@@ -13,6 +13,7 @@ use crate::diag::Diagnostic;
 use crate::diag::ids;
 use crate::diag::schema;
 use crate::error::{Error, Result};
+use crate::helm::chart::{self, ChartPin};
 use crate::yaml::{self, Node, dotted};
 
 pub const API_VERSION: &str = "pangeo-render/v1alpha1";
@@ -275,14 +276,48 @@ pub struct Releases {
 pub struct Release {
     pub name: String,
     pub namespace: String,
+    /// The chart (repository reference, or local folder or `.tgz`); default per release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart: Option<String>,
+    /// The chart version; the schema requires it whenever `chart` is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 impl Default for Releases {
     fn default() -> Self {
+        let release = |name: &str, namespace: &str| Release {
+            name: name.into(),
+            namespace: namespace.into(),
+            chart: None,
+            version: None,
+        };
         Releases {
-            daskhub: Release { name: "daskhub".into(), namespace: "daskhub".into() },
-            ebs_csi_driver: Release { name: "aws-ebs-csi-driver".into(), namespace: "kube-system".into() },
+            daskhub: release("daskhub", "daskhub"),
+            ebs_csi_driver: release("aws-ebs-csi-driver", "kube-system"),
         }
+    }
+}
+
+impl Config {
+    /// The DaskHub release's chart: the config's, else the one `hub.chart` names.
+    pub fn daskhub_chart(&self, config_dir: &Path) -> ChartPin {
+        let r = &self.releases.daskhub;
+        let (chart, version) = self.hub.chart.helm_reference();
+        match &r.chart {
+            Some(c) => ChartPin::new(c, r.version.as_deref(), config_dir),
+            None => ChartPin::new(chart, r.version.as_deref().or(version), config_dir),
+        }
+    }
+
+    /// The EBS CSI driver release's chart: the config's, else the verified default.
+    pub fn ebs_csi_chart(&self, config_dir: &Path) -> ChartPin {
+        let r = &self.releases.ebs_csi_driver;
+        ChartPin::new(
+            r.chart.as_deref().unwrap_or(chart::EBS_CSI_CHART),
+            Some(r.version.as_deref().unwrap_or(chart::EBS_CSI_VERSION)),
+            config_dir,
+        )
     }
 }
 
@@ -646,6 +681,26 @@ fn check(path: &Path, node: &Node, c: &Config) -> Vec<Diagnostic> {
                 .hint("write bytes or a quantity such as 2G, 4Gi, 512M"),
             );
         }
+    }
+    // The values are rendered for the chart `hub.chart` names; the default repository chart at
+    // another version would get values written for a different Z2JH.
+    let rel = &c.releases.daskhub;
+    if let (None, Some(pinned), (_, Some(expected))) =
+        (&rel.chart, &rel.version, c.hub.chart.helm_reference())
+        && pinned != expected
+    {
+        out.push(
+            Diagnostic::error(
+                ids::SCHEMA,
+                path,
+                at(&["releases", "daskhub", "version"]),
+                format!("version {pinned} of the DaskHub chart, but the values are rendered for {}", c.hub.chart.id()),
+            )
+            .field("releases.daskhub.version")
+            .hint(format!(
+                "remove the version (hub.chart pins {expected}), or change hub.chart; a chart of your own needs releases.daskhub.chart too"
+            )),
+        );
     }
     out
 }

@@ -15,6 +15,7 @@ pub mod diag;
 pub mod diff;
 pub mod error;
 pub mod fsutil;
+pub mod helm;
 pub mod kube;
 pub mod plan;
 pub mod render;

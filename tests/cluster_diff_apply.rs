@@ -83,17 +83,22 @@ fn password_hash() -> &'static str {
     })
 }
 
+/// The walkthrough config with the test's namespace and StorageClass, both releases pinned to the
+/// stand-in chart.
 fn walkthrough_with(ns: &str, sc: &str) -> String {
+    let tiny = tiny_chart().display().to_string();
     let text = fs::read_to_string(support::fixture("walkthrough")).unwrap();
     let edits = [
         ("  name: gp3-encrypted\n", format!("  name: {sc}\n")),
         (
             "daskhub: {name: daskhub, namespace: daskhub}",
-            format!("daskhub: {{name: daskhub, namespace: {ns}}}"),
+            format!("daskhub: {{name: daskhub, namespace: {ns}, chart: {tiny}, version: 0.1.0}}"),
         ),
         (
             "ebsCsiDriver: {name: aws-ebs-csi-driver, namespace: kube-system}",
-            format!("ebsCsiDriver: {{name: aws-ebs-csi-driver, namespace: {ns}}}"),
+            format!(
+                "ebsCsiDriver: {{name: aws-ebs-csi-driver, namespace: {ns}, chart: {tiny}, version: 0.1.0}}"
+            ),
         ),
     ];
     let mut out = text;
@@ -357,7 +362,8 @@ fn empty_cluster_diff_lists_everything_then_apply_converges() {
     let kc = env.cluster.kubeconfig().display().to_string();
     assert!(
         out.stdout.contains(&format!(
-            "helm upgrade --install daskhub dask/daskhub --version 2024.1.1 --namespace {} --create-namespace --kubeconfig {kc} --values rendered/daskhub.yaml",
+            "helm upgrade --install daskhub {} --namespace {} --create-namespace --kubeconfig {kc} --values rendered/daskhub.yaml",
+            tiny_chart().display(),
             env.ns
         )),
         "{}",
@@ -860,8 +866,17 @@ fn apply_helm_needs_helm_on_path_and_reports_partial_failure() {
         .unwrap();
     assert!(!sa.status.success(), "objects were applied although helm was missing");
 
-    // The built helm, as `helm` on PATH. The EBS CSI chart's repository is not configured
-    // (no network here), so its install fails after the objects were applied.
+    // The built helm, as `helm` on PATH. The EBS CSI release back on its repository chart, whose
+    // repository is not configured (no network here): its install fails after the objects were
+    // applied.
+    let tiny = tiny_chart().display().to_string();
+    env.edit_config(
+        &format!(
+            "ebsCsiDriver: {{name: aws-ebs-csi-driver, namespace: {}, chart: {tiny}, version: 0.1.0}}",
+            env.ns
+        ),
+        &format!("ebsCsiDriver: {{name: aws-ebs-csi-driver, namespace: {}}}", env.ns),
+    );
     let bin = env.ws.root().join("bin");
     fs::create_dir_all(&bin).unwrap();
     std::os::unix::fs::symlink(env.cluster.helm_path(), bin.join("helm")).unwrap();
@@ -882,7 +897,7 @@ fn apply_helm_needs_helm_on_path_and_reports_partial_failure() {
     );
     assert!(
         out.stdout.contains(
-            "running: helm upgrade --install aws-ebs-csi-driver aws-ebs-csi-driver/aws-ebs-csi-driver"
+            "running: helm upgrade --install aws-ebs-csi-driver aws-ebs-csi-driver/aws-ebs-csi-driver --version 2.64.0"
         ),
         "{}",
         out.all()
@@ -1120,11 +1135,317 @@ fn secrets_recovered_from_the_deployed_release_render_what_is_deployed() {
     // No release to recover from: a clear error, nothing written.
     fs::remove_file(&secrets_path).unwrap();
     env.edit_config(
-        &format!("daskhub: {{name: daskhub, namespace: {}}}", env.ns),
-        "daskhub: {name: nohub, namespace: nowhere}",
+        &format!(
+            "daskhub: {{name: daskhub, namespace: {}, chart: {}, version: 0.1.0}}",
+            env.ns,
+            tiny_chart().display()
+        ),
+        &format!(
+            "daskhub: {{name: nohub, namespace: nowhere, chart: {}, version: 0.1.0}}",
+            tiny_chart().display()
+        ),
     );
     let out = env.run(&[&recover[..], &[kubeconfig.as_str()]].concat());
     assert_eq!(out.code, 2, "{}", out.all());
     assert!(out.stderr.contains("there is no release nohub (namespace nowhere)"), "{}", out.all());
     assert!(!secrets_path.exists());
+}
+
+// ---- Helm releases seen whole (issue 16): pinned charts, drift, the upgrade preview. ----
+
+fn hub_chart() -> PathBuf {
+    support::repo().join("fixtures/helm/hub-chart")
+}
+
+impl Env {
+    /// Pins the DaskHub release to the stand-in DaskHub chart at `chart` (version `version`).
+    fn pin_daskhub(&self, chart: &Path, version: &str) {
+        let text = fs::read_to_string(self.ws.config()).unwrap();
+        let start = text.find("  daskhub: {name: daskhub").expect("daskhub release line");
+        let end = start + text[start..].find('\n').unwrap();
+        let line = format!(
+            "  daskhub: {{name: daskhub, namespace: {}, chart: {}, version: {version}}}",
+            self.ns,
+            chart.display()
+        );
+        fs::write(self.ws.config(), format!("{}{line}{}", &text[..start], &text[end..])).unwrap();
+    }
+
+    /// `pangeo-render ARGS` with the built helm as `helm` on PATH (and helm's own state dirs).
+    fn run_with_helm(&self, args: &[&str]) -> Out {
+        let bin = self.ws.root().join("helm-bin");
+        if !bin.exists() {
+            fs::create_dir_all(&bin).unwrap();
+            std::os::unix::fs::symlink(self.cluster.helm_path(), bin.join("helm")).unwrap();
+        }
+        let helm_env = self.cluster.helm();
+        self.run_as(args, self.cluster.kubeconfig(), |c| {
+            c.env("PATH", format!("{}:/usr/bin:/bin", bin.display()));
+            for (k, v) in helm_env.get_envs() {
+                if let Some(v) = v {
+                    c.env(k, v);
+                }
+            }
+        })
+    }
+
+    /// Every object of the namespace's releases, as the server has them (managedFields and
+    /// bookkeeping dropped), by `Kind/name`.
+    fn release_objects(&self) -> std::collections::BTreeMap<String, Value> {
+        let list = self.kubectl_json(&[
+            "-n",
+            &self.ns,
+            "get",
+            "deployments,services,configmaps,secrets,serviceaccounts",
+        ]);
+        let mut out = std::collections::BTreeMap::new();
+        for mut item in list["items"].as_array().unwrap().iter().cloned() {
+            let name = item["metadata"]["name"].as_str().unwrap().to_string();
+            if name.starts_with("sh.helm.release.") || name == "kube-root-ca.crt" || name == "default" {
+                continue;
+            }
+            let kind = item["kind"].as_str().unwrap().to_string();
+            let meta = item["metadata"].as_object_mut().unwrap();
+            for k in ["managedFields", "resourceVersion", "generation", "uid", "creationTimestamp"] {
+                meta.remove(k);
+            }
+            item.as_object_mut().unwrap().remove("status");
+            out.insert(format!("{kind}/{name}"), item);
+        }
+        out
+    }
+
+    /// The chart-generated cookie secret (base64, as stored), which must never be printed either.
+    fn cookie_secret(&self) -> String {
+        let hub = self.kubectl_json(&["-n", &self.ns, "get", "secret", "hub"]);
+        hub["data"]["hub.config.JupyterHub.cookie_secret"].as_str().unwrap().to_string()
+    }
+}
+
+fn release<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["releases"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap()
+}
+
+/// A copy of the stand-in DaskHub chart at another version.
+fn hub_chart_version(dir: &Path, version: &str) -> PathBuf {
+    let to = dir.join(format!("hub-chart-{version}"));
+    copy_dir(&hub_chart(), &to);
+    let chart_yaml = fs::read_to_string(to.join("Chart.yaml"))
+        .unwrap()
+        .replace("version: 0.1.0", &format!("version: {version}"));
+    fs::write(to.join("Chart.yaml"), chart_yaml).unwrap();
+    to
+}
+
+#[test]
+fn charts_are_pinned_and_another_chart_version_is_a_difference() {
+    let Some(env) = Env::new("pin") else { return };
+    env.values();
+    env.pin_daskhub(&hub_chart(), "0.1.0");
+    assert_eq!(env.run(&["apply"]).code, 0);
+    // Installed by apply --helm: only what differs (both are new), from the pinned local charts.
+    let out = env.run_with_helm(&["apply", "--helm"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout.contains(&format!("Helm release daskhub (namespace {}) differs: not installed", env.ns)),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.stdout.contains(&format!(
+            "running: helm upgrade --install daskhub {} --namespace",
+            hub_chart().display()
+        )),
+        "{}",
+        out.all()
+    );
+    let out = env.run_with_helm(&["diff"]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, ""), "{}", out.all());
+    let out = env.run_with_helm(&["apply", "--helm"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(!out.stdout.contains("running: helm"), "nothing differs, nothing upgraded:\n{}", out.all());
+    for name in ["aws-ebs-csi-driver", "daskhub"] {
+        assert!(
+            out.stdout.contains(&format!("Helm release {name} (namespace {}) is up to date", env.ns)),
+            "{}",
+            out.all()
+        );
+    }
+
+    // The same values on another chart version: a difference, both versions named.
+    let newer = hub_chart_version(env.ws.root(), "0.2.0");
+    env.pin_daskhub(&newer, "0.2.0");
+    let out = env.run(&["diff"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(
+        out.stdout.contains(&format!(
+            "Helm release daskhub (namespace {}) is installed from chart test-hub-0.1.0 (revision 1); the config pins test-hub-0.2.0",
+            env.ns
+        )),
+        "{}",
+        out.all()
+    );
+    let report = env.run(&["diff", "-o", "json"]).json();
+    let r = release(&report, "daskhub");
+    assert_eq!(
+        (r["state"].as_str(), r["chart"].as_str(), r["pinnedChart"].as_str()),
+        (Some("other-chart"), Some("test-hub-0.1.0"), Some("test-hub-0.2.0"))
+    );
+    let out = env.run_with_helm(&["apply", "--helm"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout.contains("differs: installed from chart test-hub-0.1.0, the config pins test-hub-0.2.0"),
+        "{}",
+        out.all()
+    );
+    let out = env.run(&["diff"]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, ""), "{}", out.all());
+
+    // A local chart whose Chart.yaml says another version than the pin: stopped, the field named.
+    env.pin_daskhub(&newer, "0.3.0");
+    let out = env.run(&["diff"]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("releases.daskhub.chart: the chart at"), "{}", out.all());
+    assert!(out.stderr.contains("is version 0.2.0 (its Chart.yaml), not the pinned 0.3.0"), "{}", out.all());
+    let out = env.run_with_helm(&["apply", "--helm"]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(!out.stdout.contains("running: helm"), "{}", out.all());
+    assert!(!out.all().contains(&env.cookie_secret()), "{}", out.all());
+}
+
+#[test]
+fn drift_since_helm_is_named_with_field_and_manager_and_upgrade_restores_it() {
+    let Some(env) = Env::new("drift") else { return };
+    env.values();
+    env.pin_daskhub(&hub_chart(), "0.1.0");
+    assert_eq!(env.run_with_helm(&["apply", "--helm"]).code, 0);
+    assert_eq!(env.run(&["diff"]).code, 0);
+
+    env.kubectl(&["-n", &env.ns, "set", "image", "deployment/hub", "hub=quay.io/jupyterhub/k8s-hub:9.9.9"]);
+    env.kubectl(&["-n", &env.ns, "scale", "deployment/proxy", "--replicas=3"]);
+    let out = env.run(&["diff"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    let drift = format!(
+        "drift: Deployment/hub (namespace {ns}) of Helm release daskhub was changed since helm applied it:\n  \
+         .spec.template.spec.containers[name=\"hub\"].image: helm applied \"quay.io/jupyterhub/k8s-hub:3.2.1\", now \"quay.io/jupyterhub/k8s-hub:9.9.9\" (by field manager \"kubectl-set\")\n",
+        ns = env.ns
+    );
+    assert!(out.stdout.contains(&drift), "{}", out.all());
+    assert!(
+        out.stdout.contains(&format!(
+            "drift: Deployment/proxy (namespace {}) of Helm release daskhub was changed since helm applied it:\n  .spec.replicas: helm applied 1, now 3 (by field manager \"kubectl",
+            env.ns
+        )),
+        "{}",
+        out.all()
+    );
+    let report = env.run(&["diff", "-o", "json"]).json();
+    let r = release(&report, "daskhub");
+    assert_eq!(r["state"], "drifted", "{r}");
+    assert_eq!(r["drift"].as_array().unwrap().len(), 2, "{r}");
+    assert_eq!(release(&report, "aws-ebs-csi-driver")["state"], "same");
+
+    let out = env.run_with_helm(&["apply", "--helm"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("differs: 2 object(s) changed since helm applied them"), "{}", out.all());
+    assert!(out.stdout.contains("Helm release aws-ebs-csi-driver"), "{}", out.all());
+    assert!(!out.stdout.contains("running: helm upgrade --install aws-ebs-csi-driver"), "{}", out.all());
+    let hub = env.kubectl_json(&["-n", &env.ns, "get", "deployment", "hub"]);
+    assert_eq!(hub["spec"]["template"]["spec"]["containers"][0]["image"], "quay.io/jupyterhub/k8s-hub:3.2.1");
+    let out = env.run(&["diff"]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, ""), "{}", out.all());
+}
+
+#[test]
+fn upgrade_preview_shows_exactly_the_objects_helm_then_changes() {
+    let Some(mut env) = Env::new("preview") else { return };
+    env.values();
+    env.pin_daskhub(&hub_chart(), "0.1.0");
+    assert_eq!(env.run_with_helm(&["apply", "--helm"]).code, 0);
+    let cookie = env.cookie_secret();
+    env.secrets.push(cookie.clone());
+
+    // A new notebook image tag and a new worker maximum.
+    env.edit_config("tag: \"2023.10.28\"}\n    cpu", "tag: \"2024.01.01\"}\n    cpu");
+    env.edit_config("maxWorkersPerCluster: 24", "maxWorkersPerCluster: 40");
+    env.values();
+    let helm = env.cluster.helm_path().display().to_string();
+    let out = env.run(&["diff", "--helm", &helm]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    let report = env.run(&["diff", "--helm", &helm, "-o", "json"]).json();
+    let preview = &release(&report, "daskhub")["preview"];
+    let changed: std::collections::BTreeSet<String> = preview["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["action"] != "unchanged")
+        .map(|o| {
+            let obj = o["object"].as_str().unwrap();
+            obj.split(" (namespace").next().unwrap().to_string()
+        })
+        .collect();
+    let expected: std::collections::BTreeSet<String> =
+        ["ConfigMap/gateway-extra-config", "Deployment/hub", "Secret/hub"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+    assert_eq!(changed, expected, "{}", out.all());
+    // Hooks are listed as such, not compared.
+    let hooks: Vec<&str> =
+        preview["hooks"].as_array().unwrap().iter().map(|h| h["object"].as_str().unwrap()).collect();
+    assert_eq!(hooks.len(), 2, "{preview}");
+    assert!(out.stdout.contains("  hook ConfigMap/hook-image-puller"), "{}", out.all());
+    // Inside the hub Secret's values.yaml: the plain changes show; the chart's lookup-kept
+    // cookie secret does not change.
+    let secret_diff = preview["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["object"].as_str().unwrap().starts_with("Secret/hub"))
+        .unwrap()["diff"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut lines: Vec<String> =
+        changed_lines(&secret_diff).iter().map(|l| format!("{}{}", &l[..1], l[1..].trim())).collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "+c.ClusterConfig.cluster_max_workers = 40",
+            "+tag: 2024.01.01",
+            "-c.ClusterConfig.cluster_max_workers = 24",
+            "-tag: 2023.10.28",
+        ],
+        "{secret_diff}"
+    );
+
+    // helm upgrade changes exactly those objects.
+    let before = env.release_objects();
+    let out = env.run_with_helm(&["apply", "--helm"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let after = env.release_objects();
+    let really: std::collections::BTreeSet<String> = after
+        .iter()
+        .filter(|(k, v)| {
+            before.get(*k) != Some(*v)
+                && !k.starts_with("ServiceAccount/hook")
+                && !k.starts_with("ConfigMap/hook")
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+    assert_eq!(really, expected);
+    assert_eq!(env.cookie_secret(), cookie, "the lookup kept the cookie secret");
+
+    // Rotated tokens: the preview shows only masked lines.
+    env.write_secrets();
+    env.values();
+    let report = env.run(&["diff", "--helm", &helm, "-o", "json"]).json();
+    let preview = &release(&report, "daskhub")["preview"];
+    for o in preview["objects"].as_array().unwrap() {
+        for line in changed_lines(o["diff"].as_str().unwrap()) {
+            assert!(line.contains("(sensitive value"), "a line that is not masked: {line}\n{o}");
+        }
+    }
+    assert!(preview["objects"].as_array().unwrap().iter().any(|o| o["action"] == "update"), "{preview}");
 }

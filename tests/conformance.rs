@@ -168,6 +168,16 @@ fn ebs_csi_values_match_the_chart_schema() {
     }
 }
 
+/// The EBS CSI chart every install is pinned to is the one whose schema and defaults the values
+/// are checked against here.
+#[test]
+fn the_pinned_ebs_csi_chart_is_the_verified_one() {
+    let chart = load_yaml("aws-ebs-csi-driver/Chart.yaml");
+    assert_eq!(chart["name"], "aws-ebs-csi-driver");
+    assert_eq!(chart["version"], pangeo_render::helm::chart::EBS_CSI_VERSION);
+    assert!(pangeo_render::helm::chart::EBS_CSI_CHART.ends_with("/aws-ebs-csi-driver"));
+}
+
 /// The checker must be able to fail: a known-bad value is refused by the same schemas.
 #[test]
 fn the_upstream_schemas_catch_a_known_mistake() {

@@ -328,6 +328,20 @@ const BAD_INPUTS: &[(&str, &str, &str, &str, &str)] = &[
         "cluster.kubernetesVersion",
     ),
     ("bad YAML", "  adminUsers: [admin]", "  adminUsers: [admin", ":", "error[PR001]"),
+    (
+        "a chart without its version",
+        "daskhub: {name: daskhub, namespace: daskhub}",
+        "daskhub: {name: daskhub, namespace: daskhub, chart: ./charts/hub}",
+        ":53:3: error[PR002]",
+        "releases.daskhub",
+    ),
+    (
+        "another DaskHub version for the values rendered",
+        "daskhub: {name: daskhub, namespace: daskhub}",
+        "daskhub: {name: daskhub, namespace: daskhub, version: \"2026.3.0\"}",
+        ":53:57: error[PR002]",
+        "releases.daskhub.version",
+    ),
 ];
 
 #[test]

@@ -9,6 +9,7 @@ use std::process::Command;
 use crate::cli::ClusterArgs;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::helm::chart::{ChartPin, REPOSITORIES};
 use crate::kube::{Cluster, ClusterError};
 use crate::render::{Artifact, ArtifactKind};
 use crate::secrets::mask::Masker;
@@ -18,14 +19,15 @@ use crate::secrets::mask::Masker;
 pub struct HelmRelease {
     pub name: String,
     pub namespace: String,
-    pub chart: &'static str,
-    pub version: Option<&'static str>,
+    /// The pinned chart and version.
+    pub chart: ChartPin,
     pub values_file: &'static str,
     pub values_text: String,
 }
 
 /// The releases in install order: the EBS CSI driver (volumes) before DaskHub.
-pub fn helm_releases(cfg: &Config, artifacts: &[Artifact]) -> Vec<HelmRelease> {
+/// Relative local charts are found from `config_dir`, the config file's folder.
+pub fn helm_releases(cfg: &Config, config_dir: &Path, artifacts: &[Artifact]) -> Vec<HelmRelease> {
     let text =
         |k: ArtifactKind| artifacts.iter().find(|a| a.kind == k).map(|a| (a.file_name, a.text.clone()));
     let mut out = Vec::new();
@@ -34,20 +36,17 @@ pub fn helm_releases(cfg: &Config, artifacts: &[Artifact]) -> Vec<HelmRelease> {
         out.push(HelmRelease {
             name: r.name.clone(),
             namespace: r.namespace.clone(),
-            chart: "aws-ebs-csi-driver/aws-ebs-csi-driver",
-            version: None,
+            chart: cfg.ebs_csi_chart(config_dir),
             values_file: file,
             values_text,
         });
     }
     if let Some((file, values_text)) = text(ArtifactKind::DaskhubValues) {
         let r = &cfg.releases.daskhub;
-        let (chart, version) = cfg.hub.chart.helm_reference();
         out.push(HelmRelease {
             name: r.name.clone(),
             namespace: r.namespace.clone(),
-            chart,
-            version,
+            chart: cfg.daskhub_chart(config_dir),
             values_file: file,
             values_text,
         });
@@ -85,8 +84,9 @@ pub async fn helm_blockers(
 
 /// `helm upgrade --install …` arguments (without the program name).
 pub fn helm_args(r: &HelmRelease, values: &Path, cluster: &ClusterArgs, dry_run: bool) -> Vec<String> {
-    let mut args: Vec<String> = vec!["upgrade".into(), "--install".into(), r.name.clone(), r.chart.into()];
-    if let Some(v) = r.version {
+    let mut args: Vec<String> =
+        vec!["upgrade".into(), "--install".into(), r.name.clone(), r.chart.helm_arg()];
+    if let Some(v) = r.chart.version_flag() {
         args.extend(["--version".into(), v.into()]);
     }
     args.extend(["--namespace".into(), r.namespace.clone(), "--create-namespace".into()]);
@@ -156,14 +156,13 @@ pub fn print_helm_commands(
         let args = helm_args(r, &values_dir.join(r.values_file), cluster, false);
         let _ = writeln!(out, "  {}", command_line("helm", &args));
     }
-    let repos: Vec<&str> = releases
+    let repos: Vec<String> = releases
         .iter()
-        .filter_map(|r| match r.chart.split('/').next() {
-            Some("dask") if !r.chart.starts_with('.') => Some("helm repo add dask https://helm.dask.org"),
-            Some("aws-ebs-csi-driver") => {
-                Some("helm repo add aws-ebs-csi-driver https://kubernetes-sigs.github.io/aws-ebs-csi-driver")
-            }
-            _ => None,
+        .filter(|r| r.chart.local.is_none())
+        .filter_map(|r| {
+            let repo = r.chart.reference.split('/').next()?;
+            let (name, url) = REPOSITORIES.iter().find(|(name, _)| *name == repo)?;
+            Some(format!("helm repo add {name} {url}"))
         })
         .collect();
     if !repos.is_empty() {
@@ -229,8 +228,7 @@ mod tests {
         let r = HelmRelease {
             name: "daskhub".into(),
             namespace: "hub".into(),
-            chart: "dask/daskhub",
-            version: Some("2024.1.1"),
+            chart: ChartPin::new("dask/daskhub", Some("2024.1.1"), Path::new("")),
             values_file: "daskhub.yaml",
             values_text: String::new(),
         };

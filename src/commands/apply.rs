@@ -8,6 +8,7 @@ use std::io::Write;
 use crate::apply::{self, Options};
 use crate::cli::ApplyArgs;
 use crate::commands::session::{Deadline, cluster_error, describe, render_and_connect, runtime};
+use crate::diff;
 use crate::error::{Error, Result};
 use crate::plan;
 use crate::secrets::{self, mask::Masker};
@@ -19,7 +20,9 @@ pub fn run(args: &ApplyArgs) -> Result<i32> {
     let (loaded, secrets, artifacts, mut cluster) = render_and_connect(c, &rt, &deadline)?;
     let masker = Masker::new(secrets::values(&secrets));
     let manifests = plan::manifests(&artifacts)?;
-    let releases = apply::helm_releases(&loaded.config, &artifacts);
+    let config_dir = loaded.path.parent().unwrap_or(std::path::Path::new(""));
+    let releases = apply::helm_releases(&loaded.config, config_dir, &artifacts);
+    let targets = diff::release_targets(&loaded, &artifacts)?;
     // Checked first, so that a missing helm stops before anything is written.
     let helm = match args.helm {
         true => Some(apply::find_helm().ok_or_else(|| {
@@ -51,9 +54,43 @@ pub fn run(args: &ApplyArgs) -> Result<i32> {
             .map_err(|f| Error::Cluster(masker.text(&f.message(&describe(&cluster, &f.error)))))
     })?;
 
+    // Only releases that differ from what the config renders are upgraded.
+    let reports = rt.block_on(async {
+        let mut reports = Vec::new();
+        for t in &targets {
+            let r = diff::release(&mut cluster, t, &masker).await;
+            reports.push(r.map_err(|e| cluster_error(&cluster, &e, &masker))?);
+        }
+        Ok::<_, Error>(reports)
+    })?;
+    let mut to_upgrade = Vec::new();
+    for r in &releases {
+        let reasons = reports
+            .iter()
+            .find(|p| p.name == r.name && p.namespace == r.namespace)
+            .map(diff::ReleaseReport::reasons)
+            .unwrap_or_else(|| vec!["not read".into()]);
+        if reasons.is_empty() {
+            let _ = writeln!(
+                out,
+                "Helm release {} (namespace {}) is up to date (chart, values and objects as rendered): not upgraded",
+                r.name, r.namespace
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "Helm release {} (namespace {}) differs: {}",
+                r.name,
+                r.namespace,
+                reasons.join("; ")
+            );
+            to_upgrade.push(r.clone());
+        }
+    }
     match helm {
-        Some(helm) => apply::run_helm(&helm, &releases, c, args.dry_run, &masker, &mut out)?,
-        None => apply::print_helm_commands(&mut out, &releases, &c.config, c),
+        _ if to_upgrade.is_empty() => {}
+        Some(helm) => apply::run_helm(&helm, &to_upgrade, c, args.dry_run, &masker, &mut out)?,
+        None => apply::print_helm_commands(&mut out, &to_upgrade, &c.config, c),
     }
     let _ = out.flush();
     Ok(0)

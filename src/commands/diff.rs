@@ -9,9 +9,10 @@ use std::io::Write;
 use crate::cli::DiffArgs;
 use crate::commands::session::{Deadline, cluster_error, render_and_connect, runtime};
 use crate::diag::Format;
-use crate::diff::{self, ObjectReport, Report};
+use crate::diff::{self, ObjectReport, ReleaseReport, ReleaseTarget, Report};
 use crate::error::{Error, Result};
-use crate::kube::run_all;
+use crate::helm::preview::{self, HelmTarget};
+use crate::kube::{Cluster, ClusterError};
 use crate::plan;
 use crate::secrets::{self, mask::Masker};
 
@@ -22,18 +23,72 @@ pub fn run(args: &DiffArgs) -> Result<i32> {
     let (loaded, secrets, artifacts, mut cluster) = render_and_connect(c, &rt, &deadline)?;
     let masker = Masker::new(secrets::values(&secrets));
     let manifests = plan::manifests(&artifacts)?;
-    let targets = diff::release_targets(&loaded.config, &artifacts)?;
+    let targets = diff::release_targets(&loaded, &artifacts)?;
 
     let server = cluster.conn.server.clone();
+    let helm = args.helm.clone().or_else(crate::apply::find_helm);
     let report = deadline.run(&rt, Some(&server), async {
         let plan = plan::plan(&mut cluster, manifests, false)
             .await
             .map_err(|e| cluster_error(&cluster, &e, &masker))?;
         let objects: Vec<ObjectReport> = plan.iter().map(|p| ObjectReport::of(p, &masker)).collect();
-        let jobs: Vec<_> = targets.iter().map(|t| diff::release(&cluster, t, &masker)).collect();
+        // Releases: read and compared first (a list request each); helm starts rendering those
+        // that differ at once, on threads, while the drift check reads their objects.
         let mut releases = Vec::new();
-        for r in run_all(jobs, plan::concurrency()).await {
+        for t in &targets {
+            let r = diff::read_and_compare(&cluster, t, &masker).await;
             releases.push(r.map_err(|e| cluster_error(&cluster, &e, &masker))?);
+        }
+        let kube_version = match (&helm, releases.iter().any(ReleaseReport::wants_preview)) {
+            (Some(_), true) => {
+                Some(server_version(&cluster).await.map_err(|e| cluster_error(&cluster, &e, &masker))?)
+            }
+            _ => None,
+        };
+        let spawn = |t: &ReleaseTarget, r: &ReleaseReport| {
+            let (helm, kube_version) = (helm.clone()?, kube_version.clone()?);
+            r.wants_preview().then(|| {
+                let upgrade = r.state != "not-installed";
+                let (name, namespace, chart) = (t.name.clone(), t.namespace.clone(), t.pin.helm_arg());
+                let version = t.pin.version_flag().map(str::to_string);
+                let target = HelmTarget { kubeconfig: c.kubeconfig.clone(), context: c.context.clone() };
+                preview::spawn_template(helm, t.values_text.clone(), masker.clone(), move |values| {
+                    let version = version.as_deref();
+                    preview::template_args(
+                        &name,
+                        &namespace,
+                        &chart,
+                        version,
+                        values,
+                        &kube_version,
+                        upgrade,
+                        &target,
+                    )
+                })
+            })
+        };
+        let mut renders: Vec<_> = targets.iter().zip(&releases).map(|(t, r)| spawn(t, r)).collect();
+        for r in releases.iter_mut() {
+            let drift = diff::check_drift(&mut cluster, r, &masker).await;
+            drift.map_err(|e| cluster_error(&cluster, &e, &masker))?;
+        }
+        for (i, (t, r)) in targets.iter().zip(releases.iter_mut()).enumerate() {
+            // A release that differs only by drift: its render starts now.
+            let Some(render) = renders[i].take().or_else(|| spawn(t, r)) else { continue };
+            // Without the chart (a repository not added, no network) the rest of the diff
+            // still stands; the note says why there is no preview.
+            let (objects, hooks) = match preview::join(render).and_then(|text| preview::split(&text)) {
+                Ok(parts) => parts,
+                Err(e) => {
+                    r.preview_error = Some(e);
+                    continue;
+                }
+            };
+            let p =
+                preview::preview(&mut cluster, &t.namespace, objects, &hooks, &r.deployed_objects, &masker)
+                    .await
+                    .map_err(|e| cluster_error(&cluster, &e, &masker))?;
+            r.preview = Some(p);
         }
         Ok::<_, Error>(Report::new(objects, releases))
     })?;
@@ -51,4 +106,15 @@ pub fn run(args: &DiffArgs) -> Result<i32> {
         }
     }
     Ok(if report.differences { 1 } else { 0 })
+}
+
+/// The API server's version (`v1.35.4`), which `helm template` takes for `.Capabilities`.
+async fn server_version(cluster: &Cluster) -> Result<String, ClusterError> {
+    cluster.conn.client.apiserver_version().await.map(|v| v.git_version).map_err(|e| {
+        ClusterError::Transport {
+            verb: "get".into(),
+            object: "the server version".into(),
+            message: e.to_string(),
+        }
+    })
 }

@@ -11,6 +11,8 @@ use std::io::Read;
 use base64::Engine;
 use serde_json::Value;
 
+use crate::helm::chart::ChartId;
+
 pub const SECRET_TYPE: &str = "helm.sh/release.v1";
 
 /// What a diff needs from one release revision.
@@ -20,10 +22,12 @@ pub struct Release {
     pub namespace: String,
     pub revision: u64,
     pub status: String,
-    /// `name-version` of the chart, e.g. `daskhub-2024.1.1`.
-    pub chart: String,
+    /// The chart's name and version (`chart.metadata`), e.g. daskhub 2024.1.1.
+    pub chart: ChartId,
     /// The user-supplied values; an empty map when none were given.
     pub config: Value,
+    /// The rendered non-hook objects helm applied, as YAML documents.
+    pub manifest: String,
 }
 
 /// The state of a release in its namespace, as Helm's own `upgrade` sees it: by its newest
@@ -107,8 +111,6 @@ pub fn decode(helm_text: &[u8]) -> Result<Release, String> {
     };
     let v: Value = serde_json::from_slice(&json).map_err(|e| format!("release is not JSON: {e}"))?;
     let s = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or_default().to_string();
-    let chart_name = s("/chart/metadata/name");
-    let chart_version = s("/chart/metadata/version");
     let config = match v.get("config") {
         Some(Value::Object(m)) => Value::Object(m.clone()),
         _ => Value::Object(Default::default()),
@@ -118,8 +120,9 @@ pub fn decode(helm_text: &[u8]) -> Result<Release, String> {
         namespace: s("/namespace"),
         revision: v.get("version").and_then(Value::as_u64).unwrap_or(0),
         status: s("/info/status"),
-        chart: if chart_version.is_empty() { chart_name } else { format!("{chart_name}-{chart_version}") },
+        chart: ChartId { name: s("/chart/metadata/name"), version: s("/chart/metadata/version") },
         config,
+        manifest: s("/manifest"),
     })
 }
 
@@ -211,7 +214,7 @@ mod tests {
         let r = decode_secret_field(s["data"]["release"].as_str().unwrap()).unwrap();
         assert_eq!(r.name, "daskhub");
         assert_eq!(r.revision, 1);
-        assert_eq!(r.chart, "tiny-0.1.0");
+        assert_eq!(r.chart.to_string(), "tiny-0.1.0");
         assert_eq!(r.config, json!({"a": {"b": 1}}));
     }
 

@@ -14,6 +14,9 @@ use serde_json::Value;
 
 use crate::config;
 use crate::error::{Error, Result};
+use crate::helm::chart::{ChartId, ChartPin};
+use crate::helm::drift::ObjectDrift;
+use crate::helm::preview::Preview;
 use crate::kube::{Cluster, ClusterError, Conflict};
 use crate::plan::strip::strip;
 use crate::plan::{Action, Planned};
@@ -27,18 +30,37 @@ use print::{to_yaml, unified};
 pub struct ReleaseTarget {
     pub name: String,
     pub namespace: String,
+    /// The chart name and version the config pins (read from Chart.yaml for a local chart).
+    pub chart: ChartId,
+    /// Where that chart comes from, for helm.
+    pub pin: ChartPin,
     pub values_file: &'static str,
     pub values: Value,
+    /// The rendered values file, for `helm template`.
+    pub values_text: String,
 }
 
-/// The releases to compare, in install order (the EBS CSI driver before DaskHub).
-pub fn release_targets(cfg: &config::Config, artifacts: &[Artifact]) -> Result<Vec<ReleaseTarget>> {
+/// The releases to compare, in install order (the EBS CSI driver before DaskHub). A local chart
+/// that cannot be read, or whose Chart.yaml disagrees with the pinned version, is an error that
+/// names the config's field.
+pub fn release_targets(loaded: &config::Loaded, artifacts: &[Artifact]) -> Result<Vec<ReleaseTarget>> {
+    let cfg = &loaded.config;
+    let dir = loaded.path.parent().unwrap_or(std::path::Path::new(""));
     let mut out = Vec::new();
-    for (kind, rel) in [
-        (ArtifactKind::EbsCsiValues, &cfg.releases.ebs_csi_driver),
-        (ArtifactKind::DaskhubValues, &cfg.releases.daskhub),
+    for (kind, rel, key, pin) in [
+        (ArtifactKind::EbsCsiValues, &cfg.releases.ebs_csi_driver, "ebsCsiDriver", cfg.ebs_csi_chart(dir)),
+        (ArtifactKind::DaskhubValues, &cfg.releases.daskhub, "daskhub", cfg.daskhub_chart(dir)),
     ] {
         let Some(a) = artifacts.iter().find(|a| a.kind == kind) else { continue };
+        let chart = pin.identity().map_err(|message| {
+            let pos = loaded.node.locate(&["releases", key, "chart"], false);
+            Error::Usage(format!(
+                "{}:{}:{}: releases.{key}.chart: {message}",
+                loaded.path.display(),
+                pos.line,
+                pos.col
+            ))
+        })?;
         let values = crate::yaml::parse_single(&a.text)
             .map_err(|e| Error::Template {
                 name: a.file_name.to_string(),
@@ -48,8 +70,11 @@ pub fn release_targets(cfg: &config::Config, artifacts: &[Artifact]) -> Result<V
         out.push(ReleaseTarget {
             name: rel.name.clone(),
             namespace: rel.namespace.clone(),
+            chart,
+            pin,
             values_file: a.file_name,
             values,
+            values_text: a.text.clone(),
         });
     }
     Ok(out)
@@ -61,12 +86,17 @@ pub fn release_targets(cfg: &config::Config, artifacts: &[Artifact]) -> Result<V
 pub struct ReleaseReport {
     pub name: String,
     pub namespace: String,
-    /// `not-installed`, `not-deployed`, `same` or `changed`.
+    /// `not-installed`, `not-deployed`, `other-chart` (installed from another chart or version
+    /// than the config pins), `changed` (values), `drifted` (objects changed since helm applied
+    /// them) or `same`.
     pub state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revision: Option<u64>,
+    /// The installed chart, `name-version`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chart: Option<String>,
+    /// The chart the config pins, `name-version`.
+    pub pinned_chart: String,
     /// For `not-deployed`: the newest revision's status (failed, pending-upgrade, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
@@ -79,22 +109,119 @@ pub struct ReleaseReport {
     pub values_file: &'static str,
     /// Unified diff of the deployed values vs. the rendered ones, secrets masked.
     pub diff: String,
+    /// Objects of the deployed release changed (or deleted) since helm applied them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<ObjectDrift>,
+    /// What `helm upgrade` would do to each object (when the release differs and helm is there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preview: Option<Preview>,
+    /// Why there is no preview although the release differs (helm could not render the chart).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preview_error: Option<String>,
+    /// The objects of the deployed release's manifest (for the preview's deletions).
+    #[serde(skip)]
+    pub deployed_objects: Vec<Value>,
 }
 
 impl ReleaseReport {
+    /// Whether an upgrade preview can say something: the release differs and is not stuck in a
+    /// pending or failed revision (which an upgrade would not get past).
+    pub fn wants_preview(&self) -> bool {
+        self.state != "not-deployed" && !self.reasons().is_empty()
+    }
+
+    /// Why `helm upgrade --install` should run for this release; empty when it is up to date.
+    pub fn reasons(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        match self.state {
+            "not-installed" => out.push("not installed".to_string()),
+            "not-deployed" => out.push(format!(
+                "newest revision {} is {}",
+                self.revision.unwrap_or(0),
+                self.status.as_deref().unwrap_or("unknown")
+            )),
+            _ => {}
+        }
+        if let Some(chart) = self.chart.as_deref().filter(|c| *c != self.pinned_chart) {
+            out.push(format!("installed from chart {chart}, the config pins {}", self.pinned_chart));
+        }
+        if !self.diff.is_empty() {
+            out.push(format!("values differ from the rendered {}", self.values_file));
+        }
+        if !self.drift.is_empty() {
+            out.push(format!("{} object(s) changed since helm applied them", self.drift.len()));
+        }
+        out
+    }
+
+    /// Records drift; a release otherwise the same is `drifted`.
+    pub fn set_drift(&mut self, mut drift: Vec<ObjectDrift>, masker: &Masker) {
+        for o in &mut drift {
+            for f in &mut o.fields {
+                masker.pair(Shape::HelmValues, Some(&mut f.helm), Some(&mut f.live));
+            }
+        }
+        if !drift.is_empty() && self.state == "same" {
+            self.state = "drifted";
+        }
+        self.drift = drift;
+    }
+
     pub fn differs(&self) -> bool {
         self.state != "same"
     }
 }
 
-/// Reads release `target` from its Secrets and compares its values.
+fn release_error(target: &ReleaseTarget, message: String) -> ClusterError {
+    ClusterError::Transport {
+        verb: "read".into(),
+        object: format!("Helm release {} (namespace {})", target.name, target.namespace),
+        message,
+    }
+}
+
+/// Reads release `target` and compares it: chart, values, and (for a deployed release) the
+/// drift of its objects since helm applied them.
 pub async fn release(
+    cluster: &mut Cluster,
+    target: &ReleaseTarget,
+    masker: &Masker,
+) -> Result<ReleaseReport, ClusterError> {
+    let mut report = read_and_compare(cluster, target, masker).await?;
+    check_drift(cluster, &mut report, masker).await?;
+    Ok(report)
+}
+
+/// Reads release `target` (one list request) and compares its chart and values.
+pub async fn read_and_compare(
     cluster: &Cluster,
     target: &ReleaseTarget,
     masker: &Masker,
 ) -> Result<ReleaseReport, ClusterError> {
     let found = release_state(cluster, &target.name, &target.namespace).await?;
-    Ok(compare_release(target, found, masker))
+    let objects = match &found {
+        Found::Deployed(r) => {
+            crate::helm::drift::manifest_objects(&r.manifest).map_err(|m| release_error(target, m))?
+        }
+        _ => Vec::new(),
+    };
+    let mut report = compare_release(target, found, masker);
+    report.deployed_objects = objects;
+    Ok(report)
+}
+
+/// Reads the objects of the deployed release and records their drift.
+pub async fn check_drift(
+    cluster: &mut Cluster,
+    report: &mut ReleaseReport,
+    masker: &Masker,
+) -> Result<(), ClusterError> {
+    if report.deployed_objects.is_empty() {
+        return Ok(());
+    }
+    let drift = crate::helm::drift::live_drift(cluster, &report.namespace, &report.deployed_objects).await?;
+    report.set_drift(drift, masker);
+    Ok(())
 }
 
 /// The state of release `name` in `namespace`, read from Helm's release Secrets.
@@ -116,11 +243,16 @@ pub fn compare_release(target: &ReleaseTarget, found: Found, masker: &Masker) ->
         state: "not-installed",
         revision: None,
         chart: None,
+        pinned_chart: target.chart.to_string(),
         status: None,
         deployed_revision: None,
         fix: None,
         values_file: target.values_file,
         diff: String::new(),
+        drift: Vec::new(),
+        preview: None,
+        preview_error: None,
+        deployed_objects: Vec::new(),
     };
     let values_diff = |release: &helm_release::Release| {
         let mut live = release.config.clone();
@@ -149,14 +281,20 @@ pub fn compare_release(target: &ReleaseTarget, found: Found, masker: &Masker) ->
             if let Some(release) = last_deployed {
                 report.diff = values_diff(&release);
                 report.deployed_revision = Some(release.revision);
-                report.chart = Some(release.chart);
+                report.chart = Some(release.chart.to_string());
             }
         }
         Found::Deployed(release) => {
             report.diff = values_diff(&release);
-            report.state = if report.diff.is_empty() { "same" } else { "changed" };
+            report.state = if release.chart != target.chart {
+                "other-chart"
+            } else if report.diff.is_empty() {
+                "same"
+            } else {
+                "changed"
+            };
             report.revision = Some(release.revision);
-            report.chart = Some(release.chart);
+            report.chart = Some(release.chart.to_string());
         }
     }
     report
@@ -268,8 +406,8 @@ impl Report {
             match r.state {
                 "not-installed" => writeln!(
                     out,
-                    "{note}note:{note:#} Helm release {} (namespace {}) is not installed",
-                    r.name, r.namespace
+                    "{note}note:{note:#} Helm release {} (namespace {}) is not installed (the config pins chart {})",
+                    r.name, r.namespace, r.pinned_chart
                 )?,
                 "not-deployed" => {
                     let deployed = match r.deployed_revision {
@@ -287,7 +425,49 @@ impl Report {
                     )?;
                     print::write_diff(out, &r.diff)?;
                 }
+                "other-chart" => {
+                    writeln!(
+                        out,
+                        "{note}note:{note:#} Helm release {} (namespace {}) is installed from chart {} (revision {}); the config pins {}",
+                        r.name,
+                        r.namespace,
+                        r.chart.as_deref().unwrap_or("unknown"),
+                        r.revision.unwrap_or(0),
+                        r.pinned_chart
+                    )?;
+                    print::write_diff(out, &r.diff)?
+                }
                 _ => print::write_diff(out, &r.diff)?,
+            }
+            for o in &r.drift {
+                if o.missing {
+                    writeln!(
+                        out,
+                        "{note}drift:{note:#} {} of Helm release {} was deleted since helm applied it",
+                        o.object, r.name
+                    )?;
+                    continue;
+                }
+                writeln!(
+                    out,
+                    "{note}drift:{note:#} {} of Helm release {} was changed since helm applied it:",
+                    o.object, r.name
+                )?;
+                for f in &o.fields {
+                    let live =
+                        if f.live.is_null() { "removed".to_string() } else { format!("now {}", f.live) };
+                    let by = match &f.manager {
+                        Some(m) => format!("by field manager \"{m}\""),
+                        None => "no field manager owns it now".to_string(),
+                    };
+                    writeln!(out, "  {}: helm applied {}, {live} ({by})", f.field, f.helm)?;
+                }
+            }
+            if let Some(p) = &r.preview {
+                crate::helm::preview::write_text(out, &r.name, p)?;
+            }
+            if let Some(e) = &r.preview_error {
+                writeln!(out, "{note}note:{note:#} no object-level preview of Helm release {}: {e}", r.name)?;
             }
         }
         Ok(())
@@ -381,16 +561,20 @@ mod tests {
         let target = ReleaseTarget {
             name: "daskhub".into(),
             namespace: "hub".into(),
+            chart: ChartId { name: "tiny".into(), version: "0.1.0".into() },
+            pin: ChartPin::new("./tiny", None, std::path::Path::new("")),
             values_file: "daskhub.yaml",
             values: json!({"jupyterhub": {"proxy": {"secretToken": token}, "cpu": {"limit": 4.0}, "image": "b"}}),
+            values_text: String::new(),
         };
         let deployed = helm_release::Release {
             name: "daskhub".into(),
             namespace: "hub".into(),
             revision: 2,
             status: "deployed".into(),
-            chart: "tiny-0.1.0".into(),
+            chart: ChartId { name: "tiny".into(), version: "0.1.0".into() },
             config: json!({"jupyterhub": {"proxy": {"secretToken": "e".repeat(64)}, "cpu": {"limit": 4}, "image": "a"}}),
+            manifest: String::new(),
         };
         let masker = Masker::new([token.as_str()]);
         let r = compare_release(&target, Found::Deployed(deployed), &masker);
@@ -406,5 +590,46 @@ mod tests {
         let none = compare_release(&target, Found::NotInstalled, &masker);
         assert_eq!(none.state, "not-installed");
         assert!(none.differs());
+    }
+
+    #[test]
+    fn another_chart_or_version_differs_with_both_named_even_with_equal_values() {
+        let target = ReleaseTarget {
+            name: "daskhub".into(),
+            namespace: "hub".into(),
+            chart: ChartId { name: "daskhub".into(), version: "2024.1.1".into() },
+            pin: ChartPin::new("dask/daskhub", Some("2024.1.1"), std::path::Path::new("")),
+            values_file: "daskhub.yaml",
+            values: json!({"a": 1}),
+            values_text: String::new(),
+        };
+        let deployed = |name: &str, version: &str| {
+            Found::Deployed(helm_release::Release {
+                name: "daskhub".into(),
+                namespace: "hub".into(),
+                revision: 3,
+                status: "deployed".into(),
+                chart: ChartId { name: name.into(), version: version.into() },
+                config: json!({"a": 1}),
+                manifest: String::new(),
+            })
+        };
+        let masker = Masker::new([]);
+        let same = compare_release(&target, deployed("daskhub", "2024.1.1"), &masker);
+        assert_eq!(same.state, "same");
+        for (name, version) in [("daskhub", "2024.1.0"), ("tiny", "2024.1.1")] {
+            let r = compare_release(&target, deployed(name, version), &masker);
+            assert_eq!(r.state, "other-chart");
+            assert!(r.differs() && r.diff.is_empty());
+            let mut text = Vec::new();
+            Report::new(vec![], vec![r]).write_text(&mut text).unwrap();
+            let text = String::from_utf8(text).unwrap();
+            assert!(
+                text.contains(&format!(
+                    "is installed from chart {name}-{version} (revision 3); the config pins daskhub-2024.1.1"
+                )),
+                "{text}"
+            );
+        }
     }
 }

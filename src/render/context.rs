@@ -20,6 +20,7 @@ pub struct Derived {
     pub worker_taint: Option<Taint>,
     pub chart: ChartInfo,
     pub helm_command: String,
+    pub ebs_helm_command: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -77,9 +78,15 @@ pub fn derive(config: &Config) -> Derived {
             allowed.push(u.clone());
         }
     }
-    let (chart_ref, chart_version) = config.hub.chart.helm_reference();
-    let rel = &config.releases.daskhub;
-    let version_flag = chart_version.map(|v| format!(" --version {v}")).unwrap_or_default();
+    // As the config writes the charts: these are comments in the values files.
+    let here = std::path::Path::new("");
+    let helm_command = |rel: &crate::config::Release, chart: crate::helm::chart::ChartPin, values: &str| {
+        let version = chart.version_flag().map(|v| format!(" --version {v}")).unwrap_or_default();
+        format!(
+            "helm upgrade --install {} {}{version} --namespace {} --create-namespace --values {values}",
+            rel.name, chart.reference, rel.namespace
+        )
+    };
     Derived {
         autoscaler_role_name: autoscaler_role_name(config),
         autoscaler_role_arn: role_arn(&autoscaler_role_name(config)),
@@ -102,9 +109,11 @@ pub fn derive(config: &Config) -> Derived {
             dask_gateway: config.hub.chart.dask_gateway_version(),
             gateway_checks_hub_scopes: config.hub.chart.gateway_checks_hub_scopes(),
         },
-        helm_command: format!(
-            "helm upgrade --install {} {chart_ref}{version_flag} --namespace {} --create-namespace --values daskhub.yaml",
-            rel.name, rel.namespace
+        helm_command: helm_command(&config.releases.daskhub, config.daskhub_chart(here), "daskhub.yaml"),
+        ebs_helm_command: helm_command(
+            &config.releases.ebs_csi_driver,
+            config.ebs_csi_chart(here),
+            "aws-ebs-csi-driver.yaml",
         ),
         account_id,
     }

@@ -98,12 +98,16 @@ impl Masker {
             Shape::Object { secret } => {
                 matches!(p.as_slice(), ["metadata", "annotations", LAST_APPLIED])
                     || (secret && matches!(p.as_slice(), ["data", _] | ["stringData", _]))
+                    || is_checksum_annotation(&p)
             }
             Shape::HelmValues => p.last().is_some_and(|k| SENSITIVE_VALUE_KEYS.contains(k)),
         }
     }
 
     fn walk(&self, shape: Shape, path: &mut Vec<String>, a: Option<&mut Value>, b: Option<&mut Value>) {
+        if structured_secret_value(shape, path, [a.as_deref(), b.as_deref()]) {
+            return self.walk(Shape::HelmValues, &mut Vec::new(), a, b);
+        }
         let secret_string = |v: &Option<&mut Value>| {
             v.as_deref().and_then(Value::as_str).is_some_and(|s| self.contains_secret(s))
         };
@@ -147,6 +151,9 @@ impl Masker {
     }
 
     fn walk_one(&self, shape: Shape, path: &mut Vec<String>, v: &mut Value) {
+        if structured_secret_value(shape, path, [Some(&*v), None]) {
+            return self.walk_one(Shape::HelmValues, &mut Vec::new(), v);
+        }
         if self.sensitive_path(shape, path) || v.as_str().is_some_and(|s| self.contains_secret(s)) {
             *v = Value::from(MASK);
             return;
@@ -169,6 +176,48 @@ impl Masker {
             _ => {}
         }
     }
+}
+
+/// A Secret's data value that was decoded into a structure (the hub Secret's `values.yaml`,
+/// see [`decode_structured_data`]): masked leaf by leaf like Helm values, so that a changed image
+/// tag inside it shows and only its secret leaves are hidden.
+fn structured_secret_value(shape: Shape, path: &[String], values: [Option<&Value>; 2]) -> bool {
+    shape == (Shape::Object { secret: true })
+        && path.len() == 2
+        && path[0] == "data"
+        && values.iter().flatten().any(|v| v.is_object())
+}
+
+/// Replaces each `data` value of a Secret that holds a YAML or JSON mapping (base64 of it) by
+/// that mapping, so that a diff can show what changed inside it. Anything else stays as it is
+/// (and is masked whole).
+pub fn decode_structured_data(secret: &mut Value) {
+    use base64::Engine;
+    let Some(data) = secret.get_mut("data").and_then(Value::as_object_mut) else { return };
+    for (key, value) in data.iter_mut() {
+        if !(key.ends_with(".yaml") || key.ends_with(".yml") || key.ends_with(".json")) {
+            continue;
+        }
+        let Some(text) = value
+            .as_str()
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+        else {
+            continue;
+        };
+        if let Ok(node) = crate::yaml::parse_single(&text) {
+            let parsed = node.to_json();
+            if parsed.is_object() {
+                *value = parsed;
+            }
+        }
+    }
+}
+
+/// Charts restart pods when a Secret changes by a digest of it in a pod annotation
+/// (`checksum/secret`, Z2JH's `checksum/auth-token`): derived from secrets, so shown only as changed.
+fn is_checksum_annotation(path: &[&str]) -> bool {
+    matches!(path, [.., "annotations", key] if key.starts_with("checksum/"))
 }
 
 /// Whether `kind`/`apiVersion` is a core Secret.
@@ -251,5 +300,51 @@ mod tests {
     fn text_replaces_every_secret() {
         let m = Masker::new([TOKEN, "short"]);
         assert_eq!(m.text(&format!("bad value {TOKEN}; short")), format!("bad value {MASK}; short"));
+    }
+
+    #[test]
+    fn checksum_annotations_are_masked() {
+        let m = Masker::new([]);
+        let mut live =
+            json!({"spec": {"template": {"metadata": {"annotations": {"checksum/secret": "ab", "x": "1"}}}}});
+        let mut want =
+            json!({"spec": {"template": {"metadata": {"annotations": {"checksum/secret": "cd", "x": "1"}}}}});
+        m.pair(Shape::Object { secret: false }, Some(&mut live), Some(&mut want));
+        assert_eq!(
+            want["spec"]["template"]["metadata"]["annotations"],
+            json!({"checksum/secret": CHANGED, "x": "1"})
+        );
+    }
+
+    #[test]
+    fn structured_secret_values_show_plain_changes_and_mask_secret_leaves() {
+        use base64::Engine;
+        let enc = |t: &str| base64::engine::general_purpose::STANDARD.encode(t);
+        let m = Masker::new([TOKEN]);
+        let secret = |tag: &str, token: &str| {
+            let values =
+                format!("proxy:\n  secretToken: {token}\nsingleuser:\n  image:\n    tag: \"{tag}\"\n");
+            let mut s = json!({"apiVersion": "v1", "kind": "Secret",
+                "data": {"values.yaml": enc(&values), "cookie": enc("c00kie-c00kie")}});
+            decode_structured_data(&mut s);
+            s
+        };
+        let mut live = secret("1", "old-token-value");
+        let mut want = secret("2", TOKEN);
+        m.pair(Shape::Object { secret: true }, Some(&mut live), Some(&mut want));
+        assert_eq!(live["data"]["values.yaml"]["singleuser"]["image"]["tag"], "1");
+        assert_eq!(want["data"]["values.yaml"]["singleuser"]["image"]["tag"], "2");
+        assert_eq!(want["data"]["values.yaml"]["proxy"]["secretToken"], CHANGED);
+        assert_eq!(want["data"]["cookie"], MASK);
+        let text = serde_json::to_string(&(&live, &want)).unwrap();
+        assert!(
+            !text.contains(TOKEN) && !text.contains("old-token-value") && !text.contains("c00kie"),
+            "{text}"
+        );
+        // An object only on one side (created) is masked the same way.
+        let mut created = secret("3", TOKEN);
+        m.one(Shape::Object { secret: true }, &mut created);
+        assert_eq!(created["data"]["values.yaml"]["proxy"]["secretToken"], MASK);
+        assert_eq!(created["data"]["values.yaml"]["singleuser"]["image"]["tag"], "3");
     }
 }

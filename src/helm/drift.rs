@@ -1,0 +1,356 @@
+//! Drift: fields of a release's objects that someone changed since helm applied them.
+//!
+//! The deployed release's own manifest (in its release Secret) says what helm applied; the live
+//! object says what is there now. A field differs by drift when its live value is not the
+//! manifest's and helm no longer owns it: an update by another client (`kubectl edit`, `scale`,
+//! `set image`) that changes a value takes the field over in `managedFields`, so the manager
+//! that now owns it is who changed it. A field whose value reads differently but that helm still
+//! owns is the server's spelling of the same value (`0.5` CPU stored as `500m`), not drift.
+//! Nothing is rendered: this needs no chart and no helm.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::kube::{Cluster, ClusterError, ObjectRef, run_all};
+use crate::plan::strip::canonical;
+use crate::secrets::mask::{CHANGED, MASK, is_secret};
+
+/// One drifted field.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FieldDrift {
+    /// `.spec.template.spec.containers[name="hub"].image`
+    pub field: String,
+    /// What helm applied (masked for a Secret's data).
+    pub helm: Value,
+    /// What is live; `null` when the field is gone.
+    pub live: Value,
+    /// The field manager that owns the field now (`kubectl-set`, `kubectl (scale)`), if any.
+    pub manager: Option<String>,
+}
+
+/// The drift of one object of a release.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectDrift {
+    /// `Deployment/hub (namespace x)`
+    pub object: String,
+    /// The object is gone from the cluster.
+    pub missing: bool,
+    pub fields: Vec<FieldDrift>,
+}
+
+/// The objects of a release manifest (helm's `---`-joined YAML documents), each with the
+/// namespace it lives in: the release's, unless the manifest names one or the kind is
+/// cluster-scoped (known only after [`Cluster::prepare`], so namespaces are filled in by
+/// [`live_drift`]).
+pub fn manifest_objects(manifest: &str) -> Result<Vec<Value>, String> {
+    let docs = crate::yaml::parse_documents(manifest)
+        .map_err(|e| format!("its manifest is not valid YAML at line {}: {}", e.pos.line, e.message))?;
+    Ok(docs.into_iter().map(|d| d.to_json()).filter(|o| ObjectRef::of(o).is_some()).collect())
+}
+
+/// Reads every object of a deployed release's manifest and reports the drifted ones.
+pub async fn live_drift(
+    cluster: &mut Cluster,
+    namespace: &str,
+    objects: &[Value],
+) -> Result<Vec<ObjectDrift>, ClusterError> {
+    let mut refs: Vec<ObjectRef> = objects.iter().filter_map(ObjectRef::of).collect();
+    cluster.prepare(&refs).await?;
+    for r in &mut refs {
+        if r.namespace.is_none() && cluster.is_namespaced(r) {
+            r.namespace = Some(namespace.to_string());
+        }
+    }
+    let cluster = &*cluster;
+    let jobs: Vec<_> = refs.iter().map(|r| cluster.get(r)).collect();
+    let lives = run_all(jobs, crate::plan::concurrency()).await;
+    let mut out = Vec::new();
+    for ((obj, r), live) in objects.iter().zip(&refs).zip(lives) {
+        match live? {
+            None => out.push(ObjectDrift { object: r.to_string(), missing: true, fields: vec![] }),
+            Some(live) => {
+                let fields = object_drift(obj, &live);
+                if !fields.is_empty() {
+                    out.push(ObjectDrift { object: r.to_string(), missing: false, fields });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a field manager is helm (helm 3 names itself after its binary, `helm`).
+pub fn is_helm_manager(name: &str) -> bool {
+    name == "helm" || name.starts_with("helm-") || name.starts_with("helm3")
+}
+
+/// The drifted fields of one object: `manifest` as helm applied it, `live` as it is now.
+pub fn object_drift(manifest: &Value, live: &Value) -> Vec<FieldDrift> {
+    let managers = managers(live);
+    let secret = is_secret(manifest);
+    let mut out = Vec::new();
+    let mut path = Vec::new();
+    let Some(top) = manifest.as_object() else { return out };
+    for (key, want) in top {
+        if matches!(key.as_str(), "apiVersion" | "kind" | "status") {
+            continue;
+        }
+        path.push(Segment::Key(key.clone()));
+        walk(want, live.get(key), &mut path, &managers, &mut out);
+        path.pop();
+    }
+    out.retain(|d| !(d.field == ".metadata.namespace" || d.field == ".metadata.name"));
+    if secret {
+        for d in &mut out {
+            if d.field.starts_with(".data") || d.field.starts_with(".stringData") {
+                d.helm = Value::from(MASK);
+                d.live = if d.live.is_null() { Value::Null } else { Value::from(CHANGED) };
+            }
+        }
+    }
+    out
+}
+
+#[derive(Clone, Debug)]
+enum Segment {
+    Key(String),
+    /// A list element matched by its `name`.
+    Named(String),
+}
+
+fn field_text(path: &[Segment]) -> String {
+    let mut s = String::new();
+    for seg in path {
+        match seg {
+            Segment::Key(k) => {
+                s.push('.');
+                s.push_str(k);
+            }
+            Segment::Named(n) => {
+                s.push_str(&format!("[name={}]", serde_json::to_string(n).unwrap_or_default()))
+            }
+        }
+    }
+    s
+}
+
+fn walk(
+    want: &Value,
+    live: Option<&Value>,
+    path: &mut Vec<Segment>,
+    managers: &[Manager],
+    out: &mut Vec<FieldDrift>,
+) {
+    match (want, live) {
+        (Value::Object(w), Some(Value::Object(l))) if !w.is_empty() => {
+            for (k, wv) in w {
+                path.push(Segment::Key(k.clone()));
+                walk(wv, l.get(k), path, managers, out);
+                path.pop();
+            }
+        }
+        (Value::Array(w), Some(Value::Array(l))) if keyed_by_name(w) => {
+            for wv in w {
+                let name = wv.get("name").and_then(Value::as_str).unwrap_or_default();
+                let lv = l.iter().find(|e| e.get("name").and_then(Value::as_str) == Some(name));
+                path.push(Segment::Named(name.to_string()));
+                walk(wv, lv, path, managers, out);
+                path.pop();
+            }
+        }
+        _ => {
+            let same = live.is_some_and(|l| canonical(l) == canonical(want));
+            // An empty map or list helm sent and the server dropped is the same nothing.
+            let empty = |v: &Value| {
+                v.is_null()
+                    || v.as_object().is_some_and(|m| m.is_empty())
+                    || v.as_array().is_some_and(|a| a.is_empty())
+            };
+            if same || (empty(want) && live.is_none_or(empty)) {
+                return;
+            }
+            let owners = owners(managers, path);
+            if owners.iter().any(|m| is_helm_manager(&m.name) && m.operation == "Update") {
+                return;
+            }
+            let manager = owners.iter().find(|m| !is_helm_manager(&m.name)).map(|m| m.label());
+            out.push(FieldDrift {
+                field: field_text(path),
+                helm: want.clone(),
+                live: live.cloned().unwrap_or(Value::Null),
+                manager,
+            });
+        }
+    }
+}
+
+/// A list whose elements are all maps with a `name` (containers, env, volumes, ports…).
+fn keyed_by_name(items: &[Value]) -> bool {
+    !items.is_empty() && items.iter().all(|i| i.get("name").and_then(Value::as_str).is_some())
+}
+
+/// One managedFields entry.
+#[derive(Clone, Debug)]
+struct Manager {
+    name: String,
+    operation: String,
+    subresource: Option<String>,
+    fields: Value,
+}
+
+impl Manager {
+    fn label(&self) -> String {
+        match &self.subresource {
+            Some(s) => format!("{} ({s})", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
+fn managers(live: &Value) -> Vec<Manager> {
+    let Some(list) = live.pointer("/metadata/managedFields").and_then(Value::as_array) else { return vec![] };
+    list.iter()
+        .map(|e| {
+            let s = |k: &str| e.get(k).and_then(Value::as_str).map(str::to_string);
+            Manager {
+                name: s("manager").unwrap_or_default(),
+                operation: s("operation").unwrap_or_default(),
+                subresource: s("subresource").filter(|s| !s.is_empty()),
+                fields: e.get("fieldsV1").cloned().unwrap_or(Value::Null),
+            }
+        })
+        .collect()
+}
+
+/// The managers whose field set holds `path` (or anything below it).
+fn owners<'a>(managers: &'a [Manager], path: &[Segment]) -> Vec<&'a Manager> {
+    managers.iter().filter(|m| find_node(&m.fields, path).is_some()).collect()
+}
+
+/// The fieldsV1 node of `path`: `f:key` for a map key, the `k:{…}` element whose key fields
+/// include `"name": NAME` for a named list element.
+fn find_node<'a>(fields: &'a Value, path: &[Segment]) -> Option<&'a Value> {
+    let mut node = fields;
+    for seg in path {
+        let map = node.as_object()?;
+        node = match seg {
+            Segment::Key(k) => map.get(&format!("f:{k}"))?,
+            Segment::Named(n) => map.iter().find_map(|(k, v)| {
+                let key: Value = serde_json::from_str(k.strip_prefix("k:")?).ok()?;
+                (key.get("name").and_then(Value::as_str) == Some(n.as_str())).then_some(v)
+            })?,
+        };
+    }
+    Some(node)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn manifest() -> Value {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "hub", "labels": {"app": "hub"}},
+            "spec": {"replicas": 1, "template": {"spec": {"containers": [
+                {"name": "hub", "image": "hub:1", "resources": {"limits": {"cpu": "0.5"}},
+                 "env": [{"name": "A", "value": "1"}]}
+            ]}}}
+        })
+    }
+
+    fn helm_fields() -> Value {
+        json!({"f:metadata": {"f:labels": {"f:app": {}}}, "f:spec": {"f:replicas": {}, "f:template": {"f:spec": {
+            "f:containers": {"k:{\"name\":\"hub\"}": {".": {}, "f:name": {}, "f:image": {},
+                "f:resources": {"f:limits": {"f:cpu": {}}},
+                "f:env": {"k:{\"name\":\"A\"}": {".": {}, "f:name": {}, "f:value": {}}}}}}}}})
+    }
+
+    /// The object as the server stores it after helm's create: CPU spelt the server's way.
+    fn live() -> Value {
+        let mut l = manifest();
+        l["metadata"]["namespace"] = json!("ns");
+        l["metadata"]["labels"]["app.kubernetes.io/managed-by"] = json!("Helm");
+        l["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"] = json!("500m");
+        l["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] = json!("IfNotPresent");
+        l["metadata"]["managedFields"] = json!([{"manager": "helm", "operation": "Update", "apiVersion": "apps/v1", "fieldsV1": helm_fields()}]);
+        l
+    }
+
+    #[test]
+    fn untouched_object_has_no_drift_despite_server_spelling_and_defaults() {
+        assert_eq!(object_drift(&manifest(), &live()), vec![]);
+    }
+
+    #[test]
+    fn scale_and_set_image_are_named_with_their_managers() {
+        let mut l = live();
+        l["spec"]["replicas"] = json!(3);
+        l["spec"]["template"]["spec"]["containers"][0]["image"] = json!("hub:2");
+        let mut fields = helm_fields();
+        fields["f:spec"].as_object_mut().unwrap().remove("f:replicas");
+        fields["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"hub\"}"]
+            .as_object_mut()
+            .unwrap()
+            .remove("f:image");
+        l["metadata"]["managedFields"] = json!([
+            {"manager": "helm", "operation": "Update", "fieldsV1": fields},
+            {"manager": "kubectl", "operation": "Update", "subresource": "scale", "fieldsV1": {"f:spec": {"f:replicas": {}}}},
+            {"manager": "kubectl-set", "operation": "Update", "fieldsV1": {"f:spec": {"f:template": {"f:spec": {
+                "f:containers": {"k:{\"name\":\"hub\"}": {"f:image": {}}}}}}}}
+        ]);
+        let d = object_drift(&manifest(), &l);
+        assert_eq!(
+            d,
+            vec![
+                FieldDrift {
+                    field: ".spec.replicas".into(),
+                    helm: json!(1),
+                    live: json!(3),
+                    manager: Some("kubectl (scale)".into())
+                },
+                FieldDrift {
+                    field: ".spec.template.spec.containers[name=\"hub\"].image".into(),
+                    helm: json!("hub:1"),
+                    live: json!("hub:2"),
+                    manager: Some("kubectl-set".into())
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_removed_env_entry_is_drift_without_an_owner() {
+        let mut l = live();
+        l["spec"]["template"]["spec"]["containers"][0]["env"] = json!([]);
+        let mut fields = helm_fields();
+        fields["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"hub\"}"]
+            .as_object_mut()
+            .unwrap()
+            .remove("f:env");
+        l["metadata"]["managedFields"][0]["fieldsV1"] = fields;
+        let d = object_drift(&manifest(), &l);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].field, ".spec.template.spec.containers[name=\"hub\"].env[name=\"A\"]");
+        assert_eq!((d[0].live.clone(), d[0].manager.clone()), (Value::Null, None));
+    }
+
+    #[test]
+    fn secret_data_drift_is_masked() {
+        let m =
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "hub"}, "data": {"k": "b2xk"}});
+        let mut l = m.clone();
+        l["data"]["k"] = json!("bmV3");
+        l["metadata"]["managedFields"] = json!([
+            {"manager": "helm", "operation": "Update", "fieldsV1": {"f:data": {}}},
+            {"manager": "kubectl-edit", "operation": "Update", "fieldsV1": {"f:data": {"f:k": {}}}}
+        ]);
+        let d = object_drift(&m, &l);
+        assert_eq!(d.len(), 1);
+        assert_eq!((d[0].helm.clone(), d[0].live.clone()), (json!(MASK), json!(CHANGED)));
+        assert_eq!(d[0].manager.as_deref(), Some("kubectl-edit"));
+        assert!(!serde_json::to_string(&d).unwrap().contains("bmV3"));
+    }
+}

@@ -1,0 +1,374 @@
+//! The object-level preview of a Helm upgrade: what `helm upgrade` would do to each object.
+//!
+//! helm renders the chart as `helm upgrade` would (`helm template` with the release's name and
+//! namespace, `--is-upgrade`, the live cluster's version, and `--dry-run=server`, which lets the
+//! chart's `lookup` calls read the live cluster: Z2JH keeps its cookie secret and CryptKeeper
+//! keys by a lookup of the live hub Secret, so an offline render would invent new ones every
+//! time and the diff would never be empty). Each rendered object then goes to the API server as
+//! a server-side apply dry run under helm's own field manager (a new manager would conflict with
+//! helm on server-defaulted list fields), forced, and the result is compared with the live
+//! object; objects of the deployed release that the chart no longer renders are deletions.
+//! Hook objects (`helm.sh/hook`) are made and replaced by helm around the upgrade, so they are
+//! listed as hooks, not diffed as if they stayed.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::diff::print::{to_yaml, unified};
+use crate::kube::{ApplyMode, Cluster, ClusterError, ObjectRef, run_all};
+use crate::plan::strip::{canonical, strip};
+use crate::secrets::mask::{Masker, Shape, decode_structured_data, is_secret};
+
+/// helm's field manager (helm 3 names itself after its binary).
+pub const HELM_MANAGER: &str = "helm";
+
+const HOOK_ANNOTATION: &str = "helm.sh/hook";
+
+/// What `helm template` needs besides the chart: where the cluster is, for lookups.
+#[derive(Clone, Debug, Default)]
+pub struct HelmTarget {
+    pub kubeconfig: Option<std::path::PathBuf>,
+    pub context: Option<String>,
+}
+
+/// One object of the preview.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreviewObject {
+    pub object: String,
+    /// `create`, `update`, `unchanged` or `delete`.
+    pub action: &'static str,
+    pub diff: String,
+}
+
+/// A hook object of the chart: made by helm at the named events, not kept in the release.
+#[derive(Clone, Debug, Serialize)]
+pub struct Hook {
+    pub object: String,
+    pub events: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Preview {
+    pub objects: Vec<PreviewObject>,
+    pub hooks: Vec<Hook>,
+}
+
+impl Preview {
+    pub fn changes(&self) -> impl Iterator<Item = &PreviewObject> {
+        self.objects.iter().filter(|o| o.action != "unchanged")
+    }
+}
+
+/// `helm template` arguments for a preview of release `name` in `namespace`.
+#[allow(clippy::too_many_arguments)]
+pub fn template_args(
+    name: &str,
+    namespace: &str,
+    chart: &str,
+    version: Option<&str>,
+    values: &Path,
+    kube_version: &str,
+    upgrade: bool,
+    target: &HelmTarget,
+) -> Vec<String> {
+    let mut args: Vec<String> = vec!["template".into(), name.into(), chart.into()];
+    if let Some(v) = version {
+        args.extend(["--version".into(), v.into()]);
+    }
+    args.extend(["--namespace".into(), namespace.into()]);
+    if upgrade {
+        args.push("--is-upgrade".into());
+    }
+    args.extend(["--kube-version".into(), kube_version.into(), "--dry-run=server".into()]);
+    if let Some(k) = &target.kubeconfig {
+        args.extend(["--kubeconfig".into(), k.display().to_string()]);
+    }
+    if let Some(c) = &target.context {
+        args.extend(["--kube-context".into(), c.clone()]);
+    }
+    args.extend(["--values".into(), values.display().to_string()]);
+    args
+}
+
+/// Runs helm with `args` plus the values in a private temporary file (0600, removed after),
+/// returning stdout. Errors are masked.
+pub fn run_template(
+    helm: &Path,
+    values_text: &str,
+    args: impl FnOnce(&Path) -> Vec<String>,
+    masker: &Masker,
+) -> Result<String, String> {
+    let dir = tempfile::Builder::new()
+        .prefix("pangeo-render-preview-")
+        .tempdir()
+        .map_err(|e| format!("cannot make a temporary directory: {e}"))?;
+    let values = dir.path().join("values.yaml");
+    crate::fsutil::write_atomic(&values, values_text.as_bytes(), true).map_err(|e| e.to_string())?;
+    let args = args(&values);
+    let result = Command::new(helm).args(&args).stdin(Stdio::null()).output();
+    let _ = std::fs::remove_file(&values);
+    let output = result.map_err(|e| format!("cannot run {}: {e}", helm.display()))?;
+    if !output.status.success() {
+        let mut err = masker.text(&String::from_utf8_lossy(&output.stderr));
+        err.truncate(err.trim_end().len());
+        return Err(format!("`helm template` failed ({}): {err}", output.status));
+    }
+    String::from_utf8(output.stdout).map_err(|_| "`helm template` printed something that is not UTF-8".into())
+}
+
+/// [`run_template`] on a thread of its own, so that helm renders while this one talks to the
+/// cluster; [`join`] waits for it.
+pub fn spawn_template(
+    helm: std::path::PathBuf,
+    values_text: String,
+    masker: Masker,
+    args: impl FnOnce(&Path) -> Vec<String> + Send + 'static,
+) -> std::thread::JoinHandle<Result<String, String>> {
+    std::thread::spawn(move || run_template(&helm, &values_text, args, &masker))
+}
+
+/// The result of [`spawn_template`].
+pub fn join(render: std::thread::JoinHandle<Result<String, String>>) -> Result<String, String> {
+    render.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+/// Splits helm's output into the release's objects and its hook objects.
+pub fn split(rendered: &str) -> Result<(Vec<Value>, Vec<Value>), String> {
+    let docs = crate::yaml::parse_documents(rendered).map_err(|e| {
+        format!("`helm template` output is not valid YAML at line {}: {}", e.pos.line, e.message)
+    })?;
+    let (hooks, objects) = docs
+        .into_iter()
+        .map(|d| d.to_json())
+        .filter(|o| ObjectRef::of(o).is_some())
+        .partition(|o| hook_events(o).is_some());
+    Ok((objects, hooks))
+}
+
+fn hook_events(obj: &Value) -> Option<&str> {
+    obj.pointer("/metadata/annotations").and_then(|a| a.get(HOOK_ANNOTATION)).and_then(Value::as_str)
+}
+
+/// Compares the rendered objects with the live ones (server-side apply dry run as helm), and
+/// lists deployed objects the render no longer has as deletions.
+pub async fn preview(
+    cluster: &mut Cluster,
+    namespace: &str,
+    objects: Vec<Value>,
+    hooks: &[Value],
+    deployed: &[Value],
+    masker: &Masker,
+) -> Result<Preview, ClusterError> {
+    let located = |cluster: &Cluster, list: &[Value]| -> Vec<(ObjectRef, Value)> {
+        list.iter()
+            .filter_map(|o| {
+                let mut r = ObjectRef::of(o)?;
+                if r.namespace.is_none() && cluster.is_namespaced(&r) {
+                    r.namespace = Some(namespace.to_string());
+                }
+                let mut body = o.clone();
+                if let (Some(ns), Some(meta)) =
+                    (&r.namespace, body.get_mut("metadata").and_then(Value::as_object_mut))
+                {
+                    meta.insert("namespace".into(), Value::from(ns.clone()));
+                }
+                Some((r, body))
+            })
+            .collect()
+    };
+    let all: Vec<ObjectRef> = objects.iter().chain(hooks).chain(deployed).filter_map(ObjectRef::of).collect();
+    cluster.prepare(&all).await?;
+    let new = located(cluster, &objects);
+    let old = located(cluster, deployed);
+    let cluster = &*cluster;
+    let jobs: Vec<_> = new
+        .iter()
+        .map(|(r, body)| {
+            let before = old.iter().find(|(o, _)| o == r).map(|(_, b)| b);
+            compare(cluster, r, body, before, masker)
+        })
+        .collect();
+    let mut out = Preview::default();
+    for r in run_all(jobs, crate::plan::concurrency()).await {
+        out.objects.push(r?);
+    }
+    let gone: Vec<&(ObjectRef, Value)> =
+        old.iter().filter(|(r, _)| !new.iter().any(|(n, _)| n == r)).collect();
+    let jobs: Vec<_> = gone.iter().map(|(r, _)| cluster.get(r)).collect();
+    for ((r, _), live) in gone.iter().zip(run_all(jobs, crate::plan::concurrency()).await) {
+        let Some(live) = live? else { continue };
+        let (text, _) = texts(Some(live), Value::Null, masker);
+        let key = r.file_key();
+        let diff =
+            unified(&text, "", &format!("live/{key}"), &format!("upgraded/{key} (deleted by the upgrade)"));
+        out.objects.push(PreviewObject { object: r.to_string(), action: "delete", diff });
+    }
+    for (r, h) in located(cluster, hooks) {
+        out.hooks
+            .push(Hook { object: r.to_string(), events: hook_events(&h).unwrap_or_default().to_string() });
+    }
+    Ok(out)
+}
+
+async fn compare(
+    cluster: &Cluster,
+    r: &ObjectRef,
+    body: &Value,
+    before: Option<&Value>,
+    masker: &Masker,
+) -> Result<PreviewObject, ClusterError> {
+    let live = cluster.get(r).await?;
+    let mode = ApplyMode { manager: HELM_MANAGER, dry_run: true, force: true };
+    let mut merged = cluster.apply(r, body, mode).await?;
+    if let Some(before) = before {
+        drop_removed(before, body, &mut merged);
+    }
+    let existed = live.is_some();
+    let (old, new) = texts(live, merged, masker);
+    let key = r.file_key();
+    let old_name = if existed { format!("live/{key}") } else { format!("live/{key} (not in the cluster)") };
+    let diff = unified(&old, &new, &old_name, &format!("upgraded/{key}"));
+    let action = match (existed, diff.is_empty()) {
+        (false, _) => "create",
+        (true, true) => "unchanged",
+        (true, false) => "update",
+    };
+    Ok(PreviewObject { object: r.to_string(), action, diff })
+}
+
+/// helm's three-way merge deletes a field the deployed manifest had and the new one has not
+/// (unless someone else changed it since); an apply under a new manager would leave it. So such
+/// fields are taken out of the dry run's result where they still hold helm's old value.
+fn drop_removed(before: &Value, after: &Value, merged: &mut Value) {
+    let (Some(b), Some(m)) = (before.as_object(), merged.as_object_mut()) else { return };
+    for (key, old) in b {
+        match after.get(key) {
+            None => {
+                if m.get(key).is_some_and(|v| canonical(v) == canonical(old)) {
+                    m.remove(key);
+                }
+            }
+            Some(new) if old.is_object() && new.is_object() => {
+                if let Some(child) = m.get_mut(key) {
+                    drop_removed(old, new, child);
+                }
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// Live and upgraded as masked YAML (either may be absent: `None` / `Null`).
+fn texts(live: Option<Value>, merged: Value, masker: &Masker) -> (String, String) {
+    let secret = live.as_ref().is_some_and(is_secret) || is_secret(&merged);
+    let prepare = |mut v: Value| {
+        strip(&mut v);
+        if secret {
+            decode_structured_data(&mut v);
+        }
+        canonical(&v)
+    };
+    let mut live = live.map(prepare);
+    let mut merged = (!merged.is_null()).then(|| prepare(merged));
+    masker.pair(Shape::Object { secret }, live.as_mut(), merged.as_mut());
+    (live.as_ref().map(to_yaml).unwrap_or_default(), merged.as_ref().map(to_yaml).unwrap_or_default())
+}
+
+/// Writes the preview of one release as text.
+pub fn write_text(out: &mut impl std::io::Write, release: &str, p: &Preview) -> std::io::Result<()> {
+    let note = anstyle::AnsiColor::Yellow.on_default().bold();
+    let changed = p.changes().count();
+    writeln!(
+        out,
+        "{note}preview:{note:#} helm upgrade of release {release} would change {changed} of {} object(s):",
+        p.objects.iter().filter(|o| o.action != "delete").count()
+    )?;
+    for o in p.changes() {
+        let verb = match o.action {
+            "create" => "created",
+            "delete" => "deleted",
+            _ => "changed",
+        };
+        writeln!(out, "  {} {verb}", o.object)?;
+    }
+    for h in &p.hooks {
+        writeln!(
+            out,
+            "  hook {} ({}): made again by helm at these events, not compared",
+            h.object, h.events
+        )?;
+    }
+    for o in p.changes() {
+        crate::diff::print::write_diff(out, &o.diff)?;
+    }
+    Ok(())
+}
+
+/// Writes text to a string (for tests and JSON).
+pub fn to_text(release: &str, p: &Preview) -> String {
+    let mut buf = Vec::new();
+    let _ = write_text(&mut buf, release, p);
+    let _ = buf.flush();
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn hooks_are_split_from_objects() {
+        let text = "---\n# Source: c/templates/a.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\n# Source: c/templates/h.yaml\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: h\n  annotations:\n    helm.sh/hook: pre-install,pre-upgrade\n";
+        let (objects, hooks) = split(text).unwrap();
+        assert_eq!(objects.len(), 1);
+        assert_eq!(hooks.len(), 1);
+        assert_eq!(hook_events(&hooks[0]), Some("pre-install,pre-upgrade"));
+    }
+
+    #[test]
+    fn template_args_render_as_helm_upgrade_would() {
+        let t = HelmTarget { kubeconfig: Some("/k".into()), context: None };
+        let args = template_args(
+            "hub",
+            "ns",
+            "dask/daskhub",
+            Some("2024.1.1"),
+            Path::new("/v.yaml"),
+            "v1.35.4",
+            true,
+            &t,
+        );
+        assert_eq!(
+            args.join(" "),
+            "template hub dask/daskhub --version 2024.1.1 --namespace ns --is-upgrade --kube-version v1.35.4 --dry-run=server --kubeconfig /k --values /v.yaml"
+        );
+    }
+
+    #[test]
+    fn fields_the_chart_no_longer_renders_are_removed_as_helm_would() {
+        let before = json!({"metadata": {"labels": {"a": "1", "gone": "x"}}, "data": {"k": "v", "old": "o"}});
+        let after = json!({"metadata": {"labels": {"a": "2"}}, "data": {"k": "v"}});
+        // The dry run kept both removed fields; someone else has since changed `old`.
+        let mut merged = json!({"metadata": {"labels": {"a": "2", "gone": "x", "other": "y"}}, "data": {"k": "v", "old": "edited"}});
+        drop_removed(&before, &after, &mut merged);
+        assert_eq!(
+            merged,
+            json!({"metadata": {"labels": {"a": "2", "other": "y"}}, "data": {"k": "v", "old": "edited"}})
+        );
+    }
+
+    #[test]
+    fn a_deleted_secret_is_masked() {
+        let m = Masker::new([]);
+        let live = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "c2VjcmV0"}});
+        let (old, new) = texts(Some(live), Value::Null, &m);
+        assert!(old.contains("(sensitive value)") && !old.contains("c2VjcmV0"), "{old}");
+        assert_eq!(new, "");
+    }
+}
