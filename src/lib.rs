@@ -3,7 +3,8 @@
 //!
 //! Data flows one way: `config` → `render` | `validate` → `plan` (over `kube`) → `diff` | `apply`.
 //! A module never reaches to its right; `render` and `validate` are siblings that both read
-//! `config`; `error`, `diag`, `yaml`, `fsutil`, `secrets` and `aws` sit below all.
+//! `config`; `error`, `diag`, `yaml`, `fsutil`, `secrets`, `aws` and `helm` (the pinned charts)
+//! sit below all.
 //! docs/architecture.md says what each module holds and where a change goes.
 
 pub mod apply;

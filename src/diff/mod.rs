@@ -1,10 +1,14 @@
 //! What `apply` would change: Kubernetes objects (live vs. server-side apply dry-run) and Helm
-//! releases (the newest deployed release's user-supplied values vs. the rendered values file).
+//! releases — the newest deployed release's chart and user-supplied values vs. the pinned chart
+//! and the rendered values file, the drift of its objects since helm applied them ([`drift`]),
+//! and, for a release that differs, what `helm upgrade` would do to each object ([`preview`]).
 //!
 //! The cluster is read in [`crate::plan::plan`] and [`release`]; everything after that — stripping,
 //! masking, printing — is pure and works on canned data in the unit tests.
 
+pub mod drift;
 pub mod helm_release;
+pub mod preview;
 pub mod print;
 
 use std::io::Write;
@@ -13,10 +17,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config;
+use crate::diff::drift::ObjectDrift;
+use crate::diff::preview::Preview;
 use crate::error::{Error, Result};
 use crate::helm::chart::{ChartId, ChartPin};
-use crate::helm::drift::ObjectDrift;
-use crate::helm::preview::Preview;
 use crate::kube::{Cluster, ClusterError, Conflict};
 use crate::plan::strip::strip;
 use crate::plan::{Action, Planned};
@@ -201,7 +205,7 @@ pub async fn read_and_compare(
     let found = release_state(cluster, &target.name, &target.namespace).await?;
     let objects = match &found {
         Found::Deployed(r) => {
-            crate::helm::drift::manifest_objects(&r.manifest).map_err(|m| release_error(target, m))?
+            crate::diff::drift::manifest_objects(&r.manifest).map_err(|m| release_error(target, m))?
         }
         _ => Vec::new(),
     };
@@ -219,7 +223,7 @@ pub async fn check_drift(
     if report.deployed_objects.is_empty() {
         return Ok(());
     }
-    let drift = crate::helm::drift::live_drift(cluster, &report.namespace, &report.deployed_objects).await?;
+    let drift = crate::diff::drift::live_drift(cluster, &report.namespace, &report.deployed_objects).await?;
     report.set_drift(drift, masker);
     Ok(())
 }
@@ -464,7 +468,7 @@ impl Report {
                 }
             }
             if let Some(p) = &r.preview {
-                crate::helm::preview::write_text(out, &r.name, p)?;
+                crate::diff::preview::write_text(out, &r.name, p)?;
             }
             if let Some(e) = &r.preview_error {
                 writeln!(out, "{note}note:{note:#} no object-level preview of Helm release {}: {e}", r.name)?;

@@ -1,5 +1,3 @@
-//! Helm releases beyond their values: the chart each is pinned to.
+//! Helm charts as the config pins them (below `config`; pure, no cluster and no helm binary).
 
 pub mod chart;
-pub mod drift;
-pub mod preview;

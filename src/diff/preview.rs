@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::diff::print::{to_yaml, unified};
+use super::print::{to_yaml, unified};
 use crate::kube::{ApplyMode, Cluster, ClusterError, ObjectRef, run_all};
 use crate::plan::strip::{canonical, strip};
 use crate::secrets::mask::{Masker, Shape, decode_structured_data, is_secret};
