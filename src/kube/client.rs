@@ -156,6 +156,11 @@ fn load_kubeconfig(explicit: Option<&Path>) -> Result<(Kubeconfig, String)> {
     Ok((file, source))
 }
 
+/// Parses a kubeconfig's text as [`connect`] reads each file; the error never quotes the text.
+pub fn parse_kubeconfig(text: &str) -> Result<Kubeconfig, String> {
+    Kubeconfig::from_yaml(text).map_err(|e| kubeconfig_error(&e))
+}
+
 /// A kubeconfig error without anything the file holds: parse errors would otherwise quote the
 /// offending line, and a kubeconfig's lines hold tokens and keys.
 fn kubeconfig_error(e: &KubeconfigError) -> String {

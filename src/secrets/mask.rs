@@ -37,6 +37,50 @@ pub fn looks_secret(s: &str) -> bool {
     (s.len() >= 32 && s.bytes().all(|b| b.is_ascii_hexdigit())) || s.starts_with("$pbkdf2")
 }
 
+/// `s` with every run of 32 or more hex digits (a token, or most of one) and every password
+/// hash replaced by [`MASK`]: for messages about files whose secrets are not known beforehand.
+pub fn mask_shapes(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while !rest.is_empty() {
+        if let Some(i) = rest.find("$pbkdf2") {
+            let (head, tail) = rest.split_at(i);
+            out.push_str(&mask_hex_runs(head));
+            out.push_str(MASK);
+            let end =
+                tail.find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`')).unwrap_or(tail.len());
+            rest = &tail[end..];
+        } else {
+            out.push_str(&mask_hex_runs(rest));
+            break;
+        }
+    }
+    out
+}
+
+fn mask_hex_runs(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.len() >= 32 {
+            out.push_str(MASK);
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in s.chars() {
+        if c.is_ascii_hexdigit() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// What is being masked, which decides where secrets are expected.
@@ -229,6 +273,18 @@ pub fn is_secret(obj: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shapes_of_secrets_are_masked_in_free_text() {
+        let token = "ab".repeat(32);
+        let hash = "$pbkdf2-sha256$i=600000,l=32$c2FsdA$aGFzaA";
+        assert_eq!(mask_shapes(&format!("key `x{token}y` here")), format!("key `x{MASK}y` here"));
+        assert_eq!(mask_shapes(&format!("hash \"{hash}\", ok")), format!("hash \"{MASK}\", ok"));
+        assert_eq!(
+            mask_shapes("arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab"),
+            "arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab"
+        );
+    }
     use serde_json::json;
 
     const TOKEN: &str = "0123456789abcdef0123456789abcdef";

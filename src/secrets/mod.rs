@@ -118,12 +118,7 @@ pub fn open(path: &Path) -> Result<Option<OnDisk>> {
         (stored, Some(Box::new(opened)))
     } else {
         check_private(path)?;
-        // The file holds secrets: errors name the field, never echo the content.
-        let stored: Stored = match serde_saphyr::from_str::<Option<Stored>>(&text) {
-            Ok(s) => s.unwrap_or_default(),
-            Err(_) => return Err(bad(not_a_secrets_file())),
-        };
-        (stored, None)
+        (parse(path, &text)?, None)
     };
     if stored.api_version.as_deref().is_some_and(|v| v != API_VERSION) {
         return Err(bad(format!("apiVersion: must be {API_VERSION}")));
@@ -132,6 +127,15 @@ pub fn open(path: &Path) -> Result<Option<OnDisk>> {
         return Err(bad(format!("kind: must be {KIND}; this is not a pangeo-render secrets file")));
     }
     Ok(Some(OnDisk { stored, sops: opened }))
+}
+
+/// Parses a plaintext secrets file's text (`path` only names it in errors). The text holds
+/// secrets: errors name the field, never echo the content.
+pub fn parse(path: &Path, text: &str) -> Result<Stored> {
+    match serde_saphyr::from_str::<Option<Stored>>(text) {
+        Ok(s) => Ok(s.unwrap_or_default()),
+        Err(_) => Err(Error::Io { path: path.to_path_buf(), message: not_a_secrets_file() }),
+    }
 }
 
 fn not_a_secrets_file() -> String {

@@ -94,10 +94,11 @@ pub fn validate(config: Option<Input>, files: &[Input]) -> Vec<Diagnostic> {
 
     // Diagnostics quote keys and values; none may quote a secret, wherever the user put it.
     let masker = crate::secrets::mask::Masker::new(secrets.iter().map(String::as_str));
+    let mask = |s: &str| crate::secrets::mask::mask_shapes(&masker.text(s));
     for d in &mut out {
-        d.message = masker.text(&d.message);
-        d.field = d.field.as_deref().map(|f| masker.text(f));
-        d.hint = d.hint.as_deref().map(|h| masker.text(h));
+        d.message = mask(&d.message);
+        d.field = d.field.as_deref().map(mask);
+        d.hint = d.hint.as_deref().map(mask);
     }
     diag::sort(&mut out);
     out.dedup();

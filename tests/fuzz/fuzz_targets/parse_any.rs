@@ -12,8 +12,14 @@ fuzz_target!(|data: &[u8]| {
     let _ = pangeo_render::yaml::parse_documents(text);
     // The same text as each kind of file `validate` recognises, alone and beside the walkthrough
     // config, so cross-file rules see it too.
-    let _ = pangeo_render::validate::validate_texts(&[("fuzz.yaml", text)]);
-    let _ = pangeo_render::validate::validate_texts(&[("pangeo.yaml", CONFIG), ("daskhub.yaml", text)]);
+    let alone = pangeo_render::validate::validate_texts(&[("fuzz.yaml", text)]);
+    let beside = pangeo_render::validate::validate_texts(&[("pangeo.yaml", CONFIG), ("daskhub.yaml", text)]);
+    // No diagnostic quotes anything shaped like a secret (a hex token, a password hash).
+    for d in alone.iter().chain(&beside) {
+        for s in [Some(&d.message), d.field.as_ref(), d.hint.as_ref()].into_iter().flatten() {
+            assert_eq!(&pangeo_render::secrets::mask::mask_shapes(s), s, "a diagnostic quotes a secret");
+        }
+    }
     if let Ok(loaded) = pangeo_render::config::load_str(Path::new("fuzz.yaml"), text) {
         // Fixed secrets: hashing a password per input would make fuzzing 600,000 times slower.
         let secrets = pangeo_render::secrets::Secrets {
