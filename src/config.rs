@@ -8,13 +8,12 @@
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-use crate::aws::{arn, eks_versions, regions};
-use crate::diag::Diagnostic;
-use crate::diag::ids;
-use crate::diag::schema;
+use crate::aws::arn;
+use crate::diag::source::{self, FileText};
+use crate::diag::{Diagnostic, ids, schema};
 use crate::error::{Error, Result};
 use crate::helm::chart::{self, ChartPin};
-use crate::yaml::{self, Node, dotted};
+use crate::yaml::{self, Node};
 
 pub const API_VERSION: &str = "pangeo-render/v1alpha1";
 pub const KIND: &str = "PangeoDeployment";
@@ -359,7 +358,8 @@ impl Config {
     }
 }
 
-/// A config as loaded: the typed value, the tree it came from (for positions), and warnings.
+/// A config as loaded: the typed value, the tree it came from (for positions), and the warnings
+/// the rules found (set by whoever ran them: [`load`] only parses and types).
 pub struct Loaded {
     pub path: PathBuf,
     pub config: Config,
@@ -367,34 +367,24 @@ pub struct Loaded {
     pub warnings: Vec<Diagnostic>,
 }
 
+/// Reads a config: a problem with the file itself (too large, not UTF-8) is a diagnostic at the
+/// file's start, like the YAML problems that follow it; only I/O failures are I/O errors.
 pub fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| Error::io(path, e))
+    match source::read(path).map_err(|e| Error::io(path, e))? {
+        FileText::Text(text) => Ok(text),
+        FileText::Refused(d) => Err(Error::Invalid(vec![d])),
+    }
 }
 
-/// Loads and checks a config file. Errors come back as one diagnostic per problem.
+/// Loads a config file: parse → schema → typed. The semantic checks are rules
+/// (`validate::check_config`), which every command runs on what this returns.
 pub fn load(path: &Path) -> Result<Loaded> {
     let text = read(path)?;
     load_str(path, &text)
 }
 
-/// [`load`] for `upgrade`: a version past EKS support is what an upgrade plan is for, so that
-/// one error (PR010) is kept as a warning instead of stopping the command.
-pub fn load_for_upgrade(path: &Path) -> Result<Loaded> {
-    let text = read(path)?;
-    load_checked(path, &text, true)
-}
-
 pub fn load_str(path: &Path, text: &str) -> Result<Loaded> {
-    load_checked(path, text, false)
-}
-
-fn load_checked(path: &Path, text: &str, version_may_be_unsupported: bool) -> Result<Loaded> {
-    let node = yaml::parse_single(text).map_err(|e| {
-        Error::Invalid(vec![
-            Diagnostic::error(ids::YAML_SYNTAX, path, e.pos, e.message)
-                .hint("fix the YAML syntax at this position"),
-        ])
-    })?;
+    let node = yaml::parse_single(text).map_err(|e| Error::Invalid(vec![source::parse_error(path, e)]))?;
     let mut diags = schema::check(&schema::CONFIG, path, &node, &[]);
     if !diags.is_empty() {
         crate::diag::sort(&mut diags);
@@ -402,320 +392,5 @@ fn load_checked(path: &Path, text: &str, version_may_be_unsupported: bool) -> Re
     }
     let config: Config = serde_json::from_value(node.to_json())
         .map_err(|e| Error::Invalid(vec![Diagnostic::error(ids::SCHEMA, path, node.pos, e.to_string())]))?;
-    let mut diags = check(path, &node, &config);
-    if version_may_be_unsupported {
-        for d in diags.iter_mut().filter(|d| d.id == ids::VERSION_SUPPORT) {
-            d.severity = crate::diag::Severity::Warning;
-        }
-    }
-    crate::diag::sort(&mut diags);
-    let (errors, warnings): (Vec<_>, Vec<_>) = diags.into_iter().partition(Diagnostic::is_error);
-    if !errors.is_empty() {
-        let mut all = errors;
-        all.extend(warnings);
-        return Err(Error::Invalid(all));
-    }
-    Ok(Loaded { path: path.to_path_buf(), config, node, warnings })
-}
-
-/// A `<word…>` span whose inside looks like prose (letters, digits, spaces, `-`, `_`, `.`), as
-/// placeholders do; `a < b > c` and HTML-ish `<br/>` do not count.
-pub fn is_placeholder(s: &str) -> bool {
-    if s.contains('\n') {
-        return false;
-    }
-    let mut rest = s;
-    while let Some(open) = rest.find('<') {
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('>') else { return false };
-        let inner = &after[..close];
-        if !inner.is_empty()
-            && inner.len() <= 80
-            && inner.starts_with(|c: char| c.is_ascii_alphabetic())
-            && inner.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.'))
-        {
-            return true;
-        }
-        rest = &after[close + 1..];
-    }
-    false
-}
-
-/// The semantic checks on a config that the schema cannot express.
-fn check(path: &Path, node: &Node, c: &Config) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    let at = |p: &[&str]| node.locate(p, false);
-
-    // Placeholders first: a placeholder also fails the ARN checks, and one clear message beats two.
-    let mut strings = Vec::new();
-    node.walk_strings(&mut Vec::new(), &mut strings);
-    let mut placeholder_paths = Vec::new();
-    for (p, n) in &strings {
-        if n.as_str().is_some_and(is_placeholder) {
-            out.push(
-                Diagnostic::error(ids::PLACEHOLDER, path, n.pos, "a placeholder value was left in")
-                    .field(dotted(p))
-                    .hint("replace it with the real value"),
-            );
-            placeholder_paths.push(dotted(p));
-        }
-    }
-    let skip = |field: &str| placeholder_paths.iter().any(|p| p == field);
-
-    let region = regions::find(&c.cluster.region);
-    if region.is_none() {
-        let mut d = Diagnostic::error(
-            ids::ZONE_REGION,
-            path,
-            at(&["cluster", "region"]),
-            format!("unknown AWS Region `{}`", c.cluster.region),
-        )
-        .field("cluster.region");
-        d = match regions::suggest(&c.cluster.region) {
-            Some(s) => d.hint(format!("did you mean `{s}`?")),
-            None => d.hint("use a Region code such as us-west-2"),
-        };
-        out.push(d);
-    }
-
-    let mut accounts: Vec<(String, &'static str)> = Vec::new();
-    // KMS key for Secrets encryption: must be in the cluster's Region (EKS requirement).
-    let kms_fields: Vec<(Vec<&str>, &str)> = {
-        let mut v = vec![(vec!["cluster", "kmsKeyArn"], c.cluster.kms_key_arn.as_str())];
-        if let Some(k) = &c.storage_class.kms_key_arn {
-            v.push((vec!["storageClass", "kmsKeyArn"], k.as_str()));
-        }
-        v
-    };
-    for (p, value) in kms_fields {
-        let field = p.join(".");
-        if skip(&field) {
-            continue;
-        }
-        match arn::parse_kms_key(value) {
-            Err(e) => out.push(
-                Diagnostic::error(ids::ARN_FORMAT, path, at(&p), format!("not a KMS key ARN: {e}"))
-                    .field(field)
-                    .hint("copy the key ARN from the KMS console: arn:aws:kms:REGION:ACCOUNT:key/KEY-ID"),
-            ),
-            Ok(a) => {
-                if region.is_some() && a.region != c.cluster.region {
-                    out.push(
-                        Diagnostic::error(ids::ARN_REGION, path, at(&p), format!("the KMS key is in `{}`, the cluster in `{}`", a.region, c.cluster.region))
-                            .field(field)
-                            .hint("EKS and EBS need a KMS key in the cluster's Region; create or replicate one there"),
-                    );
-                }
-                accounts.push((a.account.to_string(), "KMS key"));
-            }
-        }
-    }
-    if !skip("hub.certificateArn") {
-        let p = ["hub", "certificateArn"];
-        match arn::parse_certificate(&c.hub.certificate_arn) {
-            Err(e) => out.push(
-                Diagnostic::error(ids::ARN_FORMAT, path, at(&p), format!("not an ACM certificate ARN: {e}"))
-                    .field("hub.certificateArn")
-                    .hint("copy it from the ACM console: arn:aws:acm:REGION:ACCOUNT:certificate/UUID"),
-            ),
-            Ok(a) => {
-                if region.is_some() && a.region != c.cluster.region {
-                    out.push(
-                        Diagnostic::error(ids::ARN_REGION, path, at(&p), format!("the certificate is in `{}`, the cluster in `{}`", a.region, c.cluster.region))
-                            .field("hub.certificateArn")
-                            .hint("a load balancer can only use an ACM certificate from its own Region; request one there"),
-                    );
-                }
-                accounts.push((a.account.to_string(), "ACM certificate"));
-            }
-        }
-    }
-    if let Some((first, what)) = accounts.first() {
-        for (acct, other) in &accounts[1..] {
-            if acct != first {
-                out.push(
-                    Diagnostic::error(
-                        ids::ARN_ACCOUNT,
-                        path,
-                        at(&["hub", "certificateArn"]),
-                        format!("the {other} belongs to account {acct}, the {what} to {first}"),
-                    )
-                    .field("hub.certificateArn")
-                    .hint("all resources of one deployment live in one AWS account"),
-                );
-            }
-        }
-    }
-
-    if let Some(region) = region {
-        for (i, z) in c.cluster.availability_zones.iter().enumerate() {
-            if !region.has_zone(z) {
-                out.push(
-                    Diagnostic::error(
-                        ids::ZONE_REGION,
-                        path,
-                        at(&["cluster", "availabilityZones", &i.to_string()]),
-                        format!("`{z}` is not an availability zone of {}", region.code),
-                    )
-                    .field(format!("cluster.availabilityZones[{i}]"))
-                    .hint(format!(
-                        "zones of {}: {}",
-                        region.code,
-                        region.zones().join(", ")
-                    )),
-                );
-            }
-        }
-    }
-    let groups =
-        [("main", &c.cluster.node_groups.main), ("daskWorkers", &c.cluster.node_groups.dask_workers)];
-    let mut zones = Vec::new();
-    for (key, g) in groups {
-        let zone = c.zone_of(g);
-        let p = ["cluster", "nodeGroups", key, "availabilityZone"];
-        if g.availability_zone.is_some() && !c.cluster.availability_zones.iter().any(|z| z == zone) {
-            out.push(
-                Diagnostic::error(
-                    ids::ZONE_LAYOUT,
-                    path,
-                    at(&p),
-                    format!(
-                        "node group `{}` is pinned to `{zone}`, which is not one of the cluster's zones",
-                        g.name
-                    ),
-                )
-                .field(p.join("."))
-                .hint(format!("use one of: {}", c.cluster.availability_zones.join(", "))),
-            );
-        }
-        zones.push((key, zone));
-        if g.min_size > g.max_size {
-            out.push(
-                Diagnostic::error(
-                    ids::NODE_SIZES,
-                    path,
-                    at(&["cluster", "nodeGroups", key, "minSize"]),
-                    format!("minSize {} is greater than maxSize {}", g.min_size, g.max_size),
-                )
-                .field(format!("cluster.nodeGroups.{key}.minSize"))
-                .hint("lower minSize or raise maxSize"),
-            );
-        }
-    }
-    if zones[0].1 != zones[1].1 {
-        out.push(
-            Diagnostic::error(
-                ids::ZONE_LAYOUT,
-                path,
-                at(&["cluster", "nodeGroups", "daskWorkers", "availabilityZone"]),
-                format!("node groups are in different zones ({} and {})", zones[0].1, zones[1].1),
-            )
-            .field("cluster.nodeGroups.daskWorkers.availabilityZone")
-            .hint("pin both node groups to the same zone so EBS volumes can follow users and workers"),
-        );
-    }
-    if c.cluster.node_groups.main.name == c.cluster.node_groups.dask_workers.name {
-        out.push(
-            Diagnostic::error(
-                ids::NAME_PATTERN,
-                path,
-                at(&["cluster", "nodeGroups", "daskWorkers", "name"]),
-                "both node groups have the same name",
-            )
-            .field("cluster.nodeGroups.daskWorkers.name")
-            .hint("node group names must be unique in a cluster"),
-        );
-    }
-
-    let today = eks_versions::today();
-    out.extend(version_support(path, node, &c.cluster.kubernetes_version, &today));
-
-    let dg = &c.dask_gateway.worker;
-    for (key, b) in [("cores", dg.cores), ("memoryGiB", dg.memory_gib)] {
-        if !(b.min <= b.default && b.default <= b.max) {
-            out.push(
-                Diagnostic::error(
-                    ids::OPTION_BOUNDS,
-                    path,
-                    at(&["daskGateway", "worker", key, "default"]),
-                    format!("default {} lies outside [{}, {}]", b.default, b.min, b.max),
-                )
-                .field(format!("daskGateway.worker.{key}.default"))
-                .hint("make min ≤ default ≤ max"),
-            );
-        }
-    }
-    if c.dask_gateway.image_matches_singleuser
-        && let Some(img) = &c.dask_gateway.image
-        && img != &c.hub.singleuser.image
-    {
-        out.push(
-            Diagnostic::error(ids::IMAGE_TAG, path, at(&["daskGateway", "image"]), format!("the gateway image {} differs from the singleuser image {}", img.reference(), c.hub.singleuser.image.reference()))
-                .field("daskGateway.image")
-                .hint("Dask workers must run the notebook's environment: use the same image, or drop daskGateway.image"),
-        );
-    }
-    let s = &c.hub.singleuser;
-    if s.cpu.guarantee > s.cpu.limit {
-        out.push(
-            Diagnostic::error(
-                ids::SCHEMA,
-                path,
-                at(&["hub", "singleuser", "cpu", "guarantee"]),
-                "the cpu guarantee exceeds the limit",
-            )
-            .field("hub.singleuser.cpu.guarantee")
-            .hint("make guarantee ≤ limit"),
-        );
-    }
-    for (key, q) in [("guarantee", &s.memory.guarantee), ("limit", &s.memory.limit)] {
-        if q.bytes().is_none() {
-            out.push(
-                Diagnostic::error(
-                    ids::SCHEMA,
-                    path,
-                    at(&["hub", "singleuser", "memory", key]),
-                    "not a memory quantity",
-                )
-                .field(format!("hub.singleuser.memory.{key}"))
-                .hint("write bytes or a quantity such as 2G, 4Gi, 512M"),
-            );
-        }
-    }
-    // The values are rendered for the chart `hub.chart` names; the default repository chart at
-    // another version would get values written for a different Z2JH.
-    let rel = &c.releases.daskhub;
-    if let (None, Some(pinned), (_, Some(expected))) =
-        (&rel.chart, &rel.version, c.hub.chart.helm_reference())
-        && pinned != expected
-    {
-        out.push(
-            Diagnostic::error(
-                ids::SCHEMA,
-                path,
-                at(&["releases", "daskhub", "version"]),
-                format!("version {pinned} of the DaskHub chart, but the values are rendered for {}", c.hub.chart.id()),
-            )
-            .field("releases.daskhub.version")
-            .hint(format!(
-                "remove the version (hub.chart pins {expected}), or change hub.chart; a chart of your own needs releases.daskhub.chart too"
-            )),
-        );
-    }
-    out
-}
-
-/// The configured version against EKS's calendar (`eks_versions::verdict`).
-fn version_support(path: &Path, node: &Node, version: &str, today: &str) -> Vec<Diagnostic> {
-    let Some((severity, message, hint)) =
-        eks_versions::verdict(version, today, Some(&path.display().to_string()))
-    else {
-        return Vec::new();
-    };
-    let at = node.locate(&["cluster", "kubernetesVersion"], false);
-    let d = match severity {
-        eks_versions::Severity::Warning => Diagnostic::warning(ids::VERSION_SUPPORT, path, at, message),
-        eks_versions::Severity::Error => Diagnostic::error(ids::VERSION_SUPPORT, path, at, message),
-    };
-    vec![d.field("cluster.kubernetesVersion").hint(hint)]
+    Ok(Loaded { path: path.to_path_buf(), config, node, warnings: Vec::new() })
 }

@@ -53,6 +53,14 @@ pub enum Value {
 pub struct ParseError {
     pub message: String,
     pub pos: Pos,
+    /// The dotted path of the value at fault, when the parser's complaint is about one value.
+    pub field: Option<String>,
+}
+
+impl ParseError {
+    fn new(message: impl Into<String>, pos: Pos) -> ParseError {
+        ParseError { message: message.into(), pos, field: None }
+    }
 }
 
 fn parse_options() -> serde_saphyr::Options {
@@ -69,7 +77,7 @@ fn parse_error(err: serde_saphyr::Error) -> ParseError {
         Some(i) => text[..i].to_string(),
         None => text,
     };
-    ParseError { message, pos }
+    ParseError::new(message, pos)
 }
 
 /// Parses every document of a (possibly multi-document) YAML text. Empty documents are dropped.
@@ -82,27 +90,51 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, ParseError> {
             indent.contains('\t')
         }) {
             let col = line.find('\t').unwrap_or(0) as u32 + 1;
-            return Err(ParseError {
-                message: "a tab character is used for indentation; YAML allows only spaces".into(),
-                pos: Pos { line: i as u32 + 1, col },
-            });
+            return Err(ParseError::new(
+                "a tab character is used for indentation; YAML allows only spaces",
+                Pos { line: i as u32 + 1, col },
+            ));
         }
     }
-    let docs: Vec<Option<Node>> =
-        serde_saphyr::from_str_multiple_with_options(text, parse_options()).map_err(parse_error)?;
+    let docs: Vec<Option<Node>> = serde_saphyr::from_str_multiple_with_options(text, parse_options())
+        .map_err(|e| match e {
+            serde_saphyr::Error::NonFiniteFloat { .. } => non_finite(text, parse_error(e)),
+            e => parse_error(e),
+        })?;
     Ok(docs.into_iter().flatten().filter(|n| n.value != Value::Null).collect())
+}
+
+/// `.inf`, `-.inf` and `.nan` are refused (no deployment value is infinite, and JSON cannot hold
+/// them); the error names the value's field, found by reading the text once more with such
+/// values kept as strings.
+fn non_finite(text: &str, e: ParseError) -> ParseError {
+    let mut options = parse_options();
+    options.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::AsString;
+    let docs: Vec<Option<Node>> =
+        serde_saphyr::from_str_multiple_with_options(text, options).unwrap_or_default();
+    let mut strings = Vec::new();
+    for doc in docs.iter().flatten() {
+        doc.walk_strings(&mut Vec::new(), &mut strings);
+    }
+    let found = strings.iter().find(|(_, n)| n.pos.line == e.pos.line && n.pos.col <= e.pos.col);
+    let found = found.or_else(|| strings.iter().find(|(_, n)| n.pos.line == e.pos.line));
+    ParseError {
+        message: match found.and_then(|(_, n)| n.as_str()) {
+            Some(v) => format!("`{v}` is not a finite number"),
+            None => "an infinite or not-a-number value is not a finite number".into(),
+        },
+        pos: found.map_or(e.pos, |(_, n)| n.pos),
+        field: found.map(|(p, _)| dotted(p)),
+    }
 }
 
 /// Parses a text that must hold exactly one document.
 pub fn parse_single(text: &str) -> Result<Node, ParseError> {
     let mut docs = parse_documents(text)?;
     match docs.len() {
-        0 => Err(ParseError { message: "the file is empty".into(), pos: Pos { line: 1, col: 1 } }),
+        0 => Err(ParseError::new("the file is empty", Pos { line: 1, col: 1 })),
         1 => Ok(docs.remove(0)),
-        _ => Err(ParseError {
-            message: "the file holds several YAML documents; one is expected".into(),
-            pos: docs[1].pos,
-        }),
+        _ => Err(ParseError::new("the file holds several YAML documents; one is expected", docs[1].pos)),
     }
 }
 

@@ -21,7 +21,11 @@ use std::sync::OnceLock;
 use support::{Workspace, repo};
 
 fn skip() -> bool {
-    std::env::var_os("PANGEO_SKIP_PRECOMMIT_TESTS").is_some_and(|v| v == "1")
+    let skipped = std::env::var_os("PANGEO_SKIP_PRECOMMIT_TESTS").is_some_and(|v| v == "1");
+    if skipped {
+        support::skip("PANGEO_SKIP_PRECOMMIT_TESTS=1");
+    }
+    skipped
 }
 
 /// The `pre-commit` executable from the pinned venv (created on first use).

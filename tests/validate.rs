@@ -139,6 +139,29 @@ fn every_rule_fixture_triggers_exactly_its_rule_where_expected() {
         args.extend([&"--strict" as &dyn AsRef<std::ffi::OsStr>, &dir]);
         let strict = validate(&ws, &args);
         assert_eq!(strict.code, 1, "{dir_name} with --strict: {}", strict.stderr);
+
+        // Configs that break the same rule, each checked alone with -c.
+        let configs = dir.join("config");
+        let Ok(entries) = fs::read_dir(&configs) else { continue };
+        let mut files: Vec<PathBuf> = entries
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+            .collect();
+        files.sort();
+        let mut lines = Vec::new();
+        for file in &files {
+            let run = validate(&ws, &[&"--format", &"json", &"-c", file]);
+            let report = json(&run);
+            for d in report["diagnostics"].as_array().unwrap() {
+                assert_eq!(d["id"], id, "{} triggers another rule: {d}", file.display());
+            }
+            let errors = report["errors"].as_u64().unwrap();
+            assert_eq!(run.code, if errors > 0 { 1 } else { 0 }, "{}", file.display());
+            lines.extend(short_lines(&report));
+        }
+        let expected: Vec<String> =
+            fs::read_to_string(configs.join("expected.txt")).unwrap().lines().map(str::to_string).collect();
+        assert_eq!(lines, expected, "{dir_name}/config");
     }
 }
 

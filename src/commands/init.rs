@@ -5,7 +5,6 @@ use std::path::Path;
 
 use crate::aws::{arn, eks_versions, regions};
 use crate::cli::InitArgs;
-use crate::config;
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::render::Templates;
@@ -47,7 +46,7 @@ pub fn run(args: &InitArgs) -> Result<()> {
 
     // The new config goes through the same checks as any other, so a wrong flag is reported as
     // the config line it produced, before anything is written.
-    let loaded = config::load_str(&args.output, &text)?;
+    let loaded = crate::commands::load_config_str(&args.output, &text)?;
     fsutil::write_atomic(&args.output, text.as_bytes(), false)?;
     let mut err = anstream::stderr();
     crate::diag::write_text(&mut err, &loaded.warnings).ok();

@@ -11,9 +11,42 @@ pub mod values;
 use std::path::Path;
 
 use crate::config::{self, Loaded};
+use crate::diag::{Diagnostic, Severity, ids};
 use crate::error::{Error, Result};
 use crate::render::{self, Artifact, Templates};
 use crate::secrets::{self, Secrets};
+use crate::validate::check_config;
+
+/// Loads a config and runs the rules on it ([`validate::check_config`], as `validate -c` does):
+/// any error stops the command with every finding; warnings come back in `Loaded::warnings`.
+pub fn load_config(path: &Path) -> Result<Loaded> {
+    let loaded = config::load(path)?;
+    checked(loaded, &[])
+}
+
+/// [`load_config`] for a config given as text (`init` checks what it is about to write).
+pub fn load_config_str(path: &Path, text: &str) -> Result<Loaded> {
+    checked(config::load_str(path, text)?, &[])
+}
+
+/// The rule check of a loaded config; findings of the rules in `as_warnings` do not stop the
+/// command (`upgrade` exists for a version past support, PR010).
+pub fn checked(mut loaded: Loaded, as_warnings: &[&str]) -> Result<Loaded> {
+    let mut diags: Vec<Diagnostic> = check_config(&loaded);
+    for d in diags.iter_mut().filter(|d| as_warnings.contains(&d.id)) {
+        d.severity = Severity::Warning;
+    }
+    if diags.iter().any(Diagnostic::is_error) {
+        // Errors first, then the warnings, as `validate` lists them.
+        diags.sort_by_key(|d| !d.is_error());
+        return Err(Error::Invalid(diags));
+    }
+    loaded.warnings = diags;
+    Ok(loaded)
+}
+
+/// The rule ids `upgrade` reports but does not stop on.
+pub const UPGRADE_TOLERATES: &[&str] = &[ids::VERSION_SUPPORT];
 
 /// Loads a config and the secrets beside it and renders every artifact in memory — the common
 /// first half of `values`, `diff` and `apply`. Secrets must exist (only `values` creates them).
@@ -22,7 +55,9 @@ pub fn render_existing(
     secrets_path: Option<&Path>,
     charts: Option<&Path>,
 ) -> Result<(Loaded, Secrets, Vec<Artifact>)> {
-    let loaded = config::load(config_path)?;
+    let loaded = load_config(config_path)?;
+    // The rules' warnings, as `values` and `validate` print them.
+    crate::diag::write_text(&mut anstream::stderr(), &loaded.warnings).ok();
     let secrets_path = secrets_path.map(Path::to_path_buf).unwrap_or_else(|| secrets::path_for(config_path));
     let secrets = secrets::load(&secrets_path)?.ok_or_else(|| Error::Io {
         path: secrets_path.clone(),

@@ -19,7 +19,7 @@ use crate::secrets::{self, Secrets};
 use crate::upgrade::{self, ChartPlan, KubernetesPlan, Step};
 
 pub fn run(args: &UpgradeArgs) -> Result<i32> {
-    let loaded = config::load_for_upgrade(&args.config)?;
+    let loaded = crate::commands::checked(config::load(&args.config)?, crate::commands::UPGRADE_TOLERATES)?;
     let cfg = &loaded.config;
     let config_name = args.config.display().to_string();
     let today = eks_versions::today();

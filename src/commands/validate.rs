@@ -4,15 +4,14 @@
 //! (a missing file is the caller's mistake, not a finding). Text goes to stderr like every
 //! other diagnostic of the tool; JSON goes to stdout for machines.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::cli::ValidateArgs;
-use crate::diag::ids;
-use crate::diag::{self, Diagnostic, Format};
+use crate::diag::source::{self, FileText};
+use crate::diag::{self, Format};
 use crate::error::{Error, Result};
-use crate::validate::{self, Input, MAX_FILE_BYTES};
-use crate::yaml::Pos;
+use crate::validate::{self, Input};
 
 pub fn run(args: &ValidateArgs) -> Result<i32> {
     if args.config.is_none() && args.paths.is_empty() {
@@ -149,31 +148,7 @@ fn quiet_read(path: &Path) -> Option<String> {
     }
 }
 
-/// A file's text, or the finding that it cannot be a deployment file at all.
-enum FileText {
-    Text(String),
-    Refused(Diagnostic),
-}
-
-/// Reads a file, refusing before reading it all when it is far too large to be a deployment
-/// file (a 50 MB "YAML" file is a mistake, and must not cost 50 MB of parsing).
+/// Reads a file; I/O failures are errors, anything else a finding ([`source::read`]).
 fn read(path: &Path) -> Result<FileText> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
-    if bytes.len() > MAX_FILE_BYTES {
-        return Ok(FileText::Refused(validate::too_large(path)));
-    }
-    Ok(match String::from_utf8(bytes) {
-        Ok(text) => FileText::Text(text),
-        Err(e) => FileText::Refused(
-            Diagnostic::error(
-                ids::YAML_SYNTAX,
-                path,
-                Pos { line: 1, col: 1 },
-                format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
-            )
-            .hint("YAML files are UTF-8 text"),
-        ),
-    })
+    source::read(path).map_err(|e| Error::io(path, e))
 }

@@ -10,8 +10,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use crate::cli::ValuesArgs;
-use crate::commands::{session, source_name, templates_for};
-use crate::config;
+use crate::commands::{load_config, session, source_name, templates_for};
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::render;
@@ -21,7 +20,7 @@ use crate::yaml;
 const MIN_PASSWORD_LEN: usize = 8;
 
 pub fn run(args: &ValuesArgs) -> Result<()> {
-    let loaded = config::load(&args.config)?;
+    let loaded = load_config(&args.config)?;
     let secrets_path = args.secrets.clone().unwrap_or_else(|| secrets::path_for(&args.config));
     let targets: Vec<_> = render::ARTIFACTS.iter().map(|(name, _, _)| args.output.join(name)).collect();
     refuse_overlaps(&args.config, &secrets_path, &targets)?;

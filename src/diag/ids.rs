@@ -19,7 +19,7 @@ rules! {
     SCHEMA = "PR002", "schema", "A value breaks the file's schema: unknown key, wrong type, missing field, bad enum.";
     PLACEHOLDER = "PR003", "placeholder", "A `<placeholder>` value from the walkthrough was left in.";
     ARN_FORMAT = "PR004", "arn-format", "An ARN is malformed or of the wrong service (KMS key, ACM certificate, IAM role).";
-    ARN_REGION = "PR005", "arn-region", "A KMS or ACM ARN is in another Region than the cluster.";
+    ARN_REGION = "PR005", "arn-region", "An ARN is in another partition than the cluster's Region, or a KMS or ACM ARN in another Region.";
     ARN_ACCOUNT = "PR006", "arn-account", "KMS, ACM and IAM role ARNs name more than one AWS account.";
     ZONE_REGION = "PR007", "zone-region", "An availability zone does not belong to the cluster's Region, or the Region is unknown.";
     ZONE_LAYOUT = "PR008", "zone-layout", "Fewer than two cluster zones, or node groups not pinned to one shared zone of the cluster.";

@@ -5,10 +5,12 @@
 //! NO_COLOR through anstream), or as JSON for machines. Messages never quote secret values.
 //!
 //! [`ids`] is the catalogue of rule ids; [`schema`] turns JSON Schema errors into diagnostics
-//! placed at the offending key or value.
+//! placed at the offending key or value; [`source`] reads a user's YAML file and words what is
+//! wrong with it at the YAML level.
 
 pub mod ids;
 pub mod schema;
+pub mod source;
 
 use serde::Serialize;
 use std::io::Write;

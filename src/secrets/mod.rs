@@ -65,7 +65,8 @@ pub fn token() -> String {
     hex::encode(bytes)
 }
 
-fn is_token(s: &str) -> bool {
+/// A token as `values` generates it and every command accepts it: 64 lower-case hex characters.
+pub fn is_token(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 

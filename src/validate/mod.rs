@@ -20,17 +20,13 @@ pub mod schemas;
 
 use std::path::{Path, PathBuf};
 
-use crate::config;
-use crate::diag::ids;
-use crate::diag::{self, Diagnostic};
+use crate::config::{self, Loaded};
+use crate::diag::{self, Diagnostic, ids, source};
 use crate::error::Error;
 use crate::yaml::{self, Node, Pos};
 
 use facts::{ClusterFacts, ConfigFacts, EbsFacts, HubFacts, ManifestFacts};
 use kind::Kind;
-
-/// Deployment files are a few kilobytes; anything this large is refused before parsing.
-pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
 
 /// One file to check.
 #[derive(Clone, Copy, Debug)]
@@ -87,10 +83,6 @@ pub fn validate(config: Option<Input>, files: &[Input]) -> Vec<Diagnostic> {
     for group in group(&artifacts, &configs, explicit) {
         rules::run(&group, &mut out);
     }
-    // A config alone is a deployment too: capacity and instance types need no artifact.
-    for c in &configs {
-        rules::run(&rules::Deployment { config: Some(c), ..Default::default() }, &mut out);
-    }
 
     // Diagnostics quote keys and values; none may quote a secret, wherever the user put it.
     let masker = crate::secrets::mask::Masker::new(secrets.iter().map(String::as_str));
@@ -140,30 +132,17 @@ pub fn validate_with_context(config: Option<Input>, given: &[Input], context: &[
     combined.into_iter().filter(|d| named(&d.file) || !baseline.contains(d)).collect()
 }
 
-/// The finding for a file over [`MAX_FILE_BYTES`] (also used by the command, which stops
-/// reading such a file early).
-pub fn too_large(path: &Path) -> Diagnostic {
-    Diagnostic::error(
-        ids::YAML_SYNTAX,
-        path,
-        Pos { line: 1, col: 1 },
-        format!("the file is larger than {} MiB", MAX_FILE_BYTES >> 20),
-    )
-    .hint("deployment files are a few kilobytes; is this the right file?")
-}
-
 /// Parses one input and decides its kind; problems become diagnostics and `None`.
 fn parse(input: &Input, forced: Option<Kind>, out: &mut Vec<Diagnostic>) -> Option<(Kind, Vec<Node>)> {
     let at_start = Pos { line: 1, col: 1 };
-    if input.text.len() > MAX_FILE_BYTES {
-        out.push(too_large(input.path));
+    if input.text.len() > source::MAX_FILE_BYTES {
+        out.push(source::too_large(input.path));
         return None;
     }
     let docs = match yaml::parse_documents(input.text) {
         Ok(docs) => docs,
         Err(e) => {
-            let (message, hint) = explain(e.message);
-            out.push(Diagnostic::error(ids::YAML_SYNTAX, input.path, e.pos, message).hint(hint));
+            out.push(source::parse_error(input.path, e));
             return None;
         }
     };
@@ -188,31 +167,25 @@ fn parse(input: &Input, forced: Option<Kind>, out: &mut Vec<Diagnostic>) -> Opti
     }
 }
 
-/// The parser's message in users' words, with a hint. Budget breaches (alias bombs, deep
-/// nesting) are named for what they are rather than by the parser's internal counters.
-fn explain(message: String) -> (String, &'static str) {
-    const LIMIT: &str = "deployment files are small and shallow; input this large or deep is refused to bound time and memory";
-    if let Some((m, _)) = message.split_once(", set DuplicateKeyPolicy") {
-        return (m.to_string(), "remove one of the two; YAML tools disagree on which one wins");
-    }
-    if message.starts_with("budget breached") || message.starts_with("recursion limit") {
-        let what = if message.contains("Depth") || message.starts_with("recursion") {
-            "the YAML is nested too deeply"
-        } else if message.contains("Alias") || message.contains("Nodes") || message.contains("Events") {
-            "the YAML expands to too many values (aliases repeated inside aliases?)"
-        } else {
-            "the YAML exceeds the parser's safety limits"
-        };
-        return (what.to_string(), LIMIT);
-    }
-    (message, "fix the YAML at this position")
+/// The rules over a config alone — placeholders, then every rule family over the config's facts
+/// (a config is a deployment too: capacity and instance types need no artifact). Every command
+/// that reads a config runs exactly this (`values`, `diff`, `apply`, `init`, `upgrade`, and
+/// `validate` for each config it is given), so all give the same verdict, ids and messages.
+/// Sorted, without duplicates; errors and warnings together.
+pub fn check_config(loaded: &Loaded) -> Vec<Diagnostic> {
+    let facts = ConfigFacts::new(loaded);
+    let mut out = rules::placeholders::check_config(&loaded.path, &loaded.node);
+    rules::run(&rules::Deployment { config: Some(&facts), ..Default::default() }, &mut out);
+    diag::sort(&mut out);
+    out.dedup();
+    out
 }
 
-/// Runs the config loader (schema and semantic checks) and keeps the facts of a valid config.
+/// Loads a config (parse, schema, types) and checks it; keeps the facts of a loadable config.
 fn load_config(input: &Input, out: &mut Vec<Diagnostic>) -> Option<ConfigFacts> {
     match config::load_str(input.path, input.text) {
         Ok(loaded) => {
-            out.extend(loaded.warnings.iter().cloned());
+            out.extend(check_config(&loaded));
             Some(ConfigFacts::new(&loaded))
         }
         Err(Error::Invalid(diags)) => {

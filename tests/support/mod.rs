@@ -1,5 +1,11 @@
-//! Shared test helpers: a temp workspace with a config in it, and the binary under test.
+//! Shared test helpers: the [`Test`] builder (a command line in a temporary workspace, with what
+//! it must print and how it must exit), a temp workspace with a config in it, fixtures, and
+//! [`skip`] for tiers that cannot run here.
 #![allow(dead_code)]
+
+pub mod test;
+#[allow(unused_imports)] // not every test crate uses the builder yet
+pub use test::Test;
 
 use assert_cmd::Command;
 use std::fs;
@@ -68,16 +74,29 @@ impl Workspace {
     }
     /// Deterministic secrets, so snapshots are stable: fixed tokens and a hash with a fixed salt.
     pub fn write_fixed_secrets(&self) {
-        let hash = pangeo_render::secrets::password::hash_with("snapshot-password", &[7u8; 16], 600_000);
-        let s = pangeo_render::secrets::Secrets {
-            api_version: "pangeo-render/v1alpha1".into(),
-            kind: "PangeoSecrets".into(),
-            proxy_secret_token: "1".repeat(64),
-            dask_gateway_api_token: "2".repeat(64),
-            admin_password_hash: hash,
-        };
-        pangeo_render::secrets::save(&self.secrets_path(), &s).unwrap();
+        write_fixed_secrets(&self.secrets_path());
     }
+}
+
+/// Deterministic secrets at `path`: fixed tokens and a hash with a fixed salt.
+pub fn write_fixed_secrets(path: &Path) {
+    let hash = pangeo_render::secrets::password::hash_with("snapshot-password", &[7u8; 16], 600_000);
+    let s = pangeo_render::secrets::Secrets {
+        api_version: "pangeo-render/v1alpha1".into(),
+        kind: "PangeoSecrets".into(),
+        proxy_secret_token: "1".repeat(64),
+        dask_gateway_api_token: "2".repeat(64),
+        admin_password_hash: hash,
+    };
+    pangeo_render::secrets::save(path, &s).unwrap();
+}
+
+/// Says loudly that a test did not run, and why: written straight to the terminal, past the test
+/// harness's capture, so a skipped tier is never mistaken for a passed one.
+pub fn skip(reason: &str) {
+    use std::io::Write;
+    let name = std::thread::current().name().unwrap_or("a test").to_string();
+    let _ = writeln!(std::io::stderr(), "SKIPPED {name}: {reason}");
 }
 
 pub fn assert_mode(path: &Path, mode: u32) {

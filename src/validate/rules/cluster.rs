@@ -1,7 +1,7 @@
 //! The eksctl ClusterConfig: Region and zones (PR007, PR008), the Kubernetes version (PR009,
 //! PR010), node group sizes (PR013), eksctl's name pattern (PR014) and known instance types
-//! (PR024). The config has the same checks in `config::check`; these run on `cluster.yaml`,
-//! which users edit by hand, and do what eksctl does offline plus what eksctl must ask AWS.
+//! (PR024), on `cluster.yaml` (which users edit by hand) and on the config's `cluster` section
+//! alike: what eksctl does offline, plus what eksctl must ask AWS.
 
 use crate::aws::{eks_versions, instances, regions};
 use crate::diag::Diagnostic;
@@ -10,13 +10,12 @@ use crate::validate::facts::ClusterFacts;
 use crate::validate::rules::{Deployment, num};
 
 pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
-    if let Some(c) = d.cluster {
+    // cluster.yaml as eksctl will read it, else the config's `cluster` section (a config in a
+    // deployment with its cluster.yaml is checked on its own, by `validate::check_config`).
+    if let Some(c) = d.cluster_side() {
         region_and_zones(c, out);
         version(c, out);
         names_and_sizes(c, out);
-    }
-    // The config does not check instance types against the data; do it for either source.
-    if let Some(c) = d.cluster_side() {
         instance_types(c, out);
     }
 }
@@ -131,7 +130,9 @@ fn version(c: &ClusterFacts, out: &mut Vec<Diagnostic>) {
         return;
     }
     let today = eks_versions::today();
-    if let Some((severity, message, hint)) = eks_versions::verdict(&v.value, &today, None) {
+    // The hint's `upgrade -c CONFIG` names the config when the version came from one.
+    let config = c.from_config.then(|| c.file.display().to_string());
+    if let Some((severity, message, hint)) = eks_versions::verdict(&v.value, &today, config.as_deref()) {
         out.push(
             match severity {
                 eks_versions::Severity::Warning => v.warning(ids::VERSION_SUPPORT, message),

@@ -3,6 +3,10 @@
 //! deployment of one file, so single-file and cross-file checks are the same code; a rule that
 //! needs a fact nobody gave simply does not fire.
 //!
+//! A config given with its artifacts is also checked alone ([`crate::validate::check_config`], the
+//! same rules that `values`, `diff` and `apply` run before they render), so its own mistakes are
+//! reported at its own lines.
+//!
 //! Where a fact can come from a rendered artifact or from the config, rules prefer the artifact
 //! (it is what eksctl, Helm and the cluster will read) and fall back to the config. Differences
 //! between the two are rule PR025's business, not every rule's.
@@ -11,6 +15,7 @@ pub mod arns;
 pub mod autoscaler;
 pub mod capacity;
 pub mod cluster;
+pub mod config;
 pub mod drift;
 pub mod placeholders;
 pub mod storage;
@@ -48,6 +53,7 @@ impl<'a> Deployment<'a> {
 /// Runs every rule family over one deployment.
 pub fn run(d: &Deployment, out: &mut Vec<Diagnostic>) {
     cluster::check(d, out);
+    config::check(d, out);
     arns::check(d, out);
     autoscaler::check(d, out);
     tokens::check(d, out);

@@ -1,6 +1,6 @@
 //! PR003: `<placeholder>` values left in an artifact, like the walkthrough's `<token-1>`,
 //! `<acm-certificate-arn>` or the autoscaler example's `k8s.io/cluster-autoscaler/<YOUR CLUSTER NAME>`.
-//! Runs per file, on every string value. Code blocks (multi-line strings) are skipped: Python
+//! Runs per file (the config too), on every string value. Code blocks (multi-line strings) are skipped: Python
 //! and shell legitimately contain `<…>`.
 
 use std::path::Path;
@@ -9,10 +9,40 @@ use crate::diag::Diagnostic;
 use crate::diag::ids;
 use crate::yaml::{Node, dotted};
 
-/// One definition, shared with the config checks (config sits left of validate).
-pub use crate::config::is_placeholder;
+/// A `<word…>` span whose inside looks like prose (letters, digits, spaces, `-`, `_`, `.`), as
+/// placeholders do; `a < b > c` and HTML-ish `<br/>` do not count.
+pub fn is_placeholder(s: &str) -> bool {
+    if s.contains('\n') {
+        return false;
+    }
+    let mut rest = s;
+    while let Some(open) = rest.find('<') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('>') else { return false };
+        let inner = &after[..close];
+        if !inner.is_empty()
+            && inner.len() <= 80
+            && inner.starts_with(|c: char| c.is_ascii_alphabetic())
+            && inner.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.'))
+        {
+            return true;
+        }
+        rest = &after[close + 1..];
+    }
+    false
+}
 
+/// An artifact's placeholders: left in a hand-edited file, or a template's.
 pub fn check_file(file: &Path, docs: &[Node]) -> Vec<Diagnostic> {
+    find(file, docs, "replace it with the real value, or render the file with `pangeo-render values`")
+}
+
+/// The config's placeholders: the walkthrough's values nobody replaced.
+pub fn check_config(file: &Path, root: &Node) -> Vec<Diagnostic> {
+    find(file, std::slice::from_ref(root), "replace it with the real value")
+}
+
+fn find(file: &Path, docs: &[Node], hint: &str) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for doc in docs {
         let mut strings = Vec::new();
@@ -22,9 +52,7 @@ pub fn check_file(file: &Path, docs: &[Node]) -> Vec<Diagnostic> {
                 out.push(
                     Diagnostic::error(ids::PLACEHOLDER, file, node.pos, "a placeholder value was left in")
                         .field(dotted(&path))
-                        .hint(
-                            "replace it with the real value, or render the file with `pangeo-render values`",
-                        ),
+                        .hint(hint),
                 );
             }
         }

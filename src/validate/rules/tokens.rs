@@ -1,4 +1,4 @@
-//! Secrets in `daskhub.yaml` and the secrets file: tokens are 64 hex characters (what
+//! Secrets in `daskhub.yaml` and the secrets file: tokens are 64 lower-case hex characters (what
 //! `openssl rand -hex 32` gives and JupyterHub expects), the proxy and API tokens differ, the
 //! Dask Gateway API token is the same in its two places (PR015); the admin password hash is a
 //! well-formed PBKDF2 PHC string with enough iterations (PR016).
@@ -15,9 +15,8 @@ use crate::validate::rules::Deployment;
 use crate::validate::rules::placeholders::is_placeholder;
 use crate::yaml::Node;
 
-pub fn is_token(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
+/// One definition with the secrets file's loader, so `validate` and `values` agree on a token.
+pub use crate::secrets::is_token;
 
 pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
     let Some(h) = d.hub else { return };
@@ -47,7 +46,7 @@ fn tokens(proxy: &Token, hub_api: &Token, gateway_api: &Token, out: &mut Vec<Dia
     for t in all.into_iter().flatten() {
         if !is_token(&t.value) && !is_placeholder(&t.value) {
             out.push(
-                t.error(ids::TOKENS, format!("the token is not 64 hexadecimal characters (it has {} characters)", t.value.chars().count()))
+                t.error(ids::TOKENS, format!("the token is not 64 lower-case hexadecimal characters (it has {} characters)", t.value.chars().count()))
                     .hint("generate one with `openssl rand -hex 32`, or let `pangeo-render values --rotate tokens` do it"),
             );
         }

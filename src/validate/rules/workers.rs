@@ -15,12 +15,14 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
     if let Some(c) = d.cluster {
         taint_tags(c, out);
     }
-    let Some(h) = d.hub else { return };
-    if let Some(c) = d.cluster_side()
+    // Placement is read from daskhub.yaml only: the config has no tolerations, it renders them.
+    if let Some(h) = d.hub
+        && let Some(c) = d.cluster_side()
         && let Some(g) = c.worker_group()
     {
         placement(h, g, out);
     }
+    let Some(h) = d.hub_side() else { return };
     for b in [&h.worker_cores, &h.worker_memory].into_iter().flatten() {
         bounds(b, out);
     }

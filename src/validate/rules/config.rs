@@ -1,0 +1,52 @@
+//! The few checks only a config has, because only the config says them this way: the notebook
+//! server's CPU guarantee within its limit, and memory written as a quantity Z2JH understands.
+//! (Everything else a config says is checked by the same rules as the artifacts it renders.)
+
+use crate::diag::{Diagnostic, ids};
+use crate::validate::rules::{Deployment, num};
+
+pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
+    let Some(c) = d.config else { return };
+    let (guarantee, limit) = &c.cpu;
+    if guarantee.value > limit.value {
+        out.push(
+            guarantee
+                .error(
+                    ids::SCHEMA,
+                    format!(
+                        "the cpu guarantee {} exceeds the limit {}",
+                        num(guarantee.value),
+                        num(limit.value)
+                    ),
+                )
+                .hint("make guarantee ≤ limit"),
+        );
+    }
+    // The values are rendered for the chart `hub.chart` names; the default repository chart at
+    // another version would get values written for a different Z2JH.
+    let cfg = &c.config;
+    let rel = &cfg.releases.daskhub;
+    if let (None, Some(pinned), (_, Some(expected))) =
+        (&rel.chart, &rel.version, cfg.hub.chart.helm_reference())
+        && pinned != expected
+    {
+        out.push(
+            c.daskhub_version
+                .error(
+                    ids::SCHEMA,
+                    format!("version {pinned} of the DaskHub chart, but the values are rendered for {}", cfg.hub.chart.id()),
+                )
+                .hint(format!(
+                    "remove the version (hub.chart pins {expected}), or change hub.chart; a chart of your own needs releases.daskhub.chart too"
+                )),
+        );
+    }
+    for q in &c.memory {
+        if q.value.bytes().is_none() {
+            out.push(
+                q.error(ids::SCHEMA, "not a memory quantity")
+                    .hint("write bytes or a quantity such as 2G, 4Gi, 512M"),
+            );
+        }
+    }
+}
