@@ -112,7 +112,7 @@ fn an_upper_case_token_is_refused_by_validate_as_by_values() {
     let test = test.fixed_secrets("pangeo.yaml");
     let secrets = test.path("pangeo.secrets.yaml");
     let text = fs::read_to_string(&secrets).unwrap().replace(&"1".repeat(64), &"A".repeat(64));
-    let test = test.file("pangeo.secrets.yaml", text);
+    let test = test.file("pangeo.secrets.yaml", text).mode("pangeo.secrets.yaml", 0o600);
     let out = test.args(["validate", "--strict", "pangeo.secrets.yaml"]).expect_status(1).run();
     assert!(
         out.stderr.contains("error[PR015]: proxySecretToken: the token is not 64 lower-case hexadecimal"),
@@ -122,6 +122,7 @@ fn an_upper_case_token_is_refused_by_validate_as_by_values() {
     let values = Test::new()
         .config(&fs::read_to_string(support::fixture("walkthrough")).unwrap())
         .file("pangeo.secrets.yaml", fs::read(out.path("pangeo.secrets.yaml")).unwrap())
+        .mode("pangeo.secrets.yaml", 0o600)
         .args(["values", "-c", "pangeo.yaml", "-o", "rendered"])
         .run_any();
     assert_ne!(values.status, 0, "values accepted the token validate refuses:\n{}", values.stderr);

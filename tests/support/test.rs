@@ -88,6 +88,13 @@ impl Test {
         self
     }
 
+    /// Sets a workspace file's permission bits (a secrets file must be 0600).
+    pub fn mode(self, rel: impl AsRef<Path>, mode: u32) -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(self.path(rel), fs::Permissions::from_mode(mode)).unwrap();
+        self
+    }
+
     /// Deterministic secrets beside the config `config` (fixed tokens, a hash with a fixed salt).
     pub fn fixed_secrets(self, config: &str) -> Self {
         let stem = Path::new(config).file_stem().unwrap().to_string_lossy().into_owned();
