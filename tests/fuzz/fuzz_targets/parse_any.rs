@@ -20,7 +20,11 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(&pangeo_render::secrets::mask::mask_shapes(s), s, "a diagnostic quotes a secret");
         }
     }
-    if let Ok(loaded) = pangeo_render::config::load_str(Path::new("fuzz.yaml"), text) {
+    // As every command does: the rules first, and only a config they accept is rendered.
+    let loaded = pangeo_render::config::load_str(Path::new("fuzz.yaml"), text).ok().filter(|loaded| {
+        !pangeo_render::validate::check_config(loaded).iter().any(pangeo_render::diag::Diagnostic::is_error)
+    });
+    if let Some(loaded) = loaded {
         // Fixed secrets: hashing a password per input would make fuzzing 600,000 times slower.
         let secrets = pangeo_render::secrets::Secrets {
             api_version: "pangeo-render/v1alpha1".into(),
