@@ -13,6 +13,7 @@ use crate::diag::source::{self, FileText};
 use crate::diag::{Diagnostic, ids, schema};
 use crate::error::{Error, Result};
 use crate::helm::chart::{self, ChartPin};
+use crate::memory::{Size, SizeError};
 use crate::yaml::{self, Node};
 
 pub const API_VERSION: &str = "pangeo-render/v1alpha1";
@@ -185,30 +186,17 @@ pub enum Quantity {
 }
 
 impl Quantity {
-    /// Bytes, or `None` when the text is not a quantity Z2JH understands.
-    pub fn bytes(&self) -> Option<f64> {
+    /// The exact size the user meant (Kubernetes units), or why it is not one.
+    pub fn size(&self) -> Result<Size, SizeError> {
         match self {
-            Quantity::Bytes(b) => Some(*b),
-            Quantity::Text(t) => {
-                let t = t.trim();
-                let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
-                let (num, unit) = t.split_at(split);
-                let n: f64 = num.parse().ok()?;
-                let mult = match unit {
-                    "" => 1.0,
-                    "K" | "k" => 1e3,
-                    "M" => 1e6,
-                    "G" => 1e9,
-                    "T" => 1e12,
-                    "Ki" => 1024.0,
-                    "Mi" => 1024.0f64.powi(2),
-                    "Gi" => 1024.0f64.powi(3),
-                    "Ti" => 1024.0f64.powi(4),
-                    _ => return None,
-                };
-                Some(n * mult)
-            }
+            Quantity::Bytes(b) => Size::from_number(*b),
+            Quantity::Text(t) => Size::parse(t),
         }
+    }
+
+    /// Bytes, or `None` when the value is not a memory size (see [`crate::memory`]).
+    pub fn bytes(&self) -> Option<f64> {
+        self.size().ok().map(|s| s.bytes as f64)
     }
 }
 

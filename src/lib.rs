@@ -18,6 +18,7 @@ pub mod error;
 pub mod fsutil;
 pub mod helm;
 pub mod kube;
+pub mod memory;
 pub mod plan;
 pub mod render;
 pub mod secrets;

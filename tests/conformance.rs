@@ -193,3 +193,19 @@ fn the_upstream_schemas_catch_a_known_mistake() {
     let merged = coalesce(&load_yaml("z2jh/3.2.1/values.yaml"), &values["jupyterhub"]);
     assert!(!errors(&load_json("z2jh-3.2.1-values.schema.json"), &merged).is_empty());
 }
+
+/// The README names every image of the EBS CSI chart that `regionalImageRegistry` leaves on
+/// public.ecr.aws; a chart that adds or moves a sidecar makes this fail until the README says so.
+#[test]
+fn readme_names_every_ebs_sidecar_that_stays_on_public_ecr() {
+    let values = load_yaml("aws-ebs-csi-driver/values.yaml");
+    let readme = std::fs::read_to_string(support::repo().join("README.md")).unwrap();
+    let sidecars = values["sidecars"].as_object().expect("sidecars in the chart's values");
+    assert!(sidecars.len() >= 6, "the chart's sidecars: {sidecars:?}");
+    for (name, sidecar) in sidecars {
+        // A sidecar without an image of its own runs the driver image, which moves with the flag.
+        let Some(repo) = sidecar["image"]["repository"].as_str() else { continue };
+        assert!(repo.starts_with("public.ecr.aws/"), "{name} is not on public.ecr.aws: {repo}");
+        assert!(readme.contains(&format!("`{repo}`")), "README does not name {repo} ({name})");
+    }
+}

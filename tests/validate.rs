@@ -510,3 +510,35 @@ fn the_kubernetes_version_warns_90_days_before_standard_support_ends_and_fails_a
     assert_eq!((code, d[0]["severity"].as_str()), (1, Some("error")), "{d:?}");
     assert!(d[0]["message"].as_str().unwrap().contains("left EKS extended support on 2027-12-02"), "{d:?}");
 }
+
+/// PR020 counts the nodes a user's largest Dask cluster needs; its advice (raise maxSize to that
+/// count) makes the finding go away.
+#[test]
+fn capacity_names_the_nodes_max_workers_need_and_its_advice_works() {
+    let text = fs::read_to_string(repo().join("fixtures/walkthrough/pangeo.yaml")).unwrap();
+    let text = text.replace("maxWorkersPerCluster: 24", "maxWorkersPerCluster: 2000");
+    assert!(text.contains("maxWorkersPerCluster: 2000"));
+    let ws = Workspace::with_text(&text);
+    let run = validate(&ws, &[&"--format", &"json", &"-c", &ws.config()]);
+    let report = json(&run);
+    let found: Vec<&Value> =
+        report["diagnostics"].as_array().unwrap().iter().filter(|d| d["id"] == "PR020").collect();
+    assert_eq!(found.len(), 1, "{}", run.stdout);
+    let message = found[0]["message"].as_str().unwrap();
+    let hint = found[0]["hint"].as_str().unwrap();
+    assert!(message.contains("a user may ask for 2000 workers"), "{message}");
+    assert!(message.contains("but group `dask-workers` has maxSize 30"), "{message}");
+    // "… or raise the group's maxSize to N (at FILE:LINE)"
+    let needed: u32 = hint
+        .split("maxSize to ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no node count in the hint: {hint}"));
+    assert!(message.contains(&format!("they need {needed} nodes")), "{message}");
+    let fixed = text.replace("maxSize: 30", &format!("maxSize: {needed}"));
+    assert_ne!(fixed, text);
+    let ws = Workspace::with_text(&fixed);
+    let run = validate(&ws, &[&"--format", &"json", &"-c", &ws.config()]);
+    assert!(!run.stdout.contains("PR020"), "the advice did not work: {}", run.stdout);
+}

@@ -89,3 +89,55 @@ impl InstanceType {
         self.memory_gib - reserved_mib / 1024.0
     }
 }
+
+/// A DaemonSet pod that every node of the deployment runs, and what it requests: the scheduler
+/// subtracts these from a node's allocatable before any notebook or worker lands there.
+pub struct NodeDaemon {
+    pub name: &'static str,
+    pub cpu_milli: u32,
+    pub memory_mib: u32,
+    pub source: &'static str,
+}
+
+/// The DaemonSets on every node of an EKS cluster set up as this deployment sets it up.
+/// (Z2JH's continuous image puller also runs on every node but requests nothing; its pause
+/// containers have no resources set.)
+pub const NODE_DAEMONS: &[NodeDaemon] = &[
+    NodeDaemon {
+        name: "aws-node (Amazon VPC CNI, EKS default add-on)",
+        cpu_milli: 25,
+        memory_mib: 0,
+        source: "aws/amazon-vpc-cni-k8s config/master/aws-k8s-cni.yaml: aws-node requests cpu 25m",
+    },
+    NodeDaemon {
+        name: "kube-proxy (EKS default add-on)",
+        cpu_milli: 100,
+        memory_mib: 0,
+        source: "EKS kube-proxy add-on DaemonSet: requests cpu 100m",
+    },
+    NodeDaemon {
+        name: "ebs-csi-node (aws-ebs-csi-driver chart)",
+        cpu_milli: 10,
+        memory_mib: 40,
+        source: "aws-ebs-csi-driver chart 2.64.0 values.yaml node.resources.requests (sidecars request nothing)",
+    },
+];
+
+/// CPU cores and GiB of memory the node DaemonSets take from every node.
+pub fn daemon_requests() -> (f64, f64) {
+    let cpu: u32 = NODE_DAEMONS.iter().map(|d| d.cpu_milli).sum();
+    let mem: u32 = NODE_DAEMONS.iter().map(|d| d.memory_mib).sum();
+    (f64::from(cpu) / 1000.0, f64::from(mem) / 1024.0)
+}
+
+impl InstanceType {
+    /// CPU cores a notebook or worker pod can request: allocatable less the node DaemonSets.
+    pub fn pod_cores(&self) -> f64 {
+        self.allocatable_cores() - daemon_requests().0
+    }
+
+    /// GiB of memory a notebook or worker pod can request: allocatable less the node DaemonSets.
+    pub fn pod_memory_gib(&self) -> f64 {
+        self.allocatable_memory_gib() - daemon_requests().1
+    }
+}

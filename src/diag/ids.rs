@@ -41,6 +41,7 @@ rules! {
     INSTANCE_TYPE = "PR024", "instance-type", "An instance type is not in the project's instance data, so capacity cannot be checked.";
     CONFIG_DRIFT = "PR025", "config-drift", "An artifact says something other than the config checked with it (`-c`, or the config beside it).";
     PLAINTEXT_SECRET = "PR026", "plaintext-secret", "With --refuse-plaintext-secrets (the pre-commit hook): a token, password hash or Secret data in plaintext.";
+    SPAWN_VALUES = "PR027", "spawn-values", "A singleuser value JupyterHub or KubeSpawner refuse when a server starts (memory units, extraEnv braces).";
 }
 
 pub fn find(id: &str) -> Option<&'static Rule> {

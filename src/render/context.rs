@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::aws::{autoscaler, ecr};
-use crate::config::{Config, NodeGroup, Taint};
+use crate::config::{Config, NodeGroup, Quantity, Taint};
 
 #[derive(Debug, Serialize)]
 pub struct Derived {
@@ -21,6 +21,14 @@ pub struct Derived {
     pub chart: ChartInfo,
     pub helm_command: String,
     pub ebs_helm_command: String,
+    pub singleuser_memory: HubMemory,
+}
+
+/// `singleuser.memory` as YAML scalars JupyterHub reads as the bytes the config means.
+#[derive(Debug, Serialize)]
+pub struct HubMemory {
+    pub limit: String,
+    pub guarantee: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -116,5 +124,22 @@ pub fn derive(config: &Config) -> Derived {
             "aws-ebs-csi-driver.yaml",
         ),
         account_id,
+        singleuser_memory: HubMemory {
+            limit: hub_memory(&config.hub.singleuser.memory.limit),
+            guarantee: hub_memory(&config.hub.singleuser.memory.guarantee),
+        },
+    }
+}
+
+/// The config's checks refuse a value that is not a size before anything renders; should one
+/// slip through, it is rendered as written (quoted) and `validate` (PR027) names it.
+fn hub_memory(q: &Quantity) -> String {
+    match q.size() {
+        Ok(size) => size.hub_form().to_string(),
+        Err(_) => serde_json::to_string(&match q {
+            Quantity::Bytes(b) => b.to_string(),
+            Quantity::Text(t) => t.clone(),
+        })
+        .unwrap_or_default(),
     }
 }

@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 
 use super::cluster::Taint;
 use super::{Fact, Loc, Reader, join, number, scalar_text};
-use crate::config::{Loaded, Quantity};
+use crate::config::Loaded;
+use crate::memory;
 use crate::validate::python::{self, Literal};
 use crate::yaml::{Node, Pos, Value, dotted};
 
@@ -61,8 +62,11 @@ pub struct HubFacts {
     pub from_config: bool,
     pub singleuser_image: Option<Fact<Image>>,
     pub cpu_guarantee: Option<Fact<f64>>,
+    pub cpu_limit: Option<Fact<f64>>,
     /// Bytes.
     pub memory_guarantee: Option<Fact<f64>>,
+    /// Bytes.
+    pub memory_limit: Option<Fact<f64>>,
     pub worker_cores: Option<Bound>,
     /// GiB.
     pub worker_memory: Option<Bound>,
@@ -85,6 +89,68 @@ pub struct HubFacts {
     pub authenticator_class: Option<Fact<String>>,
     /// Where the code blocks are, for "no options handler" messages.
     pub extra_config_loc: Option<Loc>,
+    /// `jupyterhub.singleuser` values that JupyterHub and KubeSpawner read when a server starts (CPU
+    /// is the schema's: a number or nothing).
+    pub spawn_settings: Vec<Fact<SpawnSetting>>,
+}
+
+/// One value of `jupyterhub.singleuser` as the hub will read it when a user's server starts.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SpawnSetting {
+    /// `memory.guarantee`/`memory.limit` (`key`), read by JupyterHub's `ByteSpecification`.
+    Memory { key: &'static str, text: Option<String>, value: Result<u64, String> },
+    /// An `extraEnv` entry's value, which KubeSpawner expands with `str.format`.
+    Env { name: String, value: String },
+}
+
+/// A `singleuser.memory` value in bytes, as JupyterHub reads it.
+fn hub_memory(r: &Reader, path: &[&str]) -> Option<Fact<f64>> {
+    let bytes = memory::hub_bytes(hub_value(r.node(path)?)?).ok()?;
+    Some(Fact { value: bytes as f64, loc: r.loc(path) })
+}
+
+/// A YAML scalar as JupyterHub's config would hold it (numbers stay numbers).
+fn hub_value(n: &Node) -> Option<memory::HubValue<'_>> {
+    match &n.value {
+        Value::Str(s) => Some(memory::HubValue::Text(s)),
+        _ => number(n).map(memory::HubValue::Number),
+    }
+}
+
+fn spawn_settings(r: &Reader) -> Vec<Fact<SpawnSetting>> {
+    let mut out = Vec::new();
+    for key in ["guarantee", "limit"] {
+        let path = ["jupyterhub", "singleuser", "memory", key];
+        if let Some(n) = r.node(&path).filter(|n| !matches!(n.value, Value::Null)) {
+            let value = hub_value(n)
+                .ok_or_else(|| "JupyterHub refuses it: not a number or a string".to_string())
+                .and_then(memory::hub_bytes);
+            let text = n.as_str().map(str::to_string);
+            out.push(Fact { value: SpawnSetting::Memory { key, text, value }, loc: r.loc(&path) });
+        }
+    }
+    // Z2JH accepts extraEnv as a mapping of NAME: value or NAME: {value: …} (jupyterhub_config.py
+    // passes it through `get_config` to `c.KubeSpawner.environment`), or as a list of {name, value}.
+    let base = ["jupyterhub", "singleuser", "extraEnv"];
+    let Some(env) = r.node(&base) else { return out };
+    let mut push = |name: String, node: &Node, path: Vec<&str>| {
+        if let Some(value) = node.as_str() {
+            out.push(Fact { value: SpawnSetting::Env { name, value: value.to_string() }, loc: r.loc(&path) });
+        }
+    };
+    for e in env.as_map() {
+        match e.value.get("value") {
+            Some(v) => push(e.key.clone(), v, join(&base, &[e.key.as_str(), "value"])),
+            None => push(e.key.clone(), &e.value, join(&base, &[e.key.as_str()])),
+        }
+    }
+    let indexes: Vec<String> = (0..env.as_seq().len()).map(|i| i.to_string()).collect();
+    for (item, idx) in env.as_seq().iter().zip(&indexes) {
+        if let (Some(name), Some(v)) = (item.get("name").and_then(|n| n.as_str()), item.get("value")) {
+            push(name.to_string(), v, join(&base, &[idx.as_str(), "value"]));
+        }
+    }
+    out
 }
 
 const HASH_PATH: [&str; 5] = ["jupyterhub", "hub", "config", "PangeoPasswordAuthenticator", "password_hash"];
@@ -107,13 +173,11 @@ impl HubFacts {
                 loc: name.loc,
             }),
             cpu_guarantee: r.number(&join(&su_base, &["cpu", "guarantee"])),
-            memory_guarantee: r.node(&join(&su_base, &["memory", "guarantee"])).and_then(|n| {
-                let q = match &n.value {
-                    Value::Str(s) => Quantity::Text(s.clone()),
-                    _ => Quantity::Bytes(number(n)?),
-                };
-                Some(Fact { value: q.bytes()?, loc: r.loc(&join(&su_base, &["memory", "guarantee"])) })
-            }),
+            cpu_limit: r.number(&join(&su_base, &["cpu", "limit"])),
+            // In daskhub.yaml memory is JupyterHub's (`8G` is 8 GiB), not the config's.
+            memory_guarantee: hub_memory(&r, &join(&su_base, &["memory", "guarantee"])),
+            memory_limit: hub_memory(&r, &join(&su_base, &["memory", "limit"])),
+            spawn_settings: spawn_settings(&r),
             tolerations: r.node(&[&pod[..], &["tolerations"]].concat()).map(|list| {
                 list.as_seq()
                     .iter()
@@ -241,11 +305,17 @@ impl HubFacts {
                 value: su.cpu.guarantee,
                 loc: r.loc(&["hub", "singleuser", "cpu", "guarantee"]),
             }),
+            cpu_limit: Some(Fact { value: su.cpu.limit, loc: r.loc(&["hub", "singleuser", "cpu", "limit"]) }),
             memory_guarantee: su
                 .memory
                 .guarantee
                 .bytes()
                 .map(|b| Fact { value: b, loc: r.loc(&["hub", "singleuser", "memory", "guarantee"]) }),
+            memory_limit: su
+                .memory
+                .limit
+                .bytes()
+                .map(|b| Fact { value: b, loc: r.loc(&["hub", "singleuser", "memory", "limit"]) }),
             worker_cores: Some(bound("worker_cores", "cores", &c.dask_gateway.worker.cores)),
             worker_memory: Some(bound("worker_memory", "memoryGiB", &c.dask_gateway.worker.memory_gib)),
             max_workers: Some(Fact {

@@ -18,7 +18,7 @@ use crate::diag::Diagnostic;
 use crate::yaml::{Node, Pos, Value, dotted};
 pub use cluster::{ClusterFacts, Group, Role, Taint};
 pub use config::ConfigFacts;
-pub use hub::{Bound, CAPACITY_TYPE, HubFacts, Image, NODEGROUP_LABEL, SSL_CERT, Toleration};
+pub use hub::{Bound, CAPACITY_TYPE, HubFacts, Image, NODEGROUP_LABEL, SSL_CERT, SpawnSetting, Toleration};
 pub use manifests::{AutoscalerFacts, DEFAULT_CLASS, EbsFacts, ManifestFacts, ROLE_ARN, StorageClassFacts};
 
 /// Where a fact was read: file, position and the field as users write it.

@@ -42,11 +42,21 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
         );
     }
     for q in &c.memory {
-        if q.value.bytes().is_none() {
-            out.push(
-                q.error(ids::SCHEMA, "not a memory quantity")
-                    .hint("write bytes or a quantity such as 2G, 4Gi, 512M"),
-            );
+        if let Err(why) = q.value.size() {
+            out.push(q.error(ids::SCHEMA, format!("not a memory size: {why}")).hint(
+                "write a Kubernetes quantity such as 4Gi (4 × 2³⁰ bytes), 4G (4 × 10⁹) or a whole number of bytes",
+            ));
         }
+    }
+    // The API server refuses a pod whose request exceeds its limit, so no server could start.
+    if let [guarantee, limit] = &c.memory[..]
+        && let (Ok(g), Ok(l)) = (guarantee.value.size(), limit.value.size())
+        && g.bytes > l.bytes
+    {
+        out.push(
+            guarantee
+                .error(ids::SCHEMA, "the memory guarantee exceeds the limit; Kubernetes refuses such a pod")
+                .hint("make guarantee ≤ limit"),
+        );
     }
 }

@@ -18,6 +18,7 @@ pub mod cluster;
 pub mod config;
 pub mod drift;
 pub mod placeholders;
+pub mod spawner;
 pub mod storage;
 pub mod tokens;
 pub mod workers;
@@ -59,6 +60,7 @@ pub fn run(d: &Deployment, out: &mut Vec<Diagnostic>) {
     tokens::check(d, out);
     workers::check(d, out);
     capacity::check(d, out);
+    spawner::check(d, out);
     storage::check(d, out);
     drift::check(d, out);
 }
