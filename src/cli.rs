@@ -66,12 +66,18 @@ pub struct InitArgs {
     pub force: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct ValuesArgs {
-    /// The config file.
-    #[arg(short, long, default_value = "pangeo.yaml")]
+    /// The config file; repeat it, or name a folder of configs, for a fleet (one deployment per config).
+    #[arg(short = 'c', long = "config", default_value = "pangeo.yaml", value_name = "CONFIG")]
+    pub configs: Vec<PathBuf>,
+    /// The one config of this run (set from --config; several make a fleet run).
+    #[arg(skip)]
     pub config: PathBuf,
-    /// Directory to write the artifacts into (created if missing).
+    /// How many deployments of a fleet run at once (default: the number of CPUs).
+    #[arg(short, long)]
+    pub jobs: Option<usize>,
+    /// Directory to write the artifacts into (created if missing); a fleet writes DIR/CONFIG-STEM/.
     #[arg(short, long, default_value = "rendered")]
     pub output: PathBuf,
     /// Render from this directory of templates instead of the built-in ones.
@@ -108,7 +114,9 @@ impl ValuesArgs {
     /// The cluster arguments, as `diff` takes them.
     pub fn cluster(&self) -> ClusterArgs {
         ClusterArgs {
+            configs: vec![self.config.clone()],
             config: self.config.clone(),
+            jobs: 1,
             kubeconfig: self.kubeconfig.clone(),
             context: self.context.clone(),
             charts: self.charts.clone(),
@@ -119,11 +127,19 @@ impl ValuesArgs {
     }
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct ValidateArgs {
-    /// The config file; when given, artifacts are also checked against it.
-    #[arg(short, long)]
+    /// The config file; when given, artifacts are also checked against it. Repeat it, or name a
+    /// folder of configs, for a fleet: each config is checked with DIR/CONFIG-STEM/ of each PATH
+    /// (where `values -c FOLDER -o DIR` writes).
+    #[arg(short = 'c', long = "config", value_name = "CONFIG")]
+    pub configs: Vec<PathBuf>,
+    /// The one config of this run (set from --config).
+    #[arg(skip)]
     pub config: Option<PathBuf>,
+    /// How many deployments of a fleet run at once (default: the number of CPUs).
+    #[arg(short, long)]
+    pub jobs: Option<usize>,
     /// Files to check: config, eksctl cluster.yaml, DaskHub or EBS CSI values, Kubernetes manifests.
     pub paths: Vec<PathBuf>,
     /// Output format.
@@ -140,9 +156,16 @@ pub struct ValidateArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct ClusterArgs {
-    /// The config file.
-    #[arg(short, long, default_value = "pangeo.yaml")]
+    /// The config file; repeat it, or name a folder of configs, for a fleet (one deployment per
+    /// config, each through its own `cluster.kubeContext`).
+    #[arg(short = 'c', long = "config", default_value = "pangeo.yaml", value_name = "CONFIG")]
+    pub configs: Vec<PathBuf>,
+    /// The one config of this run (set from --config).
+    #[arg(skip)]
     pub config: PathBuf,
+    /// How many deployments of a fleet run at once.
+    #[arg(short, long, default_value_t = 8)]
+    pub jobs: usize,
     /// Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
@@ -197,7 +220,7 @@ pub fn limit(d: Duration) -> Option<Duration> {
     (!d.is_zero()).then_some(d)
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct DiffArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
@@ -209,7 +232,7 @@ pub struct DiffArgs {
     pub helm: Option<PathBuf>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct ApplyArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,

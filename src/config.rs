@@ -42,6 +42,9 @@ pub struct Cluster {
     pub kubernetes_version: String,
     pub availability_zones: Vec<String>,
     pub kms_key_arn: String,
+    /// The kubeconfig context `diff` and `apply` use for this cluster, unless `--context` names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kube_context: Option<String>,
     pub node_groups: NodeGroups,
 }
 

@@ -22,6 +22,7 @@ use support::Workspace;
 
 const ALL_OBJECTS: &[&str] = &[
     "v1.ServiceAccount.kube-system.cluster-autoscaler",
+    "v1.ConfigMap.kube-system.pangeo-render-identity",
     "rbac.authorization.k8s.io.v1.ClusterRole.cluster-autoscaler",
     "rbac.authorization.k8s.io.v1.Role.kube-system.cluster-autoscaler",
     "rbac.authorization.k8s.io.v1.ClusterRoleBinding.cluster-autoscaler",
@@ -159,7 +160,8 @@ impl Env {
             .args(args)
             .env_remove("KUBECONFIG")
             .stdin(Stdio::null());
-        if matches!(args.first(), Some(&"diff") | Some(&"apply")) {
+        // A test that names its configs (a fleet) names its kubeconfig too.
+        if matches!(args.first(), Some(&"diff") | Some(&"apply")) && !args.contains(&"-c") {
             cmd.arg("-c").arg(self.ws.config()).arg("--kubeconfig").arg(kubeconfig);
         }
         tweak(&mut cmd);
@@ -251,6 +253,7 @@ fn reset(cluster: &TestCluster) {
         "serviceaccount/cluster-autoscaler",
         "role/cluster-autoscaler",
         "rolebinding/cluster-autoscaler",
+        "configmap/pangeo-render-identity",
         "--ignore-not-found",
     ]);
     cluster.kubectl_ok(&[
@@ -330,13 +333,13 @@ fn empty_cluster_diff_lists_everything_then_apply_converges() {
     }
     // Merged objects carry the server's defaults, as kubectl diff shows them.
     assert!(out.stdout.contains("+  progressDeadlineSeconds: 600"), "{}", out.all());
-    assert!(out.stderr.contains("objects: 7 to create"), "{}", out.all());
+    assert!(out.stderr.contains("objects: 8 to create"), "{}", out.all());
 
     let out = env.run(&["diff", "-o", "json"]);
     assert_eq!(out.code, 1, "{}", out.all());
     let report = out.json();
     assert_eq!(report["differences"], true);
-    assert_eq!(actions(&report).len(), 7);
+    assert_eq!(actions(&report).len(), 8);
     assert!(actions(&report).iter().all(|(_, a)| a == "create"), "{}", out.all());
     let states: Vec<&str> =
         report["releases"].as_array().unwrap().iter().map(|r| r["state"].as_str().unwrap()).collect();
@@ -349,6 +352,7 @@ fn empty_cluster_diff_lists_everything_then_apply_converges() {
         created,
         [
             "ServiceAccount/cluster-autoscaler (namespace kube-system) created",
+            "ConfigMap/pangeo-render-identity (namespace kube-system) created",
             "ClusterRole/cluster-autoscaler created",
             "Role/cluster-autoscaler (namespace kube-system) created",
             "ClusterRoleBinding/cluster-autoscaler created",
@@ -392,7 +396,7 @@ fn empty_cluster_diff_lists_everything_then_apply_converges() {
     let out = env.run(&["diff"]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert_eq!(out.stdout, "", "{}", out.all());
-    assert!(out.stderr.contains("objects: 7 unchanged; Helm releases: 0 of 2 differ"), "{}", out.all());
+    assert!(out.stderr.contains("objects: 8 unchanged; Helm releases: 0 of 2 differ"), "{}", out.all());
     // The server's dry run of every object agrees with the in-sync shortcut.
     let out = env.run_as(&["diff"], env.cluster.kubeconfig(), |c| {
         c.env("PANGEO_RENDER_ALWAYS_DRY_RUN", "1");
@@ -401,7 +405,7 @@ fn empty_cluster_diff_lists_everything_then_apply_converges() {
 
     let out = env.run(&["apply"]);
     assert_eq!(out.code, 0, "{}", out.all());
-    assert_eq!(out.stdout.lines().filter(|l| l.ends_with(" unchanged")).count(), 7, "{}", out.all());
+    assert_eq!(out.stdout.lines().filter(|l| l.ends_with(" unchanged")).count(), 8, "{}", out.all());
 }
 
 #[test]
@@ -767,11 +771,11 @@ fn helm_release_values_are_diffed_with_secrets_masked() {
 #[test]
 fn read_only_identities_fail_with_verb_and_resource() {
     let Some(env) = Env::new("rbac") else { return };
-    // `reader` has no bindings: the first request (a list of StorageClasses) is refused.
+    // `reader` has no bindings: the first request (the cluster's identity record) is refused.
     let reader = env.cluster.user_kubeconfig("reader", None);
     let out = env.run_as(&["diff"], &reader, |_| {});
     assert_eq!(out.code, 2, "{}", out.all());
-    assert!(out.stderr.contains(r#"list storageclasses: storageclasses.storage.k8s.io is forbidden: User "reader" cannot list resource "storageclasses""#), "{}", out.all());
+    assert!(out.stderr.contains(r#"get ConfigMap/pangeo-render-identity (namespace kube-system): configmaps "pangeo-render-identity" is forbidden: User "reader" cannot get resource "configmaps""#), "{}", out.all());
     assert!(out.stderr.contains("(403 Forbidden)"), "{}", out.all());
     assert!(out.stderr.contains("identity: kubeconfig user \"reader\""), "{}", out.all());
     assert!(!out.stderr.contains("panicked"), "{}", out.all());
@@ -921,7 +925,7 @@ fn apply_dry_run_writes_nothing() {
     let out = env.run(&["apply", "--dry-run"]);
     assert_eq!(out.code, 0, "{}", out.all());
     let lines: Vec<&str> = out.stdout.lines().filter(|l| l.ends_with("(server dry run)")).collect();
-    assert_eq!(lines.len(), 7, "{}", out.all());
+    assert_eq!(lines.len(), 8, "{}", out.all());
     assert!(lines.iter().all(|l| l.ends_with(" would be created (server dry run)")), "{}", out.all());
     let sa = env
         .cluster
@@ -937,7 +941,7 @@ fn apply_dry_run_writes_nothing() {
             .iter()
             .filter(|o| o["action"] == "create")
             .count(),
-        7
+        8
     );
 }
 
@@ -1030,7 +1034,7 @@ fn a_failure_midway_names_what_was_applied_and_a_rerun_converges() {
         out.all()
     );
     let applied = format!(
-        "applied before it: ServiceAccount/cluster-autoscaler (namespace kube-system), ClusterRole/cluster-autoscaler, Role/cluster-autoscaler (namespace kube-system), ClusterRoleBinding/cluster-autoscaler, RoleBinding/cluster-autoscaler (namespace kube-system), StorageClass/{}",
+        "applied before it: ServiceAccount/cluster-autoscaler (namespace kube-system), ConfigMap/pangeo-render-identity (namespace kube-system), ClusterRole/cluster-autoscaler, Role/cluster-autoscaler (namespace kube-system), ClusterRoleBinding/cluster-autoscaler, RoleBinding/cluster-autoscaler (namespace kube-system), StorageClass/{}",
         env.sc
     );
     assert!(out.stderr.contains(&applied), "{}", out.all());
@@ -1041,7 +1045,7 @@ fn a_failure_midway_names_what_was_applied_and_a_rerun_converges() {
     wait_for_policy(&env, false);
     let out = env.run(&["apply"]);
     assert_eq!(out.code, 0, "{}", out.all());
-    assert_eq!(out.stdout.lines().filter(|l| l.ends_with(" unchanged")).count(), 6, "{}", out.all());
+    assert_eq!(out.stdout.lines().filter(|l| l.ends_with(" unchanged")).count(), 7, "{}", out.all());
     assert!(
         out.stdout.contains("Deployment/cluster-autoscaler (namespace kube-system) created"),
         "{}",
@@ -1448,4 +1452,288 @@ fn upgrade_preview_shows_exactly_the_objects_helm_then_changes() {
         }
     }
     assert!(preview["objects"].as_array().unwrap().iter().any(|o| o["action"] == "update"), "{preview}");
+}
+
+/// A kubeconfig shaped like the one `aws eks update-kubeconfig` writes: context and cluster named
+/// by the cluster ARN, the user an exec plugin with `--cluster-name` and `--region`. It points at
+/// the test control plane; the exec plugin (tests/support/exec-credential) hands out the admin
+/// token and leaves a mark when it runs, i.e. when a request is about to be sent.
+struct EksKubeconfig {
+    path: PathBuf,
+    mark: PathBuf,
+}
+
+fn eks_kubeconfig(env: &Env, arn: &str, exec_cluster: &str, exec_region: &str) -> EksKubeconfig {
+    let admin = fs::read_to_string(env.cluster.kubeconfig()).unwrap();
+    let field = |key: &str| admin.lines().find_map(|l| l.trim().strip_prefix(key)).unwrap().to_string();
+    let token_file = env.ws.root().join("token");
+    fs::write(&token_file, field("token: ")).unwrap();
+    let name = unique_name("eks");
+    let path = env.ws.root().join(format!("{name}.kubeconfig"));
+    let mark = env.ws.root().join(format!("{name}.exec-ran"));
+    let plugin = support::repo().join("tests/support/exec-credential");
+    let text = format!(
+        r#"apiVersion: v1
+kind: Config
+clusters:
+- name: {arn}
+  cluster:
+    server: {server}
+    certificate-authority-data: {ca}
+contexts:
+- name: {arn}
+  context:
+    cluster: {arn}
+    user: {arn}
+current-context: {arn}
+users:
+- name: {arn}
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: {plugin}
+      args: [--region, {exec_region}, eks, get-token, --cluster-name, {exec_cluster}, --output, json]
+      env:
+      - {{name: PANGEO_TEST_TOKEN_FILE, value: {token}}}
+      - {{name: PANGEO_TEST_EXEC_MARK, value: {mark}}}
+      interactiveMode: Never
+"#,
+        server = field("server: "),
+        ca = field("certificate-authority-data: "),
+        plugin = plugin.display(),
+        token = token_file.display(),
+        mark = mark.display(),
+    );
+    fs::write(&path, text).unwrap();
+    EksKubeconfig { path, mark }
+}
+
+fn record(env: &Env) -> Option<Value> {
+    let out = env
+        .cluster
+        .kubectl()
+        .args(["-n", "kube-system", "get", "configmap", "pangeo-render-identity", "-o", "json"])
+        .output()
+        .unwrap();
+    out.status.success().then(|| serde_json::from_slice(&out.stdout).unwrap())
+}
+
+fn autoscaler_exists(env: &Env) -> bool {
+    env.cluster
+        .kubectl()
+        .args(["-n", "kube-system", "get", "deployment", "cluster-autoscaler"])
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+#[test]
+fn an_eks_context_of_another_cluster_is_refused_before_any_request() {
+    let Some(env) = Env::new("wrong-eks") else { return };
+    let other = "arn:aws:eks:us-east-1:111122223333:cluster/other";
+    let kc = eks_kubeconfig(&env, other, "other", "us-east-1");
+    for cmd in ["diff", "apply"] {
+        let out = env.run_as(&[cmd], &kc.path, |_| {});
+        assert_eq!(out.code, 2, "{}", out.all());
+        assert!(
+            out.stderr.contains(&format!(
+                "refusing to work on this cluster: kube context \"{other}\" points at EKS cluster other in us-east-1, account 111122223333, but {} is for EKS cluster pangeo in us-west-2, account 123456789012; nothing was read or written",
+                env.ws.config().display()
+            )),
+            "{}",
+            out.all()
+        );
+        assert!(
+            out.stderr.contains("cluster other (from the exec plugin exec-credential --cluster-name)"),
+            "{}",
+            out.all()
+        );
+        assert!(
+            out.stderr.contains("account 111122223333 (from the context name (cluster ARN))"),
+            "{}",
+            out.all()
+        );
+        assert!(
+            out.stderr.contains("arn:aws:eks:us-west-2:123456789012:cluster/pangeo with --context"),
+            "{}",
+            out.all()
+        );
+        assert_eq!(out.stdout, "", "{}", out.all());
+    }
+    assert!(!kc.mark.exists(), "a request was prepared (the exec plugin ran) before the refusal");
+    assert!(record(&env).is_none() && !autoscaler_exists(&env));
+
+    // The exec plugin alone (a context with a plain name) is enough to refuse.
+    let kc = eks_kubeconfig(&env, "work", "other", "us-west-2");
+    let out = env.run_as(&["apply"], &kc.path, |_| {});
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("points at EKS cluster other in us-west-2"), "{}", out.all());
+    assert!(!kc.mark.exists() && !autoscaler_exists(&env));
+}
+
+#[test]
+fn an_eks_context_of_this_cluster_applies_and_writes_the_identity_record() {
+    let Some(env) = Env::new("right-eks") else { return };
+    env.values();
+    let arn = "arn:aws:eks:us-west-2:123456789012:cluster/pangeo";
+    let kc = eks_kubeconfig(&env, arn, "pangeo", "us-west-2");
+    let out = env.run_as(&["apply"], &kc.path, |_| {});
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(kc.mark.exists(), "the exec plugin's token was not used");
+    assert!(!out.stderr.contains("does not say which EKS cluster"), "{}", out.all());
+    assert!(
+        out.stdout.contains("ConfigMap/pangeo-render-identity (namespace kube-system) created"),
+        "{}",
+        out.all()
+    );
+    let data = &record(&env).expect("the identity record")["data"];
+    assert_eq!(data["cluster"], "pangeo");
+    assert_eq!(data["region"], "us-west-2");
+    assert_eq!(data["account"], "123456789012");
+    assert_eq!(data["deployment"], "hub.example.org");
+    assert_eq!(data["clusterArn"], arn);
+
+    let report = env.run_as(&["diff", "-o", "json"], &kc.path, |_| {}).json();
+    assert!(actions(&report).iter().all(|(_, a)| a == "unchanged"), "{report}");
+}
+
+#[test]
+fn a_context_that_proves_nothing_is_named_then_the_record_decides() {
+    let Some(env) = Env::new("record") else { return };
+    env.values();
+    // The test control plane's context names no EKS cluster: allowed, and said so.
+    let out = env.run(&["diff"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    let note = "note: kube context \"pangeo-test\" (server https://127.0.0.1:";
+    assert!(out.stderr.contains(note), "{}", out.all());
+    assert!(out.stderr.contains("does not say which EKS cluster it is, and the cluster has no identity record (ConfigMap kube-system/pangeo-render-identity) yet: taking it as EKS cluster pangeo in us-west-2, account 123456789012 on trust; `apply` writes one"), "{}", out.all());
+    assert!(
+        out.stdout.contains("+++ merged/v1.ConfigMap.kube-system.pangeo-render-identity"),
+        "{}",
+        out.all()
+    );
+    let out = env.run(&["apply"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stderr.contains("this apply writes one"), "{}", out.all());
+    assert!(record(&env).is_some());
+    // From now on the record speaks for the cluster.
+    let out = env.run(&["diff"]);
+    assert!(!out.stderr.contains(note), "{}", out.all());
+
+    // Another deployment's config on this cluster: refused, both identities named, nothing written.
+    let before = env.kubectl_json(&["-n", "kube-system", "get", "deployment", "cluster-autoscaler"]);
+    env.edit_config("  region: us-west-2\n", "  region: eu-west-1\n");
+    let text = fs::read_to_string(env.ws.config()).unwrap().replace("us-west-2", "eu-west-1");
+    fs::write(env.ws.config(), text).unwrap();
+    for cmd in ["diff", "apply"] {
+        let out = env.run(&[cmd]);
+        assert_eq!(out.code, 2, "{}", out.all());
+        assert!(out.stderr.contains(&format!(
+            "refusing to work on this cluster: its identity record (ConfigMap kube-system/pangeo-render-identity, reached through kube context \"pangeo-test\") says EKS cluster pangeo in us-west-2, account 123456789012 (deployment hub.example.org), but {} is for EKS cluster pangeo in eu-west-1, account 123456789012; nothing was written",
+            env.ws.config().display()
+        )), "{}", out.all());
+        assert!(
+            out.stderr.contains(
+                "kubectl --context pangeo-test -n kube-system delete configmap pangeo-render-identity"
+            ),
+            "{}",
+            out.all()
+        );
+        assert_eq!(out.stdout, "", "{}", out.all());
+    }
+    let after = env.kubectl_json(&["-n", "kube-system", "get", "deployment", "cluster-autoscaler"]);
+    assert_eq!(before["metadata"]["resourceVersion"], after["metadata"]["resourceVersion"]);
+    assert_eq!(record(&env).unwrap()["data"]["region"], "us-west-2");
+}
+
+/// A fleet of three through one kubeconfig: `a` on the test control plane (its current context),
+/// `b` naming an EKS context of another cluster, `c` a context that does not exist. Each runs,
+/// the wrong ones fail alone, and the fleet exits with the worst result.
+#[test]
+fn a_fleet_diffs_and_applies_each_deployment_and_reports_the_worst() {
+    let Some(env) = Env::new("fleet") else { return };
+    let admin = fs::read_to_string(env.cluster.kubeconfig()).unwrap();
+    let field = |key: &str| admin.lines().find_map(|l| l.trim().strip_prefix(key)).unwrap().to_string();
+    let other = "arn:aws:eks:us-east-1:111122223333:cluster/other";
+    let kubeconfig = env.ws.root().join("fleet.kubeconfig");
+    fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: local\n  cluster: {{server: {s}, certificate-authority-data: {ca}}}\n\
+             - name: {other}\n  cluster: {{server: {s}, certificate-authority-data: {ca}}}\n\
+             users:\n- name: admin\n  user: {{token: {t}}}\n\
+             contexts:\n- name: pangeo-test\n  context: {{cluster: local, user: admin}}\n- name: {other}\n  context: {{cluster: {other}, user: admin}}\n\
+             current-context: pangeo-test\n",
+            s = field("server: "),
+            ca = field("certificate-authority-data: "),
+            t = field("token: "),
+        ),
+    )
+    .unwrap();
+    let mut env = env;
+    env.secrets.push(field("token: "));
+    let dir = env.ws.root().join("fleet");
+    fs::create_dir_all(&dir).unwrap();
+    let config = fs::read_to_string(env.ws.config()).unwrap();
+    let with_context =
+        |ctx: &str| config.replacen("  kmsKeyArn:", &format!("  kubeContext: \"{ctx}\"\n  kmsKeyArn:"), 1);
+    fs::write(dir.join("a.yaml"), &config).unwrap();
+    fs::write(dir.join("b.yaml"), with_context(other)).unwrap();
+    fs::write(dir.join("c.yaml"), with_context("nope")).unwrap();
+    for n in ["a", "b", "c"] {
+        fs::copy(env.ws.secrets_path(), dir.join(format!("{n}.secrets.yaml"))).unwrap();
+    }
+
+    let kc = kubeconfig.display().to_string();
+    let fleet = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["-c", "fleet", "--kubeconfig", &kc]);
+        env.run_as(&all, &kubeconfig, |_| {})
+    };
+    let out = fleet(&["diff", "-o", "json"]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    let doc = out.json();
+    assert_eq!((doc["command"].as_str(), doc["exitCode"].as_i64()), (Some("diff"), Some(2)), "{doc}");
+    let d = doc["deployments"].as_array().unwrap();
+    let got: Vec<(&str, &str, i64)> = d
+        .iter()
+        .map(|d| {
+            (
+                d["deployment"].as_str().unwrap(),
+                d["result"].as_str().unwrap(),
+                d["exitCode"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, [("a", "differs", 1), ("b", "error", 2), ("c", "error", 2)], "{doc}");
+    assert_eq!(d[0]["report"]["objects"].as_array().unwrap().len(), 8, "{doc}");
+    assert!(
+        d[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("kube context \"{other}\" points at EKS cluster other in us-east-1")),
+        "{doc}"
+    );
+    assert!(d[2]["error"].as_str().unwrap().contains("context \"nope\" is not in kubeconfig"), "{doc}");
+    assert!(out.stderr.contains("diff a: differs ("), "plain progress lines off a terminal:\n{}", out.all());
+
+    let out = fleet(&["apply"]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stdout.contains("==> a (fleet/a.yaml)\n"), "{}", out.all());
+    let table = &out.stdout[out.stdout.find("DEPLOYMENT  ").expect("a summary table")..];
+    let rows: Vec<&str> = table.lines().collect();
+    assert!(
+        rows[1].starts_with("a ") && rows[1].contains("applied") && rows[1].contains("8 created"),
+        "{table}"
+    );
+    assert!(
+        rows[2].starts_with("b ")
+            && rows[2].contains("error")
+            && rows[2].contains("refusing to work on this cluster"),
+        "{table}"
+    );
+    assert!(rows[3].starts_with("c ") && rows[3].contains("error"), "{table}");
+    assert!(rows[4].contains("3 deployment(s): 1 ok, 0 with findings or differences, 2 failed"), "{table}");
+    assert!(autoscaler_exists(&env) && record(&env).is_some());
 }

@@ -87,7 +87,7 @@ fn a_hung_server_is_reported_once_naming_server_request_and_what_to_check() {
         assert_eq!(out.code, 2, "{cmd}: {}", out.stderr);
         assert!(
             out.stderr.contains(&format!(
-                "list storageclasses: cannot reach the API server {server} (context \"faulty\")"
+                "get ConfigMap/pangeo-render-identity (namespace kube-system): cannot reach the API server {server} (context \"faulty\")"
             )),
             "{cmd}: {}",
             out.stderr

@@ -233,7 +233,9 @@ mod tests {
             values_text: String::new(),
         };
         let c = ClusterArgs {
+            configs: vec!["pangeo.yaml".into()],
             config: "pangeo.yaml".into(),
+            jobs: 1,
             kubeconfig: Some("/k/config".into()),
             context: Some("prod".into()),
             charts: None,

@@ -6,20 +6,26 @@
 use std::io::Write;
 
 use crate::apply::{self, Options};
-use crate::cli::ApplyArgs;
-use crate::commands::session::{Deadline, cluster_error, describe, render_and_connect, runtime};
+use crate::cli::{ApplyArgs, ClusterArgs};
+use crate::commands::session::{Deadline, cluster_error, describe, objects, render_and_connect, runtime};
 use crate::diff;
 use crate::error::{Error, Result};
 use crate::plan;
 use crate::secrets::{self, mask::Masker};
 
-pub fn run(args: &ApplyArgs) -> Result<i32> {
+/// Applies `args.cluster.config`; progress goes to `out`, notes to `err`.
+pub fn run(args: &ApplyArgs, mut out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
     let c = &args.cluster;
     let rt = runtime()?;
     let deadline = Deadline::start(c);
-    let (loaded, secrets, artifacts, mut cluster) = render_and_connect(c, &rt, &deadline)?;
+    let (loaded, secrets, artifacts, mut cluster) = render_and_connect(c, &rt, &deadline, true, err)?;
     let masker = Masker::new(secrets::values(&secrets));
-    let manifests = plan::manifests(&artifacts)?;
+    // The helm commands go through the same context as our requests.
+    let c = &ClusterArgs {
+        context: c.context.clone().or_else(|| loaded.config.cluster.kube_context.clone()),
+        ..c.clone()
+    };
+    let manifests = objects(&loaded, &artifacts)?;
     let config_dir = loaded.path.parent().unwrap_or(std::path::Path::new(""));
     let releases = apply::helm_releases(&loaded.config, config_dir, &artifacts);
     let targets = diff::release_targets(&loaded, &artifacts)?;
@@ -33,7 +39,6 @@ pub fn run(args: &ApplyArgs) -> Result<i32> {
     let opts =
         Options { dry_run: args.dry_run, force_conflicts: args.force_conflicts, recreate: args.recreate };
 
-    let mut out = anstream::stdout();
     let server = cluster.conn.server.clone();
     deadline.run(&rt, Some(&server), async {
         if helm.is_some()

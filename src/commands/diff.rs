@@ -7,7 +7,7 @@
 use std::io::Write;
 
 use crate::cli::DiffArgs;
-use crate::commands::session::{Deadline, cluster_error, render_and_connect, runtime};
+use crate::commands::session::{Deadline, cluster_error, objects, render_and_connect, runtime};
 use crate::diag::Format;
 use crate::diff::preview::{self, HelmTarget};
 use crate::diff::{self, ObjectReport, ReleaseReport, ReleaseTarget, Report};
@@ -16,17 +16,21 @@ use crate::kube::{Cluster, ClusterError};
 use crate::plan;
 use crate::secrets::{self, mask::Masker};
 
-pub fn run(args: &DiffArgs) -> Result<i32> {
+/// Diffs `args.cluster.config`; the report goes to `out`, notes and the summary to `err`.
+/// Returns the exit code and the one-line summary.
+pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<(i32, String)> {
     let c = &args.cluster;
     let rt = runtime()?;
     let deadline = Deadline::start(c);
-    let (loaded, secrets, artifacts, mut cluster) = render_and_connect(c, &rt, &deadline)?;
+    let (loaded, secrets, artifacts, mut cluster) = render_and_connect(c, &rt, &deadline, false, err)?;
     let masker = Masker::new(secrets::values(&secrets));
-    let manifests = plan::manifests(&artifacts)?;
+    let manifests = objects(&loaded, &artifacts)?;
     let targets = diff::release_targets(&loaded, &artifacts)?;
 
     let server = cluster.conn.server.clone();
     let helm = args.helm.clone().or_else(crate::apply::find_helm);
+    // helm template reads the cluster through the same context as our requests.
+    let context = c.context.clone().or_else(|| loaded.config.cluster.kube_context.clone());
     let report = deadline.run(&rt, Some(&server), async {
         let plan = plan::plan(&mut cluster, manifests, false)
             .await
@@ -51,7 +55,7 @@ pub fn run(args: &DiffArgs) -> Result<i32> {
                 let upgrade = r.state != "not-installed";
                 let (name, namespace, chart) = (t.name.clone(), t.namespace.clone(), t.pin.helm_arg());
                 let version = t.pin.version_flag().map(str::to_string);
-                let target = HelmTarget { kubeconfig: c.kubeconfig.clone(), context: c.context.clone() };
+                let target = HelmTarget { kubeconfig: c.kubeconfig.clone(), context: context.clone() };
                 preview::spawn_template(helm, t.values_text.clone(), masker.clone(), move |values| {
                     let version = version.as_deref();
                     preview::template_args(
@@ -95,17 +99,15 @@ pub fn run(args: &DiffArgs) -> Result<i32> {
 
     match args.format {
         Format::Json => {
-            let mut out = std::io::stdout().lock();
-            serde_json::to_writer_pretty(&mut out, &report).map_err(|e| Error::io("<stdout>", e.into()))?;
+            serde_json::to_writer_pretty(&mut *out, &report).map_err(|e| Error::io("<stdout>", e.into()))?;
             writeln!(out).map_err(|e| Error::io("<stdout>", e))?;
         }
         Format::Text => {
-            let mut out = anstream::stdout().lock();
-            report.write_text(&mut out).map_err(|e| Error::io("<stdout>", e))?;
-            let _ = writeln!(anstream::stderr(), "{}", report.summary());
+            report.write_text(&mut &mut *out).map_err(|e| Error::io("<stdout>", e))?;
+            let _ = writeln!(err, "{}", report.summary());
         }
     }
-    Ok(if report.differences { 1 } else { 0 })
+    Ok((if report.differences { 1 } else { 0 }, report.summary()))
 }
 
 /// The API server's version (`v1.35.4`), which `helm template` takes for `.Capabilities`.

@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod diff;
+pub mod fleet;
 pub mod init;
 pub mod session;
 pub mod upgrade;
@@ -48,16 +49,14 @@ pub fn checked(mut loaded: Loaded, as_warnings: &[&str]) -> Result<Loaded> {
 /// The rule ids `upgrade` reports but does not stop on.
 pub const UPGRADE_TOLERATES: &[&str] = &[ids::VERSION_SUPPORT];
 
-/// Loads a config and the secrets beside it and renders every artifact in memory — the common
-/// first half of `values`, `diff` and `apply`. Secrets must exist (only `values` creates them).
-pub fn render_existing(
+/// Loads the secrets beside a loaded and checked config and renders every artifact in memory —
+/// the common first half of `diff` and `apply`. Secrets must exist (only `values` creates them).
+pub fn render_loaded(
+    loaded: &Loaded,
     config_path: &Path,
     secrets_path: Option<&Path>,
     charts: Option<&Path>,
-) -> Result<(Loaded, Secrets, Vec<Artifact>)> {
-    let loaded = load_config(config_path)?;
-    // The rules' warnings, as `values` and `validate` print them.
-    crate::diag::write_text(&mut anstream::stderr(), &loaded.warnings).ok();
+) -> Result<(Secrets, Vec<Artifact>)> {
     let secrets_path = secrets_path.map(Path::to_path_buf).unwrap_or_else(|| secrets::path_for(config_path));
     let secrets = secrets::load(&secrets_path)?.ok_or_else(|| Error::Io {
         path: secrets_path.clone(),
@@ -65,7 +64,7 @@ pub fn render_existing(
     })?;
     let templates = templates_for(charts);
     let artifacts = render::render(&loaded.config, &secrets, &templates, &source_name(config_path))?;
-    Ok((loaded, secrets, artifacts))
+    Ok((secrets, artifacts))
 }
 
 pub fn templates_for(charts: Option<&Path>) -> Templates {

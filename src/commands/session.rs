@@ -1,10 +1,13 @@
 //! The first half of `diff` and `apply`: render the config in memory while connecting to the
 //! cluster, and turn cluster errors into messages that say as whom and mask every secret.
 
+use std::io::Write;
+
 use crate::cli::ClusterArgs;
-use crate::commands::render_existing;
+use crate::commands::{load_config, render_loaded};
 use crate::config::Loaded;
 use crate::error::{Error, Result};
+use crate::kube::identity::{self, Expected, Verdict};
 use crate::kube::{self, Cluster, ClusterError};
 use crate::plan;
 use crate::render::Artifact;
@@ -19,11 +22,18 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .map_err(|e| Error::Cluster(format!("cannot start the async runtime: {e}")))
 }
 
+/// Connects through `--context`, else the current context (for `values --secrets-from-cluster`,
+/// which reads the cluster before the config's own checks apply).
 pub async fn connect(c: &ClusterArgs) -> Result<Cluster> {
     let conn =
         kube::connect(c.kubeconfig.as_deref(), c.context.as_deref(), crate::cli::limit(c.request_timeout))
             .await?;
     Ok(Cluster::new(conn))
+}
+
+/// The context of `--context`, else the config's `cluster.kubeContext`, else the current one.
+pub fn target(c: &ClusterArgs, config_context: Option<&str>) -> Result<kube::Target> {
+    kube::target(c.kubeconfig.as_deref(), c.context.as_deref().or(config_context))
 }
 
 /// The one deadline of a command's cluster work (`--timeout`), on top of each request's own
@@ -60,31 +70,69 @@ impl Deadline {
     }
 }
 
-/// Loads and renders the config on a second thread while this one reads the kubeconfig, opens
-/// the connection (TCP and TLS handshake) and lists the StorageClasses: rendering is CPU work
-/// that would otherwise come first and leave the network idle. Problems in the user's files are reported before
-/// problems reaching the cluster.
+/// Loads the config, then renders it on a second thread while this one reads the kubeconfig,
+/// checks that the context is the config's cluster ([`identity`]: the context's own claim before
+/// its credentials are fetched, then the identity record before any other request), opens the
+/// connections and lists the StorageClasses: rendering is CPU work that would otherwise come
+/// first and leave the network idle. Problems in the user's files are reported before problems
+/// reaching the cluster. Notes (an unproven cluster) go to `err`.
 pub fn render_and_connect(
     c: &ClusterArgs,
     rt: &tokio::runtime::Runtime,
     deadline: &Deadline,
+    applying: bool,
+    err: &mut dyn Write,
 ) -> Result<(Loaded, Secrets, Vec<Artifact>, Cluster)> {
-    std::thread::scope(|s| {
-        let render = s.spawn(|| render_existing(&c.config, c.secrets.as_deref(), c.charts.as_deref()));
+    let loaded = load_config(&c.config)?;
+    // The rules' warnings, as `values` and `validate` print them.
+    crate::diag::write_text(err, &loaded.warnings).ok();
+    let expected = Expected::of(&loaded.config);
+    let config_name = c.config.display().to_string();
+    let (secrets, artifacts, cluster) = std::thread::scope(|s| {
+        let render = s.spawn(|| render_loaded(&loaded, &c.config, c.secrets.as_deref(), c.charts.as_deref()));
         let cluster = deadline.run(rt, None, async {
-            let mut cluster = connect(c).await?;
-            // Nothing secret is known yet (the config renders on the other thread), and a
-            // warm-up error is about reaching the server, which quotes no request body.
+            let target = target(c, loaded.config.cluster.kube_context.as_deref())?;
+            identity::check_claim(&expected, &target.claim, &target.context, &config_name)
+                .map_err(Error::Cluster)?;
+            let conn = kube::open(target, crate::cli::limit(c.request_timeout)).await?;
+            let mut cluster = Cluster::new(conn);
+            // Nothing secret is known yet (the config renders on the other thread), and these
+            // errors are about reaching the server or reading one ConfigMap, which quote no
+            // request body.
             let masker = Masker::default();
+            let record = cluster
+                .get(&identity::record_ref())
+                .await
+                .map_err(|e| cluster_error(&cluster, &e, &masker))?;
+            let conn = &cluster.conn;
+            let verdict =
+                identity::check_record(&expected, &conn.claim, record.as_ref(), &conn.context, &config_name)
+                    .map_err(Error::Cluster)?;
+            if verdict == Verdict::Unproven {
+                let _ = writeln!(
+                    err,
+                    "{}",
+                    identity::unproven_note(&expected, &conn.context, &conn.server, applying)
+                );
+            }
             cluster.warm_up(plan::concurrency()).await.map_err(|e| cluster_error(&cluster, &e, &masker))?;
             Ok::<_, Error>(cluster)
         });
-        let (loaded, secrets, artifacts) = match render.join() {
+        let (secrets, artifacts) = match render.join() {
             Ok(r) => r?,
             Err(panic) => std::panic::resume_unwind(panic),
         };
-        Ok((loaded, secrets, artifacts, cluster?))
-    })
+        Ok::<_, Error>((secrets, artifacts, cluster?))
+    })?;
+    Ok((loaded, secrets, artifacts, cluster))
+}
+
+/// Every Kubernetes object `diff` and `apply` work on, in apply order: the rendered manifests
+/// and the identity record.
+pub fn objects(loaded: &Loaded, artifacts: &[Artifact]) -> Result<Vec<serde_json::Value>> {
+    let mut objects = plan::manifests(artifacts)?;
+    objects.push(Expected::of(&loaded.config).record());
+    Ok(plan::order(objects))
 }
 
 /// A cluster error as the user sees it: what failed, and as whom when the server refused; every

@@ -13,7 +13,15 @@ use crate::diag::{self, Format};
 use crate::error::{Error, Result};
 use crate::validate::{self, Input};
 
-pub fn run(args: &ValidateArgs) -> Result<i32> {
+/// The verdict of one run: its exit code and what it found.
+pub struct Verdict {
+    pub code: i32,
+    pub errors: usize,
+    pub warnings: usize,
+}
+
+/// Validates `args.config` and `args.paths`; JSON goes to `out`, text to `err`.
+pub fn run(args: &ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Verdict> {
     if args.config.is_none() && args.paths.is_empty() {
         return Err(Error::Usage(
             "nothing to validate: give files (e.g. rendered/*.yaml) and/or -c CONFIG".into(),
@@ -66,12 +74,10 @@ pub fn run(args: &ValidateArgs) -> Result<i32> {
     let files = paths.len() + usize::from(args.config.as_ref().is_some_and(|c| !paths.contains(c)));
     match args.format {
         Format::Json => {
-            let mut out = std::io::stdout().lock();
-            diag::write_json(&mut out, &diags).map_err(|e| Error::io("<stdout>", e))?;
+            diag::write_json(out, &diags).map_err(|e| Error::io("<stdout>", e))?;
         }
         Format::Text => {
-            let mut err = anstream::stderr();
-            let _ = diag::write_text(&mut err, &diags);
+            let _ = diag::write_text(err, &diags);
             if !diags.is_empty() || failed {
                 let verdict = if failed { "invalid" } else { "valid" };
                 let _ =
@@ -79,7 +85,7 @@ pub fn run(args: &ValidateArgs) -> Result<i32> {
             }
         }
     }
-    Ok(if failed { 1 } else { 0 })
+    Ok(Verdict { code: if failed { 1 } else { 0 }, errors, warnings })
 }
 
 /// A directory stands for the YAML files directly in it (what `values -o DIR` writes).

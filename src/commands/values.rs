@@ -19,7 +19,14 @@ use crate::yaml;
 
 const MIN_PASSWORD_LEN: usize = 8;
 
-pub fn run(args: &ValuesArgs) -> Result<()> {
+/// Files written and files left unchanged.
+pub struct Written {
+    pub written: usize,
+    pub unchanged: usize,
+}
+
+/// Renders `args.config`; progress and the once-shown password go to `err`.
+pub fn run(args: &ValuesArgs, err: &mut dyn Write) -> Result<Written> {
     let loaded = load_config(&args.config)?;
     let secrets_path = args.secrets.clone().unwrap_or_else(|| secrets::path_for(&args.config));
     let targets: Vec<_> = render::ARTIFACTS.iter().map(|(name, _, _)| args.output.join(name)).collect();
@@ -63,7 +70,6 @@ pub fn run(args: &ValuesArgs) -> Result<()> {
     let secrets_file = secrets::encode(&secrets_path, &secrets, on_disk.as_ref())?;
 
     std::fs::create_dir_all(&args.output).map_err(|e| Error::io(&args.output, e))?;
-    let mut err = anstream::stderr();
     for dir in [args.output.clone(), fsutil::parent_dir(&secrets_path)] {
         for p in fsutil::remove_leftovers(&dir) {
             let _ = writeln!(err, "removed {} (left by an interrupted run)", p.display());
@@ -73,6 +79,7 @@ pub fn run(args: &ValuesArgs) -> Result<()> {
     // Secrets first: if a later rename fails, a re-run reproduces the artifacts from them.
     let mut staging = fsutil::Staging::new();
     let mut written = Vec::new();
+    let mut unchanged = 0;
     if let Some(encoded) = &secrets_file {
         staging.add(&secrets_path, &encoded.bytes, true)?;
     }
@@ -80,6 +87,7 @@ pub fn run(args: &ValuesArgs) -> Result<()> {
         let path = args.output.join(a.file_name);
         if fsutil::unchanged(&path, a.text.as_bytes()) && fsutil::mode_ok(&path, a.kind.holds_secrets()) {
             let _ = writeln!(err, "unchanged {}", path.display());
+            unchanged += 1;
             continue;
         }
         refuse_foreign(&path)?;
@@ -93,7 +101,7 @@ pub fn run(args: &ValuesArgs) -> Result<()> {
         staging.add(path, text.as_bytes(), false)?;
     }
     staging.commit()?;
-    crate::diag::write_text(&mut err, &loaded.warnings).ok();
+    crate::diag::write_text(err, &loaded.warnings).ok();
     for path in &written {
         let _ = writeln!(err, "wrote {}", path.display());
     }
@@ -157,7 +165,7 @@ pub fn run(args: &ValuesArgs) -> Result<()> {
     } else if changes.password_changed {
         let _ = writeln!(err, "admin password changed (stored only as a hash)");
     }
-    Ok(())
+    Ok(Written { written: written.len(), unchanged })
 }
 
 /// The config and the secrets file are the user's: no output may land on either, and the

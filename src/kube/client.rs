@@ -19,6 +19,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tower::ServiceExt as _;
 
+use super::identity::Claim;
 use crate::error::{Error, Result};
 
 /// A client plus what the user should see about where it points.
@@ -35,6 +36,8 @@ pub struct Connection {
     pub cluster_name: String,
     /// How long one request may take (`--request-timeout`); `None`: no limit.
     pub request_timeout: Option<Duration>,
+    /// What the context proves about which cluster it points at (read before any request).
+    pub claim: Claim,
 }
 
 impl Connection {
@@ -44,13 +47,27 @@ impl Connection {
     }
 }
 
-/// Loads the kubeconfig and context and builds a client. Nothing is sent yet: an unreachable
-/// server shows up as the first request's error.
+/// A kubeconfig context, read but not used yet: what it proves about its cluster can be checked
+/// before anything acts on it (an exec plugin such as `aws eks get-token` runs only in [`open`]).
+pub struct Target {
+    file: Kubeconfig,
+    pub source: String,
+    pub context: String,
+    pub user: String,
+    pub claim: Claim,
+}
+
+/// [`target`] then [`open`].
 pub async fn connect(
     kubeconfig: Option<&Path>,
     context: Option<&str>,
     request_timeout: Option<Duration>,
 ) -> Result<Connection> {
+    open(target(kubeconfig, context)?, request_timeout).await
+}
+
+/// Reads the kubeconfig and picks the context; nothing runs and nothing is sent.
+pub fn target(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<Target> {
     let (file, source) = load_kubeconfig(kubeconfig)?;
     let names: Vec<&str> = file.contexts.iter().map(|c| c.name.as_str()).collect();
     let available = if names.is_empty() { "none".to_string() } else { names.join(", ") };
@@ -68,7 +85,21 @@ pub async fn connect(
         )));
     };
     let user = named.context.as_ref().and_then(|c| c.user.clone()).unwrap_or_else(|| "(none)".into());
-    let cluster_name = named.context.as_ref().map(|c| c.cluster.clone()).unwrap_or_default();
+    let claim = super::identity::claim(&file, &context_name);
+    Ok(Target { file, source, context: context_name, user, claim })
+}
+
+/// Builds the client for a context (running its exec plugin, if any). Nothing is sent yet: an
+/// unreachable server shows up as the first request's error.
+pub async fn open(t: Target, request_timeout: Option<Duration>) -> Result<Connection> {
+    let Target { file, source, context: context_name, user, claim } = t;
+    let cluster_name = file
+        .contexts
+        .iter()
+        .find(|c| c.name == context_name)
+        .and_then(|c| c.context.as_ref())
+        .map(|c| c.cluster.clone())
+        .unwrap_or_default();
     let has_ca = file
         .clusters
         .iter()
@@ -108,7 +139,16 @@ pub async fn connect(
             super::api::error_text(&e)
         )),
     })?;
-    Ok(Connection { client, source, context: context_name, user, server, cluster_name, request_timeout })
+    Ok(Connection {
+        client,
+        source,
+        context: context_name,
+        user,
+        server,
+        cluster_name,
+        request_timeout,
+        claim,
+    })
 }
 
 fn load_kubeconfig(explicit: Option<&Path>) -> Result<(Kubeconfig, String)> {

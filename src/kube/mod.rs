@@ -7,13 +7,14 @@
 
 pub mod api;
 pub mod client;
+pub mod identity;
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::task::Poll;
 
 pub use api::{ApplyMode, Cluster, ClusterError, Conflict, ObjectRef};
-pub use client::{Connection, connect};
+pub use client::{Connection, Target, connect, open, target};
 
 /// The field manager of every server-side apply this tool sends.
 pub const FIELD_MANAGER: &str = "pangeo-render";

@@ -1,0 +1,173 @@
+//! A fleet in one run: `values` and `validate` over a folder of configs, through the real binary.
+//! (`diff` and `apply` over several clusters: tests/cluster_diff_apply.rs.)
+
+mod support;
+
+use std::fs;
+use std::path::Path;
+
+use serde_json::Value;
+use support::{Workspace, fixture};
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(ws: &Workspace, args: &[&str]) -> Run {
+    let out = ws.cmd().current_dir(ws.root()).args(args).output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `fleet/NAME.yaml` for each name: the walkthrough with its cluster renamed.
+fn fleet(ws: &Workspace, names: &[&str]) {
+    let dir = ws.root().join("fleet");
+    fs::create_dir_all(&dir).unwrap();
+    let text = fs::read_to_string(fixture("walkthrough")).unwrap();
+    for n in names {
+        fs::write(dir.join(format!("{n}.yaml")), text.replace("  name: pangeo\n", &format!("  name: {n}\n")))
+            .unwrap();
+    }
+}
+
+fn table_rows(stdout: &str) -> Vec<Vec<String>> {
+    let lines: Vec<&str> = stdout.lines().collect();
+    let start = lines.iter().position(|l| l.starts_with("DEPLOYMENT  ")).expect("a summary table");
+    let header = lines[start];
+    let cols: Vec<usize> =
+        ["DEPLOYMENT", "CLUSTER", "RESULT", "CHANGES"].iter().map(|h| header.find(h).unwrap()).collect();
+    lines[start + 1..]
+        .iter()
+        .take_while(|l| !l.contains(" deployment(s): "))
+        .map(|l| {
+            (0..4)
+                .map(|i| {
+                    let end = cols.get(i + 1).copied().unwrap_or(l.len()).min(l.len());
+                    l.get(cols[i]..end).unwrap_or("").trim().to_string()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn values_and_validate_run_a_folder_and_report_one_table() {
+    let ws = Workspace::empty();
+    fleet(&ws, &["alpha", "beta", "gamma"]);
+    // Not deployments: a secrets file and an unrelated YAML file in the folder are skipped.
+    fs::write(ws.root().join("fleet/notes.yaml"), "kind: Something\n").unwrap();
+
+    let r = run(&ws, &["values", "-c", "fleet", "-o", "rendered", "--jobs", "2"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    for n in ["alpha", "beta", "gamma"] {
+        let cluster = fs::read_to_string(ws.root().join(format!("rendered/{n}/cluster.yaml"))).unwrap();
+        assert!(cluster.contains(&format!("  name: \"{n}\"\n")), "{cluster}");
+        assert!(ws.root().join(format!("fleet/{n}.secrets.yaml")).exists());
+    }
+    assert_eq!(
+        table_rows(&r.stdout),
+        [
+            ["alpha", "alpha (us-west-2)", "rendered", "5 written, 0 unchanged"],
+            ["beta", "beta (us-west-2)", "rendered", "5 written, 0 unchanged"],
+            ["gamma", "gamma (us-west-2)", "rendered", "5 written, 0 unchanged"],
+        ]
+    );
+    assert!(r.stdout.contains("==> beta (fleet/beta.yaml)\n"), "{}", r.stdout);
+    // Off a terminal, progress is plain lines: one when each starts and one when it ends.
+    assert!(r.stderr.contains("values alpha: started\n"), "{}", r.stderr);
+    assert!(
+        r.stderr.lines().any(|l| l.starts_with("values gamma: rendered (") && l.contains("/3, ")),
+        "{}",
+        r.stderr
+    );
+
+    // Re-rendering unchanged input writes nothing and never re-hashes a password.
+    let before: Vec<_> = ["alpha", "beta", "gamma"]
+        .iter()
+        .map(|n| fs::read(ws.root().join(format!("fleet/{n}.secrets.yaml"))).unwrap())
+        .collect();
+    let r = run(&ws, &["values", "-c", "fleet", "-o", "rendered"]);
+    assert_eq!(r.code, 0);
+    assert!(table_rows(&r.stdout).iter().all(|row| row[3] == "0 written, 5 unchanged"), "{}", r.stdout);
+    assert!(!r.stdout.contains("password"), "{}", r.stdout);
+    let after: Vec<_> = ["alpha", "beta", "gamma"]
+        .iter()
+        .map(|n| fs::read(ws.root().join(format!("fleet/{n}.secrets.yaml"))).unwrap())
+        .collect();
+    assert_eq!(before, after);
+
+    let r = run(&ws, &["validate", "-c", "fleet", "rendered"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(table_rows(&r.stdout).len(), 3);
+    assert!(table_rows(&r.stdout).iter().all(|row| row[2] == "valid"), "{}", r.stdout);
+}
+
+#[test]
+fn one_failing_deployment_does_not_stop_the_others_and_the_worst_result_wins() {
+    let ws = Workspace::empty();
+    fleet(&ws, &["alpha", "beta", "gamma"]);
+    run(&ws, &["values", "-c", "fleet", "-o", "rendered"]);
+    // beta: a problem in its rendered files (validate exit 1); gamma: its config is broken.
+    let cluster = ws.root().join("rendered/beta/cluster.yaml");
+    let text = fs::read_to_string(&cluster).unwrap().replace("minSize: 1", "minSize: 50");
+    fs::write(&cluster, text).unwrap();
+    fs::write(
+        ws.root().join("fleet/gamma.yaml"),
+        "apiVersion: pangeo-render/v1alpha1\nkind: PangeoDeployment\ncluster: [\n",
+    )
+    .unwrap();
+
+    let r = run(&ws, &["validate", "-c", "fleet/alpha.yaml", "-c", "fleet/beta.yaml", "rendered"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let rows = table_rows(&r.stdout);
+    assert_eq!((rows[0][2].as_str(), rows[1][2].as_str()), ("valid", "invalid"), "{}", r.stdout);
+    assert!(r.stdout.contains("error[PR013]"), "{}", r.stdout);
+
+    let r = run(&ws, &["validate", "-c", "fleet", "rendered", "--format", "json"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let doc: Value = serde_json::from_str(&r.stdout).expect("one JSON document");
+    assert_eq!(doc["command"], "validate");
+    assert_eq!(doc["exitCode"], 1);
+    let d = doc["deployments"].as_array().unwrap();
+    let got: Vec<(&str, &str, i64)> = d
+        .iter()
+        .map(|d| {
+            (
+                d["deployment"].as_str().unwrap(),
+                d["result"].as_str().unwrap(),
+                d["exitCode"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, [("alpha", "valid", 0), ("beta", "invalid", 1), ("gamma", "invalid", 1)]);
+    assert_eq!(d[1]["report"]["errors"], 4, "PR013 and PR025 for each group: {}", d[1]);
+    assert_eq!(d[2]["report"]["diagnostics"][0]["id"], "PR001", "{}", d[2]);
+
+    // values: gamma cannot render, the others still do; exit 1 for the problem in gamma's file.
+    let r = run(&ws, &["values", "-c", "fleet", "-o", "out"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        ws.root().join("out/alpha/cluster.yaml").exists() && ws.root().join("out/beta/cluster.yaml").exists()
+    );
+    assert!(!Path::new(&ws.root().join("out/gamma")).exists());
+    let rows = table_rows(&r.stdout);
+    assert_eq!(rows[2][2], "invalid", "{}", r.stdout);
+}
+
+#[test]
+fn a_folder_without_deployments_is_a_usage_error() {
+    let ws = Workspace::empty();
+    fs::create_dir_all(ws.root().join("empty")).unwrap();
+    let r = run(&ws, &["validate", "-c", "empty"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("empty: no deployment configs in this folder"), "{}", r.stderr);
+    fleet(&ws, &["alpha", "beta"]);
+    let r = run(&ws, &["values", "-c", "fleet", "--admin-password-stdin"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("use them with a single --config"), "{}", r.stderr);
+}
