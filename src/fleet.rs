@@ -146,7 +146,16 @@ pub fn run(
     work: impl Fn(&Path) -> Outcome + Sync,
 ) -> Vec<Outcome> {
     let jobs = jobs.clamp(1, configs.len().max(1));
-    let progress = Progress::new(verb, configs.len());
+    run_showing(Progress::new(verb, configs.len()), configs, jobs, work)
+}
+
+/// [`run`] with its progress display given.
+fn run_showing(
+    progress: Progress,
+    configs: &[PathBuf],
+    jobs: usize,
+    work: impl Fn(&Path) -> Outcome + Sync,
+) -> Vec<Outcome> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Outcome>>> = Mutex::new(vec![None; configs.len()]);
     std::thread::scope(|s| {
@@ -177,7 +186,7 @@ pub fn run(
 /// Live lines on a terminal, plain lines otherwise.
 enum Progress {
     Live { bars: indicatif::MultiProgress, style: indicatif::ProgressStyle },
-    Plain { verb: String, total: usize, finished: AtomicUsize },
+    Plain { verb: String, total: usize, finished: AtomicUsize, to: Mutex<Box<dyn Write + Send>> },
 }
 
 enum Line {
@@ -192,8 +201,12 @@ impl Progress {
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
             Progress::Live { bars: indicatif::MultiProgress::new(), style }
         } else {
-            Progress::Plain { verb: verb.into(), total, finished: AtomicUsize::new(0) }
+            Progress::plain(verb, total, Box::new(std::io::stderr()))
         }
+    }
+
+    fn plain(verb: &str, total: usize, to: Box<dyn Write + Send>) -> Progress {
+        Progress::Plain { verb: verb.into(), total, finished: AtomicUsize::new(0), to: Mutex::new(to) }
     }
 
     fn start(&self, name: &str) -> Line {
@@ -205,8 +218,8 @@ impl Progress {
                 bar.enable_steady_tick(Duration::from_millis(120));
                 Line::Live(bar)
             }
-            Progress::Plain { verb, .. } => {
-                let _ = writeln!(std::io::stderr(), "{verb} {name}: started");
+            Progress::Plain { verb, to, .. } => {
+                let _ = writeln!(to.lock().unwrap_or_else(|e| e.into_inner()), "{verb} {name}: started");
                 Line::Plain
             }
         }
@@ -220,10 +233,10 @@ impl Progress {
                 let _ = bars
                     .println(format!("{} {}: {} ({:.1} s)", o.deployment, o.result, o.changes, o.seconds));
             }
-            (Progress::Plain { verb, total, finished }, _) => {
+            (Progress::Plain { verb, total, finished, to }, _) => {
                 let n = finished.fetch_add(1, Ordering::Relaxed) + 1;
                 let _ = writeln!(
-                    std::io::stderr(),
+                    to.lock().unwrap_or_else(|e| e.into_inner()),
                     "{verb} {}: {} ({n}/{total}, {:.1} s)",
                     o.deployment,
                     o.result,
@@ -308,11 +321,16 @@ pub struct Document<'a> {
 mod tests {
     use super::*;
 
+    /// Plain progress lines, thrown away.
+    fn quiet(configs: &[PathBuf]) -> Progress {
+        Progress::plain("test", configs.len(), Box::new(std::io::sink()))
+    }
+
     #[test]
     fn results_keep_the_given_order_at_any_concurrency_and_the_worst_code_wins() {
         let configs: Vec<PathBuf> = (0..7).map(|i| PathBuf::from(format!("d{i}.yaml"))).collect();
         for jobs in [1, 3, 16] {
-            let outcomes = run("test", &configs, jobs, |c| {
+            let outcomes = run_showing(quiet(&configs), &configs, jobs, |c| {
                 let mut o = Outcome::new(c);
                 o.exit_code = if o.deployment == "d4" {
                     2
@@ -328,6 +346,32 @@ mod tests {
             assert_eq!(worst(&outcomes), 2);
         }
         assert_eq!(worst(&[]), 0);
+    }
+
+    #[test]
+    fn no_more_than_jobs_deployments_are_in_flight_and_as_many_run_together() {
+        let configs: Vec<PathBuf> = (0..6).map(|i| PathBuf::from(format!("d{i}.yaml"))).collect();
+        for jobs in [1, 3] {
+            let (now, most, started) = (AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0));
+            run_showing(quiet(&configs), &configs, jobs, |c| {
+                let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(n, Ordering::SeqCst);
+                started.fetch_add(1, Ordering::SeqCst);
+                // Wait (a bounded while) for the others a bound of `jobs` lets in, unless every
+                // deployment has started: when they never come, the fleet runs serially and
+                // `most` says so.
+                for _ in 0..500 {
+                    if now.load(Ordering::SeqCst) >= jobs || started.load(Ordering::SeqCst) == configs.len() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                std::thread::sleep(Duration::from_millis(5));
+                now.fetch_sub(1, Ordering::SeqCst);
+                Outcome::new(c)
+            });
+            assert_eq!(most.load(Ordering::SeqCst), jobs);
+        }
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! If a rename fails, the files already replaced get their old content back. A run killed with
 //! SIGKILL cannot clean up; the next run that writes into the same directory removes the
 //! staging directories no live run holds ([`remove_leftovers`]): each run holds a lock on a file
-//! in its own.
+//! in its own. Several runs may write into one directory at once (a fleet's secrets files share
+//! their folder), so the lock file is locked before it gets its name, and a staging directory
+//! without one is taken for a leftover only once it is old ([`LEFTOVER_AGE`]).
 
 use std::fs::File;
 use std::io::Write;
@@ -20,6 +22,11 @@ pub const STAGING_PREFIX: &str = ".pangeo-render-tmp-";
 /// Temporary files of versions before staging directories: `.pangeo-render-` + 6 characters.
 const LEGACY_PREFIX: &str = ".pangeo-render-";
 const LOCK_FILE: &str = ".lock";
+/// The lock file while it is being locked, before it is renamed to [`LOCK_FILE`].
+const NEW_LOCK_FILE: &str = ".lock-new";
+/// How old a staging directory without a lock file must be to count as a killed run's: younger,
+/// it may be a live run's, created a moment ago and not locked yet.
+pub const LEFTOVER_AGE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// New contents for a set of files, written only by [`Staging::commit`].
 #[derive(Default)]
@@ -119,15 +126,19 @@ impl StageDir {
             b"# pangeo-render staging; removed after each run\n*\n",
             0o644,
         )?;
+        // Locked, then named: a `.lock` that exists is locked for as long as this run lives.
+        let new_path = tmp.path().join(NEW_LOCK_FILE);
         let lock_path = tmp.path().join(LOCK_FILE);
-        let lock = File::create(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
-        lock.lock().map_err(|e| Error::io(&lock_path, e))?;
+        let lock = File::create(&new_path).map_err(|e| Error::io(&new_path, e))?;
+        lock.lock().map_err(|e| Error::io(&new_path, e))?;
+        std::fs::rename(&new_path, &lock_path).map_err(|e| Error::io(&lock_path, e))?;
         Ok(StageDir { target_dir: dir.to_path_buf(), tmp, _lock: lock })
     }
 }
 
-/// Removes what killed runs left in `dir`: staging directories whose lock no one holds, and
-/// the temporary files of older versions. Returns what was removed.
+/// Removes what killed runs left in `dir`: staging directories whose lock no one holds (or,
+/// without a lock file, older than [`LEFTOVER_AGE`]), and the temporary files of older versions.
+/// Returns what was removed.
 pub fn remove_leftovers(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
     let mut removed = Vec::new();
@@ -138,8 +149,11 @@ pub fn remove_leftovers(dir: &Path) -> Vec<PathBuf> {
         if kind.is_dir() && name.starts_with(STAGING_PREFIX) {
             let free = match File::open(path.join(LOCK_FILE)) {
                 Ok(f) => f.try_lock().is_ok(),
-                // Killed before the lock file existed: nothing can be using it.
-                Err(_) => true,
+                // Killed before the lock file existed, or a live run creating it right now.
+                Err(_) => entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t.elapsed().is_ok_and(|age| age >= LEFTOVER_AGE)),
             };
             if free && std::fs::remove_dir_all(&path).is_ok() {
                 removed.push(path);
@@ -293,6 +307,20 @@ mod tests {
         assert!(live.dirs[0].tmp.path().exists());
         live.commit().unwrap();
         assert!(dir.path().join(".pangeo-render-keep-me").exists());
+    }
+
+    #[test]
+    fn a_staging_directory_without_a_lock_is_a_leftover_only_once_it_is_old() {
+        let dir = tempfile::tempdir().unwrap();
+        // What a run looks like between creating its directory and naming its lock file.
+        let young = dir.path().join(format!("{STAGING_PREFIX}young1"));
+        let old = dir.path().join(format!("{STAGING_PREFIX}old123"));
+        std::fs::create_dir(&young).unwrap();
+        std::fs::create_dir(&old).unwrap();
+        let then = std::time::SystemTime::now() - LEFTOVER_AGE - std::time::Duration::from_secs(1);
+        File::open(&old).unwrap().set_modified(then).unwrap();
+        assert_eq!(remove_leftovers(dir.path()), vec![old]);
+        assert!(young.exists());
     }
 
     #[test]

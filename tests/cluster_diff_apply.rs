@@ -1570,6 +1570,58 @@ fn an_eks_context_of_another_cluster_is_refused_before_any_request() {
     assert_eq!(out.code, 2, "{}", out.all());
     assert!(out.stderr.contains("points at EKS cluster other in us-west-2"), "{}", out.all());
     assert!(!kc.mark.exists() && !autoscaler_exists(&env));
+
+    // values --secrets-from-cluster reads the cluster too: another hub's secrets are never taken.
+    let _ = fs::remove_file(env.ws.secrets_path());
+    let kubeconfig = kc.path.display().to_string();
+    let recover = ["values", "-c", "pangeo.yaml", "-o", "rendered", "--secrets-from-cluster", "--kubeconfig"];
+    let out = env.run_as(&[&recover[..], &[kubeconfig.as_str()]].concat(), &kc.path, |_| {});
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("refusing to work on this cluster: kube context"), "{}", out.all());
+    assert!(!env.ws.secrets_path().exists() && !env.ws.root().join("rendered").exists());
+    assert!(!kc.mark.exists());
+}
+
+#[test]
+fn an_eks_endpoint_in_another_region_is_refused_before_any_request() {
+    let Some(env) = Env::new("wrong-endpoint") else { return };
+    // A context with plain names whose server is an EKS endpoint: only the host tells the Region.
+    // Its exec plugin has no token file, so were the check missing it would fail before any
+    // request could leave this machine for that host.
+    let server = "https://0123456789ABCDEF0123456789ABCDEF.gr7.eu-west-1.eks.amazonaws.com";
+    let mark = env.ws.root().join("endpoint.exec-ran");
+    let path = env.ws.root().join("endpoint.kubeconfig");
+    fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: work\n\
+             clusters:\n- name: work\n  cluster: {{server: \"{server}\"}}\n\
+             contexts:\n- name: work\n  context: {{cluster: work, user: work}}\n\
+             users:\n- name: work\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      \
+             command: {}\n      env: [{{name: PANGEO_TEST_EXEC_MARK, value: \"{}\"}}]\n      interactiveMode: Never\n",
+            support::repo().join("tests/support/exec-credential").display(),
+            mark.display()
+        ),
+    )
+    .unwrap();
+    for cmd in ["diff", "apply"] {
+        let out = env.run_as(&[cmd], &path, |_| {});
+        assert_eq!(out.code, 2, "{}", out.all());
+        assert!(
+            out.stderr.contains(&format!(
+                "kube context \"work\" points at an EKS cluster in eu-west-1, but {} is for EKS cluster pangeo in us-west-2, account 123456789012",
+                env.ws.config().display()
+            )),
+            "{}",
+            out.all()
+        );
+        assert!(
+            out.stderr.contains(&format!("Region eu-west-1 (from the server {server})")),
+            "{}",
+            out.all()
+        );
+    }
+    assert!(!mark.exists(), "the exec plugin ran: a request was about to be sent");
 }
 
 #[test]

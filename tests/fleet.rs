@@ -78,6 +78,8 @@ fn values_and_validate_run_a_folder_and_report_one_table() {
         ]
     );
     assert!(r.stdout.contains("==> beta (fleet/beta.yaml)\n"), "{}", r.stdout);
+    // The secrets files share a folder: no run takes another's staging directory for a leftover.
+    assert!(!r.stdout.contains("left by an interrupted run"), "{}", r.stdout);
     // Off a terminal, progress is plain lines: one when each starts and one when it ends.
     assert!(r.stderr.contains("values alpha: started\n"), "{}", r.stderr);
     assert!(
@@ -170,4 +172,32 @@ fn a_folder_without_deployments_is_a_usage_error() {
     let r = run(&ws, &["values", "-c", "fleet", "--admin-password-stdin"]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("use them with a single --config"), "{}", r.stderr);
+}
+
+/// On a terminal, the deployments in flight are live lines (indicatif) and each one finished is
+/// a line of its own; the plain start/end lines are for logs. `script` (util-linux) runs the
+/// command on a pseudo-terminal and copies what the terminal was sent.
+#[test]
+fn on_a_terminal_progress_is_drawn_live() {
+    let ws = Workspace::empty();
+    fleet(&ws, &["alpha", "beta", "gamma"]);
+    let bin = assert_cmd::cargo::cargo_bin!("pangeo-render");
+    let cmd = format!("'{}' values -c fleet -o rendered --jobs 2", bin.display());
+    let out = std::process::Command::new("script")
+        .args(["--quiet", "--return", "--command", &cmd, "/dev/null"])
+        .current_dir(ws.root())
+        .env("PANGEO_RENDER_TODAY", "2026-09-01")
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm-256color")
+        .output()
+        .expect("script (util-linux) runs the command on a terminal");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!shown.contains("values alpha: started"), "plain lines on a terminal:\n{shown}");
+    for n in ["alpha", "beta", "gamma"] {
+        assert!(shown.contains(&format!("{n} rendered: 5 written, 0 unchanged (")), "{shown}");
+    }
+    // The live lines are redrawn in place: cursor movement and line erasing.
+    assert!(shown.contains("\u{1b}[2K") || shown.contains("\u{1b}[1A"), "no live drawing:\n{shown:?}");
+    assert!(shown.contains("DEPLOYMENT  CLUSTER"), "{shown}");
 }

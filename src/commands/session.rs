@@ -5,7 +5,7 @@ use std::io::Write;
 
 use crate::cli::ClusterArgs;
 use crate::commands::{load_config, render_loaded};
-use crate::config::Loaded;
+use crate::config::{Config, Loaded};
 use crate::error::{Error, Result};
 use crate::kube::identity::{self, Expected, Verdict};
 use crate::kube::{self, Cluster, ClusterError};
@@ -20,15 +20,6 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .map_err(|e| Error::Cluster(format!("cannot start the async runtime: {e}")))
-}
-
-/// Connects through `--context`, else the current context (for `values --secrets-from-cluster`,
-/// which reads the cluster before the config's own checks apply).
-pub async fn connect(c: &ClusterArgs) -> Result<Cluster> {
-    let conn =
-        kube::connect(c.kubeconfig.as_deref(), c.context.as_deref(), crate::cli::limit(c.request_timeout))
-            .await?;
-    Ok(Cluster::new(conn))
 }
 
 /// The context of `--context`, else the config's `cluster.kubeContext`, else the current one.
@@ -70,6 +61,39 @@ impl Deadline {
     }
 }
 
+/// Connects to the cluster of `cfg` (the config `c.config`) and establishes that it is that
+/// cluster, or refuses ([`identity`]): through `--context`, else the config's
+/// `cluster.kubeContext`, else the current context; the context's own claim is checked before its
+/// credentials are fetched (before an exec plugin such as `aws eks get-token` runs), then the identity
+/// record before any other request. A cluster nothing identifies is allowed and named in `err`.
+pub async fn connect_to(
+    c: &ClusterArgs,
+    cfg: &Config,
+    applying: bool,
+    err: &mut dyn Write,
+) -> Result<Cluster> {
+    let expected = Expected::of(cfg);
+    let config_name = c.config.display().to_string();
+    let target = target(c, cfg.cluster.kube_context.as_deref())?;
+    identity::check_claim(&expected, &target.claim, &target.context, &config_name).map_err(Error::Cluster)?;
+    let conn = kube::open(target, crate::cli::limit(c.request_timeout)).await?;
+    let cluster = Cluster::new(conn);
+    // Nothing secret is known yet, and reading one ConfigMap quotes no request body.
+    let record = cluster
+        .get(&identity::record_ref())
+        .await
+        .map_err(|e| cluster_error(&cluster, &e, &Masker::default()))?;
+    let conn = &cluster.conn;
+    let verdict =
+        identity::check_record(&expected, &conn.claim, record.as_ref(), &conn.context, &config_name)
+            .map_err(Error::Cluster)?;
+    if verdict == Verdict::Unproven {
+        let _ =
+            writeln!(err, "{}", identity::unproven_note(&expected, &conn.context, &conn.server, applying));
+    }
+    Ok(cluster)
+}
+
 /// Loads the config, then renders it on a second thread while this one reads the kubeconfig,
 /// checks that the context is the config's cluster ([`identity`]: the context's own claim before
 /// its credentials are fetched, then the identity record before any other request), opens the
@@ -86,35 +110,13 @@ pub fn render_and_connect(
     let loaded = load_config(&c.config)?;
     // The rules' warnings, as `values` and `validate` print them.
     crate::diag::write_text(err, &loaded.warnings).ok();
-    let expected = Expected::of(&loaded.config);
-    let config_name = c.config.display().to_string();
     let (secrets, artifacts, cluster) = std::thread::scope(|s| {
         let render = s.spawn(|| render_loaded(&loaded, &c.config, c.secrets.as_deref(), c.charts.as_deref()));
         let cluster = deadline.run(rt, None, async {
-            let target = target(c, loaded.config.cluster.kube_context.as_deref())?;
-            identity::check_claim(&expected, &target.claim, &target.context, &config_name)
-                .map_err(Error::Cluster)?;
-            let conn = kube::open(target, crate::cli::limit(c.request_timeout)).await?;
-            let mut cluster = Cluster::new(conn);
-            // Nothing secret is known yet (the config renders on the other thread), and these
-            // errors are about reaching the server or reading one ConfigMap, which quote no
-            // request body.
+            let mut cluster = connect_to(c, &loaded.config, applying, err).await?;
+            // Nothing secret is known yet (the config renders on the other thread), and a
+            // warm-up error is about reaching the server, which quotes no request body.
             let masker = Masker::default();
-            let record = cluster
-                .get(&identity::record_ref())
-                .await
-                .map_err(|e| cluster_error(&cluster, &e, &masker))?;
-            let conn = &cluster.conn;
-            let verdict =
-                identity::check_record(&expected, &conn.claim, record.as_ref(), &conn.context, &config_name)
-                    .map_err(Error::Cluster)?;
-            if verdict == Verdict::Unproven {
-                let _ = writeln!(
-                    err,
-                    "{}",
-                    identity::unproven_note(&expected, &conn.context, &conn.server, applying)
-                );
-            }
             cluster.warm_up(plan::concurrency()).await.map_err(|e| cluster_error(&cluster, &e, &masker))?;
             Ok::<_, Error>(cluster)
         });

@@ -34,7 +34,8 @@ pub fn run(args: &ValuesArgs, err: &mut dyn Write) -> Result<Written> {
     let on_disk = secrets::open(&secrets_path)?;
     let mut existing = on_disk.as_ref().map(|d| d.stored.clone());
     let recovered = if args.secrets_from_cluster {
-        let (stored, from) = recover_from_cluster(args, &loaded.config, &secrets_path, existing.as_ref())?;
+        let (stored, from) =
+            recover_from_cluster(args, &loaded.config, &secrets_path, existing.as_ref(), err)?;
         existing = Some(stored);
         Some(from)
     } else {
@@ -225,6 +226,7 @@ fn recover_from_cluster(
     config: &crate::config::Config,
     secrets_path: &Path,
     existing: Option<&secrets::Stored>,
+    err: &mut dyn Write,
 ) -> Result<(secrets::Stored, String)> {
     use crate::diff::helm_release::Found;
     let c = args.cluster();
@@ -232,7 +234,8 @@ fn recover_from_cluster(
     let rt = session::runtime()?;
     let deadline = session::Deadline::start(&c);
     let found = deadline.run(&rt, None, async {
-        let cluster = session::connect(&c).await?;
+        // The right cluster or nothing: another hub's secrets must never be taken for this one's.
+        let cluster = session::connect_to(&c, config, false, err).await?;
         let masker = secrets::mask::Masker::default();
         crate::diff::release_state(&cluster, &rel.name, &rel.namespace)
             .await
