@@ -33,6 +33,8 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Plan the move to the next Kubernetes minor on EKS (or, with --chart, to another chart target); changes nothing.
     Upgrade(UpgradeArgs),
+    /// Adopt a hub built by hand with the walkthrough: its files become a config and a secrets file.
+    Import(ImportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -248,6 +250,28 @@ pub struct ApplyArgs {
     /// Also run the `helm upgrade --install` commands (needs helm on PATH).
     #[arg(long)]
     pub helm: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The folder with the walkthrough's cluster.yaml, daskhub.yaml and storageclass.yaml, as applied.
+    #[arg(long, value_name = "DIR")]
+    pub from: PathBuf,
+    /// The config to write (its secrets file goes beside it); neither may exist yet.
+    #[arg(short, long, value_name = "FILE", default_value = "pangeo.yaml")]
+    pub config: PathBuf,
+    /// The config to write: the spelling of issue 15 (`-o pangeo.yaml`), the same as `-c`.
+    #[arg(short = 'o', long = "output", value_name = "FILE", hide = true, conflicts_with = "config")]
+    pub output: Option<PathBuf>,
+    /// The hub's public name, when daskhub.yaml has no jupyterhub.proxy.https.hosts.
+    #[arg(long)]
+    pub domain: Option<String>,
+}
+
+impl ImportArgs {
+    pub fn config_path(&self) -> &std::path::Path {
+        self.output.as_deref().unwrap_or(&self.config)
+    }
 }
 
 #[derive(Debug, Args)]

@@ -45,7 +45,26 @@ pub struct Cluster {
     /// The kubeconfig context `diff` and `apply` use for this cluster, unless `--context` names one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kube_context: Option<String>,
+    /// IAM roles that already exist under other names (a hub built by hand, adopted by `import`).
+    #[serde(default, skip_serializing_if = "IamRoleNames::is_empty")]
+    pub iam_role_names: IamRoleNames,
     pub node_groups: NodeGroups,
+}
+
+/// The IRSA roles' names when they are not the ones we derive from the cluster name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IamRoleNames {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_autoscaler: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ebs_csi_driver: Option<String>,
+}
+
+impl IamRoleNames {
+    pub fn is_empty(&self) -> bool {
+        self.cluster_autoscaler.is_none() && self.ebs_csi_driver.is_none()
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

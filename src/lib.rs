@@ -18,6 +18,7 @@ pub mod error;
 pub mod fleet;
 pub mod fsutil;
 pub mod helm;
+pub mod import;
 pub mod kube;
 pub mod memory;
 pub mod plan;
@@ -68,6 +69,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             None => commands::fleet::apply(&args),
         },
         Command::Upgrade(args) => commands::upgrade::run(&args),
+        Command::Import(args) => commands::import::run(&args).map(|_| 0),
     }
 }
 

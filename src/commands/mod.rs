@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod diff;
 pub mod fleet;
+pub mod import;
 pub mod init;
 pub mod session;
 pub mod upgrade;

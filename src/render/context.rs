@@ -55,13 +55,16 @@ pub struct ChartInfo {
 }
 
 /// IAM role names are per account, not per cluster: the cluster name keeps two clusters in one
-/// account from sharing (and overwriting) each other's roles.
+/// account from sharing (and overwriting) each other's roles. A hub built by hand keeps the roles
+/// it has (`cluster.iamRoleNames`, written by `import`).
 pub fn autoscaler_role_name(config: &Config) -> String {
-    format!("{}-cluster-autoscaler", config.cluster.name)
+    let own = config.cluster.iam_role_names.cluster_autoscaler.clone();
+    own.unwrap_or_else(|| format!("{}-cluster-autoscaler", config.cluster.name))
 }
 
 pub fn ebs_csi_role_name(config: &Config) -> String {
-    format!("{}-ebs-csi-driver", config.cluster.name)
+    let own = config.cluster.iam_role_names.ebs_csi_driver.clone();
+    own.unwrap_or_else(|| format!("{}-ebs-csi-driver", config.cluster.name))
 }
 
 pub fn derive(config: &Config) -> Derived {

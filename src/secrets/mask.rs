@@ -20,6 +20,9 @@ const SENSITIVE_VALUE_KEYS: &[&str] = &[
     "apiTokens",
     "password",
     "password_hash",
+    // SharedPasswordAuthenticator (JupyterHub 5), which `import` adopts.
+    "user_password",
+    "admin_password",
     "cookieSecret",
     "client_secret",
     "cryptKey",

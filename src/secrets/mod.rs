@@ -82,7 +82,7 @@ pub struct Stored {
     pub admin_password_hash: Option<String>,
 }
 
-const KIND: &str = "PangeoSecrets";
+pub const KIND: &str = "PangeoSecrets";
 
 /// Reads the secrets file, `None` when there is none. Refuses a plaintext file others may read or
 /// write, as ssh refuses such a private key. Nothing is checked beyond the form here; see

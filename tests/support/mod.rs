@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod test;
+pub mod walkthrough;
 #[allow(unused_imports)] // not every test crate uses the builder yet
 pub use test::Test;
 

@@ -1,0 +1,142 @@
+//! `pangeo-render import --from DIR -c pangeo.yaml`: adopt a hub built by hand.
+//!
+//! Reads the walkthrough's files ([`crate::import`]), writes the config and the secrets file
+//! (both or neither; never over an existing file), renders the artifacts from them in memory and
+//! lists, file by file, every value the rendered files do not carry over or change. The next
+//! steps are the usual ones: `values`, `diff`, `apply` (whose first run takes the objects over
+//! from the kubectl field managers the walkthrough left, see `plan::takeover`).
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::cli::ImportArgs;
+use crate::commands::{UPGRADE_TOLERATES, checked, source_name};
+use crate::config;
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::import::compare::{self, Change, Difference};
+use crate::import::{self, Options, Sources};
+use crate::render::{self, Templates};
+use crate::secrets;
+
+pub fn run(args: &ImportArgs) -> Result<()> {
+    let config_path = args.config_path();
+    let secrets_path = secrets::path_for(config_path);
+    for path in [config_path, secrets_path.as_path()] {
+        if path.exists() {
+            return Err(Error::Usage(format!(
+                "{} already exists; import writes a new config and secrets file and never overwrites one \
+                 (choose another -c, or move the file away)",
+                path.display()
+            )));
+        }
+    }
+    let sources = Sources::read(&args.from)?;
+    let imported = import::import(&sources, &Options { domain: args.domain.clone() })?;
+
+    let env = Templates::Embedded.environment()?;
+    let text = env
+        .get_template("import/pangeo.yaml.j2")
+        .and_then(|t| {
+            t.render(minijinja::context! {
+                c => minijinja::Value::from(minijinja::value::Serde(&imported.config)),
+                from => args.from.display().to_string(),
+                file_name => source_name(config_path),
+            })
+        })
+        .map_err(|e| Error::Template { name: "import/pangeo.yaml.j2".into(), message: e.to_string() })?;
+    // The config must load and pass the rules as every command will read it; a version past
+    // EKS support is what the cluster runs, so it is a warning here (`upgrade` plans the way out).
+    let loaded = checked(config::load_str(config_path, &text)?, UPGRADE_TOLERATES)?;
+
+    let artifacts =
+        render::render(&loaded.config, &imported.secrets, &Templates::Embedded, &source_name(config_path))?;
+    let mut report = Vec::new();
+    for source in [&sources.cluster, &sources.daskhub, &sources.storageclass] {
+        let name = source.path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let Some(ours) = artifacts.iter().find(|a| a.file_name == name) else { continue };
+        let ours = crate::yaml::parse_single(&ours.text)
+            .map_err(|e| Error::Template { name: name.into(), message: e.message })?
+            .to_json();
+        report.push((
+            source.path.clone(),
+            compare::differences(&source.node.to_json(), &ours, &imported.masker),
+        ));
+    }
+
+    let secrets_file = secrets::encode(&secrets_path, &imported.secrets, None)?
+        .expect("a secrets file that does not exist is always written");
+    let mut staging = fsutil::Staging::new();
+    staging.add(&secrets_path, &secrets_file.bytes, true)?;
+    staging.add(config_path, text.as_bytes(), false)?;
+    staging.commit()?;
+
+    let mut err = anstream::stderr();
+    crate::diag::write_text(&mut err, &loaded.warnings).ok();
+    let _ = writeln!(err, "wrote {}", config_path.display());
+    let how = match &secrets_file.encrypted_for {
+        Some(r) => format!("encrypted with SOPS for {} (.sops.yaml)", r.join(", ")),
+        None => "mode 0600; keep it out of git".into(),
+    };
+    let _ = writeln!(
+        err,
+        "wrote {} ({how}): the hub's two tokens as they are, the shared password as its PBKDF2 hash only",
+        secrets_path.display()
+    );
+    let _ = writeln!(err, "\nchosen where the files are silent:");
+    for a in &imported.assumptions {
+        let _ = writeln!(err, "  {a}");
+    }
+    for (path, diffs) in &report {
+        write_differences(&mut err, path, diffs);
+    }
+    let c = config_path.display();
+    let _ = writeln!(
+        err,
+        "\nnext: pangeo-render values -c {c} && pangeo-render diff -c {c} && pangeo-render apply -c {c}\n  \
+         (the first apply takes the objects over from the kubectl field managers the walkthrough left)"
+    );
+    Ok(())
+}
+
+/// One file's differences, with why for the ones import makes on purpose.
+fn write_differences(out: &mut impl Write, path: &Path, diffs: &[Difference]) {
+    if diffs.is_empty() {
+        let _ = writeln!(out, "\n{}: the rendered file says the same", path.display());
+        return;
+    }
+    let _ = writeln!(out, "\n{}: what the rendered file does not carry over, or changes:", path.display());
+    for d in diffs {
+        let line = match (&d.change, &d.theirs, &d.ours) {
+            (Change::Dropped, Some(t), _) => format!("dropped {t}"),
+            (Change::Added, _, Some(o)) => format!("added {o}"),
+            (_, Some(t), Some(o)) => format!("{t} → {o}"),
+            _ => String::new(),
+        };
+        let why = why(&d.path).map(|w| format!(" ({w})")).unwrap_or_default();
+        let _ = writeln!(out, "  {}: {line}{why}", d.path);
+    }
+}
+
+/// Why import changes what it changes on purpose.
+fn why(path: &str) -> Option<&'static str> {
+    if import::PASSWORDS.iter().any(|p| path == p.join(".")) {
+        return Some("kept only as a PBKDF2 hash, in PangeoPasswordAuthenticator.password_hash");
+    }
+    Some(match path {
+        "jupyterhub.hub.config.JupyterHub.authenticator_class" => {
+            "pangeo-render's authenticator checks the hash, set by extraConfig.pangeoAuthenticator"
+        }
+        "jupyterhub.singleuser.extraEnv.DASK_GATEWAY__CLUSTER__OPTIONS__IMAGE" => {
+            "KubeSpawner formats env values, so the braces are doubled to reach the notebook as written"
+        }
+        "dask-gateway.gateway.extraConfig.optionHandler" => {
+            "the same options and bounds, from daskGateway.worker; pangeo-render's handler also limits workers"
+        }
+        p if p.starts_with("parameters.fsType") => {
+            "the deprecated spelling of csi.storage.k8s.io/fstype; StorageClass parameters cannot change \
+             in place, so the first apply asks for --recreate (volumes keep their class)"
+        }
+        _ => return None,
+    })
+}

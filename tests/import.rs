@@ -1,0 +1,115 @@
+//! `import`: the walkthrough's hand-edited files, filled in as its README says, become a config
+//! and a secrets file that render the same hub — the tokens kept, the password kept only as its
+//! hash, and everything the rendered files do not carry over listed. No cluster here; the
+//! takeover of the live objects is tested in `cluster_import.rs`.
+
+mod support;
+
+use std::fs;
+
+use support::Test;
+use support::walkthrough::{self, CERT};
+
+#[test]
+fn walkthrough_files_become_a_config_that_renders_the_same_secrets() {
+    let t = Test::new();
+    let filled = walkthrough::fill(&t.path("hand"), "1.34");
+    let out = t
+        .args(["import", "--from", "hand", "-c", "pangeo.yaml", "--domain", "hub.example.org"])
+        .stderr_contains("wrote pangeo.yaml")
+        .stderr_contains(
+            "jupyterhub.hub.config.DummyAuthenticator.password: dropped (sensitive value) (kept only as a PBKDF2 hash",
+        )
+        .stderr_contains("parameters.fsType: dropped \"ext4\"")
+        .stderr_contains("hub.allowedUsers: []")
+        .run();
+    for secret in [&filled.proxy_token, &filled.gateway_token, &filled.password] {
+        assert!(
+            !out.stderr.contains(secret.as_str()) && !out.stdout.contains(secret.as_str()),
+            "secret printed"
+        );
+    }
+    let config = fs::read_to_string(out.path("pangeo.yaml")).unwrap();
+    // JupyterHub read the walkthrough's 2G as 2 GiB: the config says so in Kubernetes units.
+    assert!(config.contains("memory: {guarantee: 2Gi, limit: 4Gi}"), "{config}");
+    assert!(config.contains("clusterAutoscaler: \"eksctl-cluster-autoscaler-role\""), "{config}");
+    assert!(config.contains("name: \"gp2\"") && config.contains(CERT), "{config}");
+    assert!(!config.contains(&filled.password));
+    assert!(!fs::read_to_string(out.path("pangeo.secrets.yaml")).unwrap().contains(&filled.password));
+    support::assert_mode(&out.path("pangeo.secrets.yaml"), 0o600);
+
+    let stored: serde_json::Value =
+        serde_saphyr::from_str(&fs::read_to_string(out.path("pangeo.secrets.yaml")).unwrap()).unwrap();
+    assert_eq!(stored["proxySecretToken"], filled.proxy_token.as_str());
+    assert_eq!(stored["daskGatewayApiToken"], filled.gateway_token.as_str());
+    let hash = stored["adminPasswordHash"].as_str().unwrap();
+    assert!(pangeo_render::secrets::password::verify(&filled.password, hash));
+
+    // The usual flow takes over: values renders the hub with the same tokens and the same roles.
+    let rendered = std::process::Command::new(assert_cmd::cargo::cargo_bin!("pangeo-render"))
+        .current_dir(out.dir.path())
+        .env("PANGEO_RENDER_TODAY", "2026-09-01")
+        .args(["values", "-c", "pangeo.yaml", "-o", "rendered"])
+        .output()
+        .unwrap();
+    assert!(rendered.status.success(), "{}", String::from_utf8_lossy(&rendered.stderr));
+    let daskhub = fs::read_to_string(out.path("rendered/daskhub.yaml")).unwrap();
+    assert!(daskhub.contains(&format!("secretToken: \"{}\"", filled.proxy_token)));
+    assert_eq!(daskhub.matches(filled.gateway_token.as_str()).count(), 2);
+    assert!(daskhub.contains("limit: \"4G\"") && daskhub.contains("guarantee: \"2G\""));
+    assert!(!daskhub.contains(&filled.password) && !daskhub.contains("DummyAuthenticator"));
+    support::assert_nowhere(&out.path("rendered"), &filled.password);
+    let autoscaler = fs::read_to_string(out.path("rendered/cluster-autoscaler.yaml")).unwrap();
+    assert!(autoscaler.contains("arn:aws:iam::123456789012:role/eksctl-cluster-autoscaler-role"));
+    let ebs = fs::read_to_string(out.path("rendered/aws-ebs-csi-driver.yaml")).unwrap();
+    assert!(ebs.contains("arn:aws:iam::123456789012:role/ebs-csi-driver-role"));
+    assert!(ebs.contains("602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/aws-ebs-csi-driver"));
+}
+
+#[test]
+fn the_issue_spelling_with_dash_o_writes_the_config_too() {
+    let t = Test::new();
+    walkthrough::fill(&t.path("hand"), "1.34");
+    let out = t.args(["import", "--from", "hand", "-o", "adopted.yaml", "--domain", "hub.example.org"]).run();
+    assert!(out.path("adopted.yaml").exists() && out.path("adopted.secrets.yaml").exists());
+}
+
+#[test]
+fn a_placeholder_left_in_is_an_error_at_its_line_and_nothing_is_written() {
+    let t = Test::new();
+    walkthrough::fill(&t.path("hand"), "1.34");
+    let daskhub = t.path("hand/daskhub.yaml");
+    let text = fs::read_to_string(&daskhub).unwrap().replace(&"3a".repeat(32), "<token-1>");
+    fs::write(&daskhub, text).unwrap();
+    let out = t
+        .args(["import", "--from", "hand", "-c", "pangeo.yaml", "--domain", "hub.example.org"])
+        .stderr_contains("hand/daskhub.yaml:18:18: error[PR003]: jupyterhub.proxy.secretToken: the walkthrough's placeholder is still here")
+        .stderr_contains("hint: import reads the files as they were deployed")
+        .expect_status(1)
+        .run();
+    assert!(!out.path("pangeo.yaml").exists() && !out.path("pangeo.secrets.yaml").exists());
+}
+
+#[test]
+fn without_a_domain_it_says_which_flag_gives_one() {
+    let t = Test::new();
+    walkthrough::fill(&t.path("hand"), "1.34");
+    t.args(["import", "--from", "hand"])
+        .stderr_contains("error[PR002]: jupyterhub.proxy.https.hosts: the hub's domain is not in this file")
+        .stderr_contains("hint: pass it: pangeo-render import --from DIR --domain hub.example.org")
+        .expect_status(1)
+        .run();
+}
+
+#[test]
+fn an_existing_config_or_secrets_file_is_never_overwritten() {
+    let t = Test::new().file("pangeo.secrets.yaml", "mine");
+    walkthrough::fill(&t.path("hand"), "1.34");
+    let out = t
+        .args(["import", "--from", "hand", "--domain", "hub.example.org"])
+        .stderr_contains("pangeo.secrets.yaml already exists; import writes a new config and secrets file and never overwrites one")
+        .expect_status(2)
+        .run();
+    assert_eq!(fs::read_to_string(out.path("pangeo.secrets.yaml")).unwrap(), "mine");
+    assert!(!out.path("pangeo.yaml").exists());
+}
