@@ -1789,3 +1789,201 @@ fn a_fleet_diffs_and_applies_each_deployment_and_reports_the_worst() {
     assert!(rows[4].contains("3 deployment(s): 1 ok, 0 with findings or differences, 2 failed"), "{table}");
     assert!(autoscaler_exists(&env) && record(&env).is_some());
 }
+
+/// A chart whose Deployment never becomes ready (this control plane runs no controllers), so
+/// `helm --wait` stays in its pending state until it is killed or times out.
+fn never_ready_chart(root: &Path) -> PathBuf {
+    let chart = root.join("never-ready");
+    fs::create_dir_all(chart.join("templates")).unwrap();
+    fs::write(chart.join("Chart.yaml"), "apiVersion: v2\nname: never-ready\nversion: 0.1.0\n").unwrap();
+    fs::write(
+        chart.join("templates/deployment.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}-never-ready\n\
+         spec:\n  selector: {matchLabels: {app: never-ready}}\n  template:\n    metadata: {labels: {app: never-ready}}\n\
+         \x20   spec: {containers: [{name: c, image: registry.invalid/none:1}]}\n",
+    )
+    .unwrap();
+    chart
+}
+
+impl Env {
+    /// Starts `helm ARGS… --wait` with the never-ready chart and kills it (SIGKILL, as a closed
+    /// laptop or a CI timeout would) once revision `rev` of `release` is stored as `status`.
+    fn kill_helm_midway(&self, args: &[&str], release: &str, rev: u32, status: &str) {
+        let chart = never_ready_chart(self.ws.root());
+        let mut child = self
+            .cluster
+            .helm()
+            .args(args)
+            .arg(release)
+            .arg(&chart)
+            .args(["--namespace", &self.ns, "--wait", "--timeout", "10m"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run helm");
+        let secret = format!("sh.helm.release.v1.{release}.v{rev}");
+        let mut seen = false;
+        for _ in 0..600 {
+            let out = self
+                .cluster
+                .kubectl()
+                .args(["-n", &self.ns, "get", "secret", &secret, "-o", "jsonpath={.metadata.labels.status}"])
+                .output()
+                .unwrap();
+            if String::from_utf8_lossy(&out.stdout) == status {
+                seen = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(seen, "helm never stored {secret} as {status}");
+    }
+
+    fn helm_ok(&self, args: &[&str]) {
+        let out = self.cluster.helm().args(args).stdin(Stdio::null()).output().unwrap();
+        assert!(out.status.success(), "helm {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// `apply --helm` with the built helm as `helm` on PATH.
+    fn apply_with_helm(&self) -> Out {
+        let bin = self.ws.root().join("bin");
+        if !bin.join("helm").exists() {
+            fs::create_dir_all(&bin).unwrap();
+            std::os::unix::fs::symlink(self.cluster.helm_path(), bin.join("helm")).unwrap();
+        }
+        let helm_env = self.cluster.helm();
+        self.run_as(&["apply", "--helm"], self.cluster.kubeconfig(), |c| {
+            c.env("PATH", format!("{}:/usr/bin:/bin", bin.display()));
+            for (k, v) in helm_env.get_envs() {
+                if let Some(v) = v {
+                    c.env(k, v);
+                }
+            }
+        })
+    }
+}
+
+fn release_report(report: &Value, name: &str) -> Value {
+    report["releases"].as_array().unwrap().iter().find(|x| x["name"] == name).unwrap().clone()
+}
+
+#[test]
+fn releases_left_pending_or_failed_are_reported_and_stop_apply_helm_until_the_fix_is_run() {
+    let Some(env) = Env::new("stuck") else { return };
+    env.values();
+    env.helm_install();
+    let ns = env.ns.clone();
+
+    // A killed `helm upgrade`: revision 2 stays pending-upgrade; revision 1 is still deployed.
+    env.kill_helm_midway(&["upgrade"], "daskhub", 2, "pending-upgrade");
+    // A killed first install of the other release: nothing was ever deployed.
+    env.helm_ok(&["uninstall", "aws-ebs-csi-driver", "--namespace", &ns]);
+    env.kill_helm_midway(&["install"], "aws-ebs-csi-driver", 1, "pending-install");
+
+    let out = env.run(&["diff"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    let rollback = format!("helm rollback daskhub 1 --namespace {ns}");
+    let uninstall = format!("helm uninstall aws-ebs-csi-driver --namespace {ns}");
+    assert!(
+        out.stdout.contains(&format!(
+            "Helm release daskhub (namespace {ns}): its newest revision 2 is pending-upgrade (last deployed: revision 1"
+        )) && out.stdout.contains(&format!("`{rollback}`")),
+        "{}",
+        out.all()
+    );
+    assert!(out.stdout.contains("newest revision 1 is pending-install") && out.stdout.contains(&uninstall));
+    let report = env.run(&["diff", "-o", "json"]).json();
+    let daskhub = release_report(&report, "daskhub");
+    assert_eq!(
+        (&daskhub["state"], &daskhub["status"], &daskhub["revision"], &daskhub["deployedRevision"]),
+        (&"not-deployed".into(), &"pending-upgrade".into(), &2.into(), &1.into()),
+        "{daskhub}"
+    );
+
+    // apply --helm stops before it applies anything, naming both releases and their fixes.
+    let out = env.apply_with_helm();
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("nothing was applied: helm cannot upgrade"), "{}", out.all());
+    assert!(out.stderr.contains(&rollback) && out.stderr.contains(&uninstall), "{}", out.all());
+    assert!(!out.stdout.contains("created") && !out.stdout.contains("running: helm"), "{}", out.all());
+    let sa = env
+        .cluster
+        .kubectl()
+        .args(["-n", "kube-system", "get", "serviceaccount", "cluster-autoscaler"])
+        .output();
+    assert!(!sa.unwrap().status.success(), "objects were applied although helm could not run");
+
+    // The printed fixes, run as printed, make the releases upgradable again.
+    let run_fix = |cmd: &str| {
+        let words: Vec<&str> = cmd.split(' ').skip(1).collect();
+        env.helm_ok(&words);
+    };
+    run_fix(&rollback);
+    run_fix(&uninstall);
+    let report = env.run(&["diff", "-o", "json"]).json();
+    assert_eq!(release_report(&report, "daskhub")["state"], "same", "{report}");
+    assert_eq!(release_report(&report, "aws-ebs-csi-driver")["state"], "not-installed", "{report}");
+
+    // A failed upgrade (helm gave up waiting) is reported the same way, with its own fix.
+    let failed = env
+        .cluster
+        .helm()
+        .args(["upgrade", "daskhub"])
+        .arg(never_ready_chart(env.ws.root()))
+        .args(["--namespace", &ns, "--wait", "--timeout", "1s"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!failed.status.success(), "the never-ready chart became ready");
+    let report = env.run(&["diff", "-o", "json"]).json();
+    let daskhub = release_report(&report, "daskhub");
+    assert_eq!((&daskhub["state"], &daskhub["status"]), (&"not-deployed".into(), &"failed".into()));
+    let fix = daskhub["fix"].as_str().unwrap();
+    let rollback = format!("helm rollback daskhub 3 --namespace {ns}");
+    assert!(fix.contains(&format!("`{rollback}`")), "{fix}");
+    run_fix(&rollback);
+    let report = env.run(&["diff", "-o", "json"]).json();
+    assert_eq!(release_report(&report, "daskhub")["state"], "same", "{report}");
+}
+
+#[test]
+fn a_corrupt_or_foreign_ca_in_the_kubeconfig_is_named_as_such() {
+    use base64::Engine;
+    let Some(env) = Env::new("ca-data") else { return };
+    let admin = fs::read_to_string(env.cluster.kubeconfig()).unwrap();
+    let ca_b64 = admin
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("certificate-authority-data: "))
+        .expect("the test kubeconfig has certificate-authority-data")
+        .to_string();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let pem = String::from_utf8(b64.decode(&ca_b64).unwrap()).unwrap();
+    // Flip characters in the middle of the certificate's base64 body.
+    let mut corrupt = pem.clone().into_bytes();
+    let mid = pem.find("-----\n").unwrap() + 6 + 40;
+    for b in &mut corrupt[mid..mid + 8] {
+        *b = if *b == b'A' { b'B' } else { b'A' };
+    }
+    let foreign =
+        fs::read(env.cluster.dir().join("certs/client-ca.crt")).expect("the test cluster's client CA");
+    let cases: [(&str, Vec<u8>, &str); 3] = [
+        ("corrupt", corrupt, "certificate-authority-data"),
+        ("not PEM", b"not a certificate at all\n".to_vec(), "holds no PEM certificate"),
+        ("another cluster's", foreign, "is not signed by the certificate authority in the kubeconfig"),
+    ];
+    for (what, data, expected) in cases {
+        let kc = env.ws.root().join(format!("kubeconfig-{}", what.replace(' ', "-")));
+        fs::write(&kc, admin.replace(&ca_b64, &b64.encode(&data))).unwrap();
+        for cmd in ["diff", "apply"] {
+            let out = env.run_as(&[cmd], &kc, |_| {});
+            assert_eq!(out.code, 2, "{what} {cmd}: {}", out.all());
+            assert!(out.stderr.contains(expected), "{what} {cmd}: {}", out.all());
+            assert!(out.stderr.contains("certificate-authority-data"), "{what} {cmd}: {}", out.all());
+            assert!(out.stderr.contains("aws eks update-kubeconfig"), "{what} {cmd}: {}", out.all());
+        }
+    }
+}
