@@ -1176,15 +1176,19 @@ impl Env {
     }
 
     /// `pangeo-render ARGS` with the built helm as `helm` on PATH (and helm's own state dirs).
+    /// The values (tokens, password hash) go to helm on its stdin, never to a temporary file:
+    /// TMPDIR names a plain file here, so creating anything in it fails.
     fn run_with_helm(&self, args: &[&str]) -> Out {
         let bin = self.ws.root().join("helm-bin");
         if !bin.exists() {
             fs::create_dir_all(&bin).unwrap();
             std::os::unix::fs::symlink(self.cluster.helm_path(), bin.join("helm")).unwrap();
         }
+        let tmp = self.ws.root().join("not-a-folder");
+        fs::write(&tmp, "").unwrap();
         let helm_env = self.cluster.helm();
         self.run_as(args, self.cluster.kubeconfig(), |c| {
-            c.env("PATH", format!("{}:/usr/bin:/bin", bin.display()));
+            c.env("PATH", format!("{}:/usr/bin:/bin", bin.display())).env("TMPDIR", &tmp);
             for (k, v) in helm_env.get_envs() {
                 if let Some(v) = v {
                     c.env(k, v);
@@ -1257,8 +1261,10 @@ fn charts_are_pinned_and_another_chart_version_is_a_difference() {
     );
     assert!(
         out.stdout.contains(&format!(
-            "running: helm upgrade --install daskhub {} --namespace",
-            hub_chart().display()
+            "running: helm upgrade --install daskhub {} --namespace {} --create-namespace --kubeconfig {} --values -",
+            hub_chart().display(),
+            env.ns,
+            env.cluster.kubeconfig().display()
         )),
         "{}",
         out.all()

@@ -125,6 +125,8 @@ fn an_upper_case_token_is_refused_by_validate_as_by_values() {
         .mode("pangeo.secrets.yaml", 0o600)
         .args(["values", "-c", "pangeo.yaml", "-o", "rendered"])
         .run_any();
-    assert_ne!(values.status, 0, "values accepted the token validate refuses:\n{}", values.stderr);
-    assert!(values.stderr.contains("proxySecretToken"), "{}", values.stderr);
+    // The same verdict, word for word, and the same exit code.
+    assert_eq!(values.status, 1, "values accepted the token validate refuses:\n{}", values.stderr);
+    let verdict = out.stderr.lines().find(|l| l.contains("error[PR015]")).unwrap();
+    assert!(values.stderr.contains(verdict), "{verdict}\n{}", values.stderr);
 }

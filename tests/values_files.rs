@@ -279,9 +279,17 @@ fn a_short_token_is_repaired_by_the_rotation_the_error_suggests() {
     let hash = secrets_line(&ws, "adminPasswordHash");
     edit_secrets(&ws, "proxySecretToken", Some("proxySecretToken: \"abc123\""));
     let out = run(&mut ws.values());
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("proxySecretToken: must be 64 lower-case hex characters"), "{}", out.stderr);
-    let fix = quoted_command(&out.stderr, "replace both tokens with");
+    // The verdict `validate` gives for the file: the rule, the line, the key, never the value.
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "pangeo.secrets.yaml:5:19: error[PR015]: proxySecretToken: the token is not 64 lower-case hexadecimal characters (it has 6 characters)"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("abc123"), "{}", out.stderr);
+    let fix = quoted_command(&out.stderr, "or let");
     let fixed = run_suggestion(&ws, &fix, None);
     assert_eq!(fixed.code, 0, "`{fix}` failed:\n{}", fixed.stderr);
     let token = secrets_line(&ws, "proxySecretToken");
@@ -290,7 +298,11 @@ fn a_short_token_is_repaired_by_the_rotation_the_error_suggests() {
     // An upper-case token is refused the same way.
     edit_secrets(&ws, "daskGatewayApiToken", Some(&format!("daskGatewayApiToken: \"{}\"", "AB".repeat(32))));
     let out = run(&mut ws.values());
-    assert!(out.stderr.contains("daskGatewayApiToken: must be 64 lower-case"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("error[PR015]: daskGatewayApiToken: the token is not 64 lower-case"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -301,13 +313,17 @@ fn a_weak_hash_is_repaired_by_the_rotation_the_error_suggests() {
     let weak = pangeo_render::secrets::password::hash_with("weak-but-long", &[1u8; 16], 1000);
     edit_secrets(&ws, "adminPasswordHash", Some(&format!("adminPasswordHash: \"{weak}\"")));
     let out = run(&mut ws.values());
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("adminPasswordHash: 1000 iterations is below the minimum"), "{}", out.stderr);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("error[PR016]: adminPasswordHash: the admin password hash is not usable: 1000 iterations is below the minimum"),
+        "{}",
+        out.stderr
+    );
     // Both suggested ways work: the generated password, and one of the user's own.
-    let generated = quoted_command(&out.stderr, "set a new password with");
+    let generated = quoted_command(&out.stderr, "a generated one with");
     assert_eq!(generated, "pangeo-render values --rotate password");
-    let own = format!("{generated} --admin-password-stdin");
-    assert!(out.stderr.contains("`--admin-password-stdin`"), "{}", out.stderr);
+    let own = quoted_command(&out.stderr, "your own with");
+    assert_eq!(own, "pangeo-render values --rotate password --admin-password-stdin");
     let fixed = run_suggestion(&ws, &own, Some("a-new-Passw0rd\n"));
     assert_eq!(fixed.code, 0, "`{own}` failed:\n{}", fixed.stderr);
     let line = secrets_line(&ws, "adminPasswordHash");

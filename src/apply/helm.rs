@@ -1,6 +1,6 @@
 //! The Helm step of `apply`: the deployment's releases, the `helm upgrade --install` command for
-//! each (printed for the user, or run with `--helm` on a private temporary values file), and
-//! helm's output masked.
+//! each (printed for the user, or run with `--helm`, the values handed to helm on its stdin so
+//! that they never touch the disk), and helm's output masked.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -83,6 +83,7 @@ pub async fn helm_blockers(
 }
 
 /// `helm upgrade --install …` arguments (without the program name).
+/// `values` is a path, or `-` for helm to read them from its stdin.
 pub fn helm_args(r: &HelmRelease, values: &Path, cluster: &ClusterArgs, dry_run: bool) -> Vec<String> {
     let mut args: Vec<String> =
         vec!["upgrade".into(), "--install".into(), r.name.clone(), r.chart.helm_arg()];
@@ -170,7 +171,9 @@ pub fn print_helm_commands(
     }
 }
 
-/// Runs helm for each release with its values in a private temporary file. Output is masked.
+/// Runs helm for each release, its values on helm's stdin (`--values -`): the values hold the
+/// tokens and the password hash, and a temporary file would leave them on disk if we were killed.
+/// Output is masked.
 pub fn run_helm(
     helm: &Path,
     releases: &[HelmRelease],
@@ -179,18 +182,11 @@ pub fn run_helm(
     masker: &Masker,
     out: &mut impl Write,
 ) -> Result<()> {
-    let dir = tempfile::Builder::new()
-        .prefix("pangeo-render-helm-")
-        .tempdir()
-        .map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let mut installed: Vec<String> = Vec::new();
     for r in releases {
-        let values = dir.path().join(r.values_file);
-        crate::fsutil::write_atomic(&values, r.values_text.as_bytes(), true)?;
-        let args = helm_args(r, &values, cluster, dry_run);
+        let args = helm_args(r, Path::new("-"), cluster, dry_run);
         let _ = writeln!(out, "running: {}", command_line("helm", &args));
-        let result = Command::new(helm).args(&args).stdin(std::process::Stdio::null()).output();
-        let _ = std::fs::remove_file(&values);
+        let result = run_with_stdin(helm, &args, r.values_text.as_bytes());
         let output = result.map_err(|e| Error::Cluster(format!("cannot run {}: {e}", helm.display())))?;
         let stdout = masker.text(&String::from_utf8_lossy(&output.stdout));
         let stderr = masker.text(&String::from_utf8_lossy(&output.stderr));
@@ -210,6 +206,28 @@ pub fn run_helm(
         installed.push(format!("{} (namespace {})", r.name, r.namespace));
     }
     Ok(())
+}
+
+/// Runs `program ARGS`, writing `input` to its stdin from another thread (so that a child
+/// which writes before it has read everything cannot deadlock us), and collects its output.
+fn run_with_stdin(program: &Path, args: &[String], input: &[u8]) -> std::io::Result<std::process::Output> {
+    use std::process::Stdio;
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let input = input.to_vec();
+    // A child that exits without reading (a bad flag) closes the pipe: that write error is not
+    // ours to report, its exit status and stderr say what went wrong.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let output = child.wait_with_output();
+    let _ = writer.join();
+    output
 }
 
 #[cfg(test)]

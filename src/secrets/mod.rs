@@ -20,8 +20,10 @@ pub mod sops;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+use crate::diag::{Diagnostic, ids};
 use crate::error::{Error, Result};
 use crate::fsutil;
+use crate::yaml::Pos;
 
 pub const API_VERSION: &str = "pangeo-render/v1alpha1";
 
@@ -165,17 +167,61 @@ fn check_private(_: &Path) -> Result<()> {
     Ok(())
 }
 
-const ROTATE_TOKENS: &str = "replace both tokens with `pangeo-render values --rotate tokens`";
-const ROTATE_PASSWORD: &str = "set a new password with `pangeo-render values --rotate password` (generated) or `--admin-password-stdin`";
+// PR015 and PR016 in one wording for every command: `validate`'s rules (validate/rules/tokens.rs)
+// and the loader below build their diagnostics from these.
 
-fn token_problem(a: &str, b: &str) -> Option<(&'static str, &'static str)> {
-    if !is_token(a) {
-        return Some(("proxySecretToken", "must be 64 lower-case hex characters"));
-    }
-    if !is_token(b) {
-        return Some(("daskGatewayApiToken", "must be 64 lower-case hex characters"));
-    }
-    (a == b).then_some(("daskGatewayApiToken", "must differ from proxySecretToken"))
+/// What is wrong with a token that is not one `values` would generate.
+pub fn token_defect(token: &str) -> String {
+    format!(
+        "the token is not 64 lower-case hexadecimal characters (it has {} characters)",
+        token.chars().count()
+    )
+}
+pub const TOKEN_HINT: &str =
+    "generate one with `openssl rand -hex 32`, or let `pangeo-render values --rotate tokens` do it";
+pub const SAME_TOKEN: &str = "the Dask Gateway API token is the same as proxy.secretToken";
+pub const SAME_TOKEN_HINT: &str =
+    "use a different random token for each purpose (`pangeo-render values --rotate tokens`)";
+
+/// What is wrong with a stored password hash, from [`password::parse`]'s error.
+pub fn hash_defect(why: impl std::fmt::Display) -> String {
+    format!("the admin password hash is not usable: {why}")
+}
+pub const HASH_HINT: &str = "set the password again: a generated one with `pangeo-render values --rotate password`, or your own with `pangeo-render values --rotate password --admin-password-stdin`";
+
+/// A token problem of the secrets file as the diagnostic `validate` gives for it (rule, line,
+/// key), so that `values`, `diff` and `apply` refuse it with the same verdict and exit code.
+fn token_problem(path: &Path, a: &str, b: &str) -> Option<Error> {
+    let problem = if !is_token(a) {
+        ("proxySecretToken", token_defect(a), TOKEN_HINT)
+    } else if !is_token(b) {
+        ("daskGatewayApiToken", token_defect(b), TOKEN_HINT)
+    } else if a == b {
+        ("daskGatewayApiToken", SAME_TOKEN.to_string(), SAME_TOKEN_HINT)
+    } else {
+        return None;
+    };
+    let (key, message, hint) = problem;
+    Some(invalid(path, ids::TOKENS, key, message, hint))
+}
+
+fn invalid(path: &Path, id: &'static str, key: &str, message: String, hint: &str) -> Error {
+    Error::Invalid(vec![Diagnostic::error(id, path, key_position(path, key), message).field(key).hint(hint)])
+}
+
+/// Where `key`'s value starts in the file (plaintext or SOPS: both keep the keys readable), as
+/// YAML positions count: from 1. The file is read again only on this error path.
+fn key_position(path: &Path, key: &str) -> Pos {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let prefix = format!("{key}:");
+    text.lines()
+        .enumerate()
+        .find_map(|(i, line)| {
+            let rest = line.strip_prefix(&prefix)?;
+            let col = prefix.len() + rest.len() - rest.trim_start().len() + 1;
+            Some(Pos { line: i as u32 + 1, col: col as u32 })
+        })
+        .unwrap_or(Pos { line: 1, col: 1 })
 }
 
 impl Stored {
@@ -191,11 +237,11 @@ impl Stored {
         let proxy = self.proxy_secret_token.ok_or_else(|| missing("proxySecretToken"))?;
         let gateway = self.dask_gateway_api_token.ok_or_else(|| missing("daskGatewayApiToken"))?;
         let hash = self.admin_password_hash.ok_or_else(|| missing("adminPasswordHash"))?;
-        if let Some((key, why)) = token_problem(&proxy, &gateway) {
-            return Err(bad(format!("{key}: {why}; {ROTATE_TOKENS}")));
+        if let Some(e) = token_problem(path, &proxy, &gateway) {
+            return Err(e);
         }
         if let Err(e) = password::parse(&hash) {
-            return Err(bad(format!("adminPasswordHash: {e}; {ROTATE_PASSWORD}")));
+            return Err(invalid(path, ids::PASSWORD_HASH, "adminPasswordHash", hash_defect(e), HASH_HINT));
         }
         Ok(Secrets {
             api_version: API_VERSION.into(),
@@ -226,7 +272,6 @@ pub fn resolve(
         changes.created = true;
         Stored::default()
     });
-    let bad = |message: String| Error::Io { path: path.to_path_buf(), message };
 
     let rotate_tokens = rotate.contains(&Rotate::Tokens) && !changes.created;
     let (mut proxy, gateway) = match (rotate_tokens, stored.proxy_secret_token, stored.dask_gateway_api_token)
@@ -249,8 +294,8 @@ pub fn resolve(
     };
     // Fresh tokens are always well-formed: only stored ones can be reported here, and the
     // advice (rotate both) replaces them.
-    if let Some((key, why)) = token_problem(&proxy, &gateway) {
-        return Err(bad(format!("{key}: {why}; {ROTATE_TOKENS}")));
+    if let Some(e) = token_problem(path, &proxy, &gateway) {
+        return Err(e);
     }
     while proxy == gateway {
         proxy = token();
@@ -274,7 +319,13 @@ pub fn resolve(
         }
         (None, Some(h)) => {
             if let Err(e) = password::parse(&h) {
-                return Err(bad(format!("adminPasswordHash: {e}; {ROTATE_PASSWORD}")));
+                return Err(invalid(
+                    path,
+                    ids::PASSWORD_HASH,
+                    "adminPasswordHash",
+                    hash_defect(e),
+                    HASH_HINT,
+                ));
             }
             h
         }

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use crate::diag::Diagnostic;
 use crate::diag::ids;
-use crate::secrets::password;
+use crate::secrets::{self, password};
 use crate::validate::facts::{Fact, Reader};
 use crate::validate::rules::Deployment;
 use crate::validate::rules::placeholders::is_placeholder;
@@ -45,10 +45,7 @@ fn tokens(proxy: &Token, hub_api: &Token, gateway_api: &Token, out: &mut Vec<Dia
     let all = [proxy, hub_api, gateway_api];
     for t in all.into_iter().flatten() {
         if !is_token(&t.value) && !is_placeholder(&t.value) {
-            out.push(
-                t.error(ids::TOKENS, format!("the token is not 64 lower-case hexadecimal characters (it has {} characters)", t.value.chars().count()))
-                    .hint("generate one with `openssl rand -hex 32`, or let `pangeo-render values --rotate tokens` do it"),
-            );
+            out.push(t.error(ids::TOKENS, secrets::token_defect(&t.value)).hint(secrets::TOKEN_HINT));
         }
     }
     if let (Some(a), Some(b)) = (hub_api, gateway_api)
@@ -62,10 +59,7 @@ fn tokens(proxy: &Token, hub_api: &Token, gateway_api: &Token, out: &mut Vec<Dia
     if let Some(p) = proxy {
         for api in [hub_api, gateway_api].into_iter().flatten() {
             if api.value == p.value && !is_placeholder(&p.value) {
-                out.push(
-                    api.error(ids::TOKENS, "the Dask Gateway API token is the same as proxy.secretToken")
-                        .hint("use a different random token for each purpose (`pangeo-render values --rotate tokens`)"),
-                );
+                out.push(api.error(ids::TOKENS, secrets::SAME_TOKEN).hint(secrets::SAME_TOKEN_HINT));
                 break;
             }
         }
@@ -77,10 +71,7 @@ fn password_hash(hash: &Fact<String>, out: &mut Vec<Diagnostic>) {
         return;
     }
     if let Err(e) = password::parse(&hash.value) {
-        out.push(
-            hash.error(ids::PASSWORD_HASH, format!("the admin password hash is not usable: {e}"))
-                .hint("set the password again with `pangeo-render values --rotate password` (or --admin-password-stdin)"),
-        );
+        out.push(hash.error(ids::PASSWORD_HASH, secrets::hash_defect(e)).hint(secrets::HASH_HINT));
     }
 }
 
