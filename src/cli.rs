@@ -139,6 +139,11 @@ pub struct ValidateArgs {
     /// The one config of this run (set from --config).
     #[arg(skip)]
     pub config: Option<PathBuf>,
+    /// The files of this deployment that were not named, read as context; `None`: the named
+    /// files' neighbours. A fleet names them (the config's secrets file): the other configs in
+    /// its folder are other deployments.
+    #[arg(skip)]
+    pub context: Option<Vec<PathBuf>>,
     /// How many deployments of a fleet run at once (default: the number of CPUs).
     #[arg(short, long)]
     pub jobs: Option<usize>,

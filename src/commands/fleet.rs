@@ -96,6 +96,10 @@ pub fn validate(args: &ValidateArgs) -> Result<i32> {
         capture(config, json, |out, err, o| {
             let mut one = args.clone();
             one.config = Some(config.to_path_buf());
+            // Its own secrets file is this deployment's context; the folder's other configs are
+            // other deployments (and reading them all for each would make a fleet quadratic).
+            one.context =
+                Some(vec![crate::secrets::path_for(config)].into_iter().filter(|p| p.is_file()).collect());
             // Each PATH holds one folder per deployment, as `values -c FOLDER -o PATH` writes.
             one.paths = args
                 .paths

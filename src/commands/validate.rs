@@ -51,8 +51,9 @@ pub fn run(args: &ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
     // Files of the same deployment that were not named: read quietly, used as context only.
     let mut named: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
     named.extend(args.config.as_deref());
+    let neighbours = args.context.clone().unwrap_or_else(|| siblings(&named));
     let context: Vec<(PathBuf, String)> =
-        siblings(&named).into_iter().filter_map(|p| quiet_read(&p).map(|t| (p, t))).collect();
+        neighbours.into_iter().filter_map(|p| quiet_read(&p).map(|t| (p, t))).collect();
 
     let config = config_file.as_ref().map(|(path, text)| Input { path, text });
     let inputs: Vec<Input> = texts.iter().map(|(path, text)| Input { path, text }).collect();
