@@ -1,10 +1,11 @@
 //! The command line: clap definitions only. Each subcommand's work lives in `commands/`.
 
-use clap::{Args, Parser, Subcommand};
+use clap::builder::{PossibleValue, TypedValueParser};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::diag::Format;
+use crate::diag::Output;
 use crate::secrets::Rotate;
 
 #[derive(Debug, Parser)]
@@ -12,7 +13,8 @@ use crate::secrets::Rotate;
     name = "pangeo-render",
     version,
     about = "Render, validate, diff and apply a Pangeo (JupyterHub + Dask Gateway) deployment on Amazon EKS from one config file",
-    propagate_version = true
+    propagate_version = true,
+    after_help = "Run `pangeo-render COMMAND --help` for a command's flags and examples."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -22,26 +24,79 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write a starter config with the walkthrough's defaults.
+    #[command(after_help = examples::INIT)]
     Init(InitArgs),
     /// Render every artifact (eksctl cluster.yaml, DaskHub and EBS CSI values, StorageClass, Cluster Autoscaler) into a directory.
+    #[command(after_help = examples::VALUES)]
     Values(ValuesArgs),
     /// Check the config and rendered or hand-edited artifacts: schemas and cross-file rules.
+    #[command(after_help = examples::VALIDATE)]
     Validate(ValidateArgs),
     /// Show what `apply` would change in the live cluster (server-side apply dry-run).
+    #[command(after_help = examples::DIFF)]
     Diff(DiffArgs),
     /// Apply the Kubernetes objects with server-side apply.
+    #[command(after_help = examples::APPLY)]
     Apply(ApplyArgs),
     /// Plan the move to the next Kubernetes minor on EKS (or, with --chart, to another chart target); changes nothing.
+    #[command(after_help = examples::UPGRADE)]
     Upgrade(UpgradeArgs),
     /// Adopt a hub built by hand with the walkthrough: its files become a config and a secrets file.
+    #[command(after_help = examples::IMPORT)]
     Import(ImportArgs),
+    /// Print the config's JSON Schema (for editors and other validators), or that of the -o documents.
+    #[command(after_help = examples::SCHEMA)]
+    Schema(SchemaArgs),
+    /// Print a shell completion script.
+    #[command(after_help = examples::COMPLETIONS)]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one page per command into a directory.
+    #[command(after_help = examples::MAN)]
+    Man(ManArgs),
+}
+
+/// What `-o` names for `init` and `values`: an output format, or — in scripts written before
+/// `-o` meant a format everywhere — the file or directory to write.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OutputOrPath {
+    Format(Output),
+    Path(PathBuf),
+}
+
+/// Parses `-o` for `init` and `values`: a format word, else a path (kept for old scripts). Its
+/// possible values are the formats only, so help and completions show the current meaning.
+#[derive(Clone, Copy, Debug)]
+pub struct OutputOrPathParser;
+
+impl TypedValueParser for OutputOrPathParser {
+    type Value = OutputOrPath;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<OutputOrPath, clap::Error> {
+        let text = value.to_string_lossy();
+        Ok(match Output::from_str(&text, false) {
+            Ok(format) => OutputOrPath::Format(format),
+            Err(_) => OutputOrPath::Path(PathBuf::from(value)),
+        })
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(Output::value_variants().iter().filter_map(ValueEnum::to_possible_value)))
+    }
 }
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Where to write the config.
-    #[arg(short, long, default_value = "pangeo.yaml")]
-    pub output: PathBuf,
+    /// Where to write the config [default: pangeo.yaml]; `-` prints it to stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Output format of the report (text on stderr, or a document on stdout).
+    #[arg(short, long, value_name = "FORMAT", value_parser = OutputOrPathParser)]
+    pub output: Option<OutputOrPath>,
     /// EKS cluster name (letters, digits and '-', starting with a letter).
     #[arg(long)]
     pub name: String,
@@ -79,9 +134,13 @@ pub struct ValuesArgs {
     /// How many deployments of a fleet run at once (default: the number of CPUs).
     #[arg(short, long)]
     pub jobs: Option<usize>,
-    /// Directory to write the artifacts into (created if missing); a fleet writes DIR/CONFIG-STEM/.
-    #[arg(short, long, default_value = "rendered")]
-    pub output: PathBuf,
+    /// Directory to write the artifacts into (created if missing) [default: rendered]; a fleet
+    /// writes DIR/CONFIG-STEM/.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// Output format of the report (text on stderr, or a document on stdout).
+    #[arg(short, long, value_name = "FORMAT", value_parser = OutputOrPathParser)]
+    pub output: Option<OutputOrPath>,
     /// Render from this directory of templates instead of the built-in ones.
     #[arg(long)]
     pub charts: Option<PathBuf>,
@@ -133,7 +192,7 @@ impl ValuesArgs {
 pub struct ValidateArgs {
     /// The config file; when given, artifacts are also checked against it. Repeat it, or name a
     /// folder of configs, for a fleet: each config is checked with DIR/CONFIG-STEM/ of each PATH
-    /// (where `values -c FOLDER -o DIR` writes).
+    /// (where `values -c FOLDER --output-dir DIR` writes).
     #[arg(short = 'c', long = "config", value_name = "CONFIG")]
     pub configs: Vec<PathBuf>,
     /// The one config of this run (set from --config).
@@ -149,9 +208,12 @@ pub struct ValidateArgs {
     pub jobs: Option<usize>,
     /// Files to check: config, eksctl cluster.yaml, DaskHub or EBS CSI values, Kubernetes manifests.
     pub paths: Vec<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Output format: text (on stderr), json or yaml (on stdout).
+    #[arg(short, long, value_enum, value_name = "FORMAT", default_value_t = Output::Text)]
+    pub output: Output,
+    /// Deprecated spelling of `-o/--output`.
+    #[arg(long, value_enum, hide = true, conflicts_with = "output")]
+    pub format: Option<Output>,
     /// Treat warnings as errors.
     #[arg(long)]
     pub strict: bool,
@@ -231,9 +293,9 @@ pub fn limit(d: Duration) -> Option<Duration> {
 pub struct DiffArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
-    /// Output format: unified diff text, or JSON.
-    #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Output format: unified diff text, json or yaml.
+    #[arg(short, long, value_enum, value_name = "FORMAT", default_value_t = Output::Text)]
+    pub output: Output,
     /// The helm binary for the object-level preview of releases that differ (default: helm on PATH).
     #[arg(long, value_name = "PATH")]
     pub helm: Option<PathBuf>,
@@ -293,14 +355,193 @@ pub struct UpgradeArgs {
     /// Render from this directory of templates instead of the built-in ones (for --chart).
     #[arg(long)]
     pub charts: Option<PathBuf>,
-    /// Output format.
-    #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Output format: text, json or yaml.
+    #[arg(short, long, value_enum, value_name = "FORMAT", default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Which schema.
+    #[arg(value_enum, default_value_t = SchemaName::Config)]
+    pub name: SchemaName,
+    /// Output format: json (text is the same) or yaml.
+    #[arg(short, long, value_enum, value_name = "FORMAT", default_value_t = Output::Json)]
+    pub output: Output,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SchemaName {
+    /// The config file (kind PangeoDeployment).
+    Config,
+    /// The documents `-o json|yaml` prints (ValidationReport, DiffReport, ValuesReport, InitReport).
+    Output,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write pangeo-render.1 and one page per command (pangeo-render-init.1, …) here instead.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+}
+
+/// The examples that end each command's `--help`. Every line that starts with `pangeo-render`
+/// is parsed by the tests below, so an example cannot drift from the flags.
+mod examples {
+    pub const INIT: &str = "\
+Examples:
+  # A config for us-west-2 in ./pangeo.yaml
+  pangeo-render init --name pangeo --region us-west-2 --domain hub.example.org \\
+    --kms-key-arn arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab \\
+    --certificate-arn arn:aws:acm:us-west-2:123456789012:certificate/12345678-1234-1234-1234-123456789012
+
+  # The same on stdout, on Kubernetes 1.34, with two admins
+  pangeo-render init -c - --name pangeo --region us-west-2 --domain hub.example.org \\
+    --kms-key-arn arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab \\
+    --certificate-arn arn:aws:acm:us-west-2:123456789012:certificate/12345678-1234-1234-1234-123456789012 \\
+    --kubernetes-version 1.34 --admin-user alice --admin-user bob";
+
+    pub const IMPORT: &str = "\
+Examples:
+  # The walkthrough's cluster.yaml, daskhub.yaml and storageclass.yaml become ./pangeo.yaml
+  pangeo-render import --from walkthrough/
+
+  # Elsewhere, naming the hub when daskhub.yaml has no jupyterhub.proxy.https.hosts
+  pangeo-render import --from walkthrough/ -c hub/pangeo.yaml --domain hub.example.org";
+
+    pub const VALUES: &str = "\
+Examples:
+  # Render into ./rendered (secrets are generated on the first run)
+  pangeo-render values -c pangeo.yaml
+
+  # Choose the admin password, render elsewhere
+  pangeo-render values -c pangeo.yaml --output-dir deploy/rendered --admin-password-stdin
+
+  # New tokens on purpose, and a machine-readable list of what was written
+  pangeo-render values -c pangeo.yaml --rotate tokens -o json";
+
+    pub const VALIDATE: &str = "\
+Examples:
+  # The config and everything rendered from it
+  pangeo-render validate -c pangeo.yaml rendered/
+
+  # Hand-edited files, failing on warnings too
+  pangeo-render validate --strict rendered/daskhub.yaml rendered/cluster.yaml
+
+  # A report for CI
+  pangeo-render validate -c pangeo.yaml -o json";
+
+    pub const DIFF: &str = "\
+Examples:
+  # The current kubeconfig context
+  pangeo-render diff -c pangeo.yaml
+
+  # Another kubeconfig and context, as JSON
+  pangeo-render diff -c pangeo.yaml --kubeconfig ~/.kube/eks --context pangeo -o json";
+
+    pub const APPLY: &str = "\
+Examples:
+  # Check everything with the server, change nothing
+  pangeo-render apply -c pangeo.yaml --dry-run
+
+  # Apply, then install or upgrade the Helm releases too
+  pangeo-render apply -c pangeo.yaml --helm
+
+  # Take over fields kubectl edit changed
+  pangeo-render apply -c pangeo.yaml --force-conflicts";
+
+    pub const UPGRADE: &str = "\
+Examples:
+  # What moving to the next Kubernetes minor takes: dates, cost, ordered commands
+  pangeo-render upgrade -c pangeo.yaml
+
+  # The newer DaskHub chart target, as JSON
+  pangeo-render upgrade -c pangeo.yaml --chart daskhub-2026.3.0 -o json";
+
+    pub const SCHEMA: &str = "\
+Examples:
+  # Beside a config, where its yaml-language-server modeline points
+  pangeo-render schema > pangeo-config.schema.json
+
+  # The shape of validate's and diff's JSON, as YAML
+  pangeo-render schema output -o yaml";
+
+    pub const COMPLETIONS: &str = "\
+Examples:
+  # bash, for the current user
+  pangeo-render completions bash
+
+  # zsh: a file in a directory of $fpath
+  pangeo-render completions zsh";
+
+    pub const MAN: &str = "\
+Examples:
+  # Read it now
+  pangeo-render man
+
+  # Install one page per command
+  pangeo-render man --output-dir /usr/local/share/man/man1";
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
+
+    /// Each subcommand's examples, continuation lines joined, split into words.
+    fn examples_of(sub: &clap::Command) -> Vec<Vec<String>> {
+        let help = sub.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+        let joined = help.replace("\\\n", " ");
+        joined
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("pangeo-render "))
+            // The command ends where the shell takes over (a redirection or a pipe).
+            .map(|l| {
+                l.split_whitespace()
+                    .take_while(|w| !matches!(*w, ">" | "|" | "<"))
+                    .map(str::to_string)
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_command_ends_its_help_with_two_or_three_examples_that_parse() {
+        let cli = Cli::command();
+        for sub in cli.get_subcommands() {
+            let examples = examples_of(sub);
+            assert!((2..=3).contains(&examples.len()), "{}: {} examples", sub.get_name(), examples.len());
+            for words in examples {
+                assert_eq!(words[1], sub.get_name(), "an example of {} runs another command", sub.get_name());
+                if let Err(e) = Cli::try_parse_from(&words) {
+                    panic!("example `{}` does not parse:\n{e}", words.join(" "));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn dash_o_is_a_format_word_or_else_a_path() {
+        let parse = |args: &[&str]| match Cli::try_parse_from(args).unwrap().command {
+            Command::Values(v) => v.output,
+            _ => unreachable!(),
+        };
+        assert_eq!(parse(&["p", "values", "-o", "yaml"]), Some(OutputOrPath::Format(Output::Yaml)));
+        assert_eq!(parse(&["p", "values", "-o", "out"]), Some(OutputOrPath::Path("out".into())));
+        assert_eq!(parse(&["p", "values"]), None);
+    }
 
     #[test]
     fn durations_as_kubectl_writes_them() {

@@ -379,18 +379,26 @@ pub struct Loaded {
 
 /// Reads a config: a problem with the file itself (too large, not UTF-8) is a diagnostic at the
 /// file's start, like the YAML problems that follow it; only I/O failures are I/O errors.
+/// `-` reads standard input.
 pub fn read(path: &Path) -> Result<String> {
+    if crate::fsutil::is_stdio(path) {
+        return crate::fsutil::read_stdin();
+    }
     match source::read(path).map_err(|e| Error::io(path, e))? {
         FileText::Text(text) => Ok(text),
         FileText::Refused(d) => Err(Error::Invalid(vec![d])),
     }
 }
 
-/// Loads a config file: parse → schema → typed. The semantic checks are rules
-/// (`validate::check_config`), which every command runs on what this returns.
+/// Loads a config file (`-`: standard input, named `<stdin>` in diagnostics): parse → schema →
+/// typed. The semantic checks are rules (`validate::check_config`), which every command runs on
+/// what this returns.
 pub fn load(path: &Path) -> Result<Loaded> {
     let text = read(path)?;
-    load_str(path, &text)
+    match crate::fsutil::is_stdio(path) {
+        true => load_str(Path::new(crate::fsutil::STDIN_NAME), &text),
+        false => load_str(path, &text),
+    }
 }
 
 pub fn load_str(path: &Path, text: &str) -> Result<Loaded> {

@@ -72,7 +72,7 @@ pub struct Outcome {
     /// A few words on what changed or was found.
     pub changes: String,
     pub exit_code: i32,
-    /// The command's own JSON report, with `-o json` / `--format json`.
+    /// The command's own document (`ValidationReport`, `DiffReport`, ...), with `-o json|yaml`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]

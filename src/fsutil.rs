@@ -10,6 +10,9 @@
 //! in its own. Several runs may write into one directory at once (a fleet's secrets files share
 //! their folder), so the lock file is locked before it gets its name, and a staging directory
 //! without one is taken for a leftover only once it is old ([`LEFTOVER_AGE`]).
+//!
+//! And `-`, which names stdin or stdout wherever a file argument is read or written, as in
+//! kubectl and helm: [`is_stdio`], [`refuse_stdio`], [`read_stdin`].
 
 use std::fs::File;
 use std::io::Write;
@@ -263,6 +266,29 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     f.write_all(bytes).map_err(|e| Error::io(path, e))?;
     f.sync_all().map_err(|e| Error::io(path, e))?;
     Ok(())
+}
+
+/// The name diagnostics give standard input.
+pub const STDIN_NAME: &str = "<stdin>";
+
+/// True for the path argument `-`: standard input or output, not a file named `-`.
+pub fn is_stdio(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// Refuses `-` for an argument that must be a real file or directory, saying why.
+pub fn refuse_stdio(flag: &str, path: &Path, why: &str) -> Result<()> {
+    match is_stdio(path) {
+        true => Err(Error::Usage(format!("{flag} -: {why}"))),
+        false => Ok(()),
+    }
+}
+
+/// All of standard input as UTF-8 text.
+pub fn read_stdin() -> Result<String> {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|e| Error::io(STDIN_NAME, e))?;
+    Ok(text)
 }
 
 #[cfg(test)]

@@ -43,7 +43,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Command::Values(mut args) => match single(&args.configs) {
             Some(config) => {
                 args.config = config;
-                commands::values::run(&args, &mut err).map(|_| 0)
+                commands::values::run(&args, &mut out, &mut err).map(|_| 0)
             }
             None => commands::fleet::values(&args),
         },
@@ -70,6 +70,9 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         },
         Command::Upgrade(args) => commands::upgrade::run(&args),
         Command::Import(args) => commands::import::run(&args).map(|_| 0),
+        Command::Schema(args) => commands::docs::schema(&args).map(|_| 0),
+        Command::Completions(args) => commands::docs::completions(&args).map(|_| 0),
+        Command::Man(args) => commands::docs::man(&args).map(|_| 0),
     }
 }
 

@@ -186,7 +186,7 @@ impl Env {
     }
 
     fn values(&self) {
-        let out = self.run(&["values", "-c", "pangeo.yaml", "-o", "rendered"]);
+        let out = self.run(&["values", "-c", "pangeo.yaml", "--output-dir", "rendered"]);
         assert_eq!(out.code, 0, "{}", out.all());
     }
 

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::Path;
 
 use serde_json::Value;
-use support::{Workspace, fixture};
+use support::{Workspace, assert_output_schema, fixture};
 
 struct Run {
     code: i32,
@@ -62,7 +62,7 @@ fn values_and_validate_run_a_folder_and_report_one_table() {
     // Not deployments: a secrets file and an unrelated YAML file in the folder are skipped.
     fs::write(ws.root().join("fleet/notes.yaml"), "kind: Something\n").unwrap();
 
-    let r = run(&ws, &["values", "-c", "fleet", "-o", "rendered", "--jobs", "2"]);
+    let r = run(&ws, &["values", "-c", "fleet", "--output-dir", "rendered", "--jobs", "2"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     for n in ["alpha", "beta", "gamma"] {
         let cluster = fs::read_to_string(ws.root().join(format!("rendered/{n}/cluster.yaml"))).unwrap();
@@ -93,7 +93,7 @@ fn values_and_validate_run_a_folder_and_report_one_table() {
         .iter()
         .map(|n| fs::read(ws.root().join(format!("fleet/{n}.secrets.yaml"))).unwrap())
         .collect();
-    let r = run(&ws, &["values", "-c", "fleet", "-o", "rendered"]);
+    let r = run(&ws, &["values", "-c", "fleet", "--output-dir", "rendered"]);
     assert_eq!(r.code, 0);
     assert!(table_rows(&r.stdout).iter().all(|row| row[3] == "0 written, 5 unchanged"), "{}", r.stdout);
     assert!(!r.stdout.contains("password"), "{}", r.stdout);
@@ -113,7 +113,7 @@ fn values_and_validate_run_a_folder_and_report_one_table() {
 fn one_failing_deployment_does_not_stop_the_others_and_the_worst_result_wins() {
     let ws = Workspace::empty();
     fleet(&ws, &["alpha", "beta", "gamma"]);
-    run(&ws, &["values", "-c", "fleet", "-o", "rendered"]);
+    run(&ws, &["values", "-c", "fleet", "--output-dir", "rendered"]);
     // beta: a problem in its rendered files (validate exit 1); gamma: its config is broken.
     let cluster = ws.root().join("rendered/beta/cluster.yaml");
     let text = fs::read_to_string(&cluster).unwrap().replace("minSize: 1", "minSize: 50");
@@ -130,10 +130,12 @@ fn one_failing_deployment_does_not_stop_the_others_and_the_worst_result_wins() {
     assert_eq!((rows[0][2].as_str(), rows[1][2].as_str()), ("valid", "invalid"), "{}", r.stdout);
     assert!(r.stdout.contains("error[PR013]"), "{}", r.stdout);
 
-    let r = run(&ws, &["validate", "-c", "fleet", "rendered", "--format", "json"]);
+    let r = run(&ws, &["validate", "-c", "fleet", "rendered", "-o", "json"]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     let doc: Value = serde_json::from_str(&r.stdout).expect("one JSON document");
-    assert_eq!(doc["command"], "validate");
+    assert_output_schema(&doc);
+    assert_eq!((doc["kind"].as_str(), doc["command"].as_str()), (Some("FleetReport"), Some("validate")));
+    assert_eq!(doc["deployments"][0]["report"]["kind"], "ValidationReport");
     assert_eq!(doc["exitCode"], 1);
     let d = doc["deployments"].as_array().unwrap();
     let got: Vec<(&str, &str, i64)> = d
@@ -151,8 +153,10 @@ fn one_failing_deployment_does_not_stop_the_others_and_the_worst_result_wins() {
     assert_eq!(d[2]["report"]["diagnostics"][0]["id"], "PR001", "{}", d[2]);
 
     // values: gamma cannot render, the others still do; exit 1 for the problem in gamma's file.
+    // The old `-o DIR` still names the folder, with one deprecation warning for the whole fleet.
     let r = run(&ws, &["values", "-c", "fleet", "-o", "out"]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.stderr.matches("warning: deprecated: `values -o DIR`").count(), 1, "{}", r.stderr);
     assert!(
         ws.root().join("out/alpha/cluster.yaml").exists() && ws.root().join("out/beta/cluster.yaml").exists()
     );

@@ -149,7 +149,7 @@ fn init_writes_a_config_that_renders() {
     let ws = Workspace::empty();
     let cfg = ws.root().join("pangeo.yaml");
     ws.cmd()
-        .args(["init", "-o"])
+        .args(["init", "-c"])
         .arg(&cfg)
         .args([
             "--name",
@@ -177,7 +177,7 @@ fn init_writes_a_config_that_renders() {
     // Refuses to overwrite without --force.
     let again = ws
         .cmd()
-        .args(["init", "-o"])
+        .args(["init", "-c"])
         .arg(&cfg)
         .args([
             "--name",
@@ -199,7 +199,7 @@ fn init_writes_a_config_that_renders() {
     assert!(String::from_utf8_lossy(&again).contains("--force"));
     assert_eq!(fs::read_to_string(&cfg).unwrap(), text);
     // And it renders; the role ARN carries the account from the KMS ARN.
-    ws.cmd().args(["values", "-c"]).arg(&cfg).arg("-o").arg(ws.out()).assert().success();
+    ws.cmd().args(["values", "-c"]).arg(&cfg).arg("--output-dir").arg(ws.out()).assert().success();
     let ca = fs::read_to_string(ws.out().join("cluster-autoscaler.yaml")).unwrap();
     assert!(ca.contains("arn:aws:iam::111122223333:role/mycluster-cluster-autoscaler"));
     assert!(ca.contains("registry.k8s.io/autoscaling/cluster-autoscaler:v1.35.2"));
@@ -236,7 +236,7 @@ fn init_rejects_bad_flags_with_the_field_named() {
     let cfg = ws.root().join("p.yaml");
     let out = ws
         .cmd()
-        .args(["init", "-o"])
+        .args(["init", "-c"])
         .arg(&cfg)
         .args([
             "--name",

@@ -83,6 +83,8 @@ fn the_next_minor_is_planned_with_dates_cost_and_commands_and_nothing_changes() 
     let run = upgrade(&ws, "2026-12-10", &["-o", "json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let plan: Value = serde_json::from_str(&run.stdout).unwrap();
+    support::assert_output_schema(&plan);
+    assert_eq!(plan["kind"], "KubernetesUpgradePlan");
     assert_eq!(plan["current"]["support"], "extended");
     assert_eq!(plan["current"]["daysLeftInStandard"], -8);
     assert_eq!(plan["target"]["version"], "1.35");

@@ -84,14 +84,13 @@ fn every_fixture_renders_to_files_that_validate_clean() {
         let out = ws.out();
         let files: Vec<PathBuf> = fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
         let config = ws.config();
-        let mut with_c: Vec<&dyn AsRef<std::ffi::OsStr>> =
-            vec![&"--strict", &"--format", &"json", &"-c", &config];
+        let mut with_c: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"--strict", &"-o", &"json", &"-c", &config];
         with_c.extend(files.iter().map(|f| f as &dyn AsRef<std::ffi::OsStr>));
         for args in [
-            vec![&"--strict" as &dyn AsRef<std::ffi::OsStr>, &"--format", &"json", &out],
+            vec![&"--strict" as &dyn AsRef<std::ffi::OsStr>, &"-o", &"json", &out],
             with_c,
-            vec![&"--strict", &"--format", &"json", &config, &out],
-            vec![&"--strict", &"--format", &"json", &"-c", &config],
+            vec![&"--strict", &"-o", &"json", &config, &out],
+            vec![&"--strict", &"-o", &"json", &"-c", &config],
         ] {
             let run = validate(&ws, &args);
             let report = json(&run);
@@ -125,7 +124,7 @@ fn every_rule_fixture_triggers_exactly_its_rule_where_expected() {
             .map(|t| t.split_whitespace().map(str::to_string).collect())
             .unwrap_or_default();
         let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = extra.iter().map(|a| a as _).collect();
-        args.extend([&"--format" as &dyn AsRef<std::ffi::OsStr>, &"json", &dir]);
+        args.extend([&"-o" as &dyn AsRef<std::ffi::OsStr>, &"json", &dir]);
         let run = validate(&ws, &args);
         let report = json(&run);
         assert_eq!(short_lines(&report), expected, "{dir_name}: {}", run.stdout);
@@ -210,7 +209,7 @@ fn text_output_names_file_line_column_rule_field_and_hint_without_colour() {
 fn json_output_has_a_stable_shape() {
     let ws = Workspace::empty();
     let file = repo().join("fixtures/rules/PR024-instance-type/cluster.yaml");
-    let run = validate(&ws, &[&"--format", &"json", &file]);
+    let run = validate(&ws, &[&"-o", &"json", &file]);
     assert_eq!(run.code, 0, "a warning alone is valid");
     assert_eq!(run.stderr, "");
     let report = json(&run);
@@ -242,7 +241,7 @@ fn exit_codes_for_usage_and_io_errors() {
     let run = validate(&ws, &[&"-c", &missing]);
     assert_eq!(run.code, 2, "{}", run.stderr);
 
-    let run = validate(&ws, &[&"--format", &"yaml", &missing]);
+    let run = validate(&ws, &[&"-o", &"xml", &missing]);
     assert_eq!(run.code, 2, "bad flag value: {}", run.stderr);
 }
 
@@ -253,7 +252,7 @@ fn unknown_and_empty_files_are_skipped_with_a_warning() {
     fs::write(&other, "on: push\njobs: {}\n").unwrap();
     let empty = ws.root().join("empty.yaml");
     fs::write(&empty, "# nothing\n").unwrap();
-    let run = validate(&ws, &[&"--format", &"json", &other, &empty]);
+    let run = validate(&ws, &[&"-o", &"json", &other, &empty]);
     assert_eq!(run.code, 0, "{}", run.stdout);
     let lines = short_lines(&json(&run));
     assert_eq!(lines, ["empty.yaml:1:1: warning[PR023]", "workflow.yml:1:1: warning[PR023]"]);
@@ -289,7 +288,7 @@ fn hostile_yaml_gets_a_clear_error_and_no_panic() {
     for (name, text, word) in &cases {
         let path = ws.root().join(name);
         fs::write(&path, text).unwrap();
-        let run = validate(&ws, &[&"--format", &"json", &path]);
+        let run = validate(&ws, &[&"-o", &"json", &path]);
         let report = json(&run);
         assert_eq!(run.code, 1, "{name}: {}", run.stdout);
         let d = &report["diagnostics"][0];
@@ -359,7 +358,7 @@ fn secrets_are_never_printed() {
         fs::write(&daskhub, &original).unwrap();
         edit(&daskhub, from, to);
         for format in ["text", "json"] {
-            let run = validate(&ws, &[&"--format", &format, &"-c", &ws.config(), &ws.out()]);
+            let run = validate(&ws, &[&"-o", &format, &"-c", &ws.config(), &ws.out()]);
             assert_eq!(run.code, 1, "edit {to:?} was not refused: {}{}", run.stdout, run.stderr);
             for n in &needles {
                 assert!(
@@ -380,11 +379,11 @@ fn files_beside_the_named_ones_are_context() {
         (ws.out().join("cluster.yaml"), ws.out().join("daskhub.yaml"), ws.out().join("storageclass.yaml"));
     // An old problem in a file nobody named is not reported ...
     edit(&sc, "name: \"gp3-encrypted\"", "name: \"<storage-class-name>\"");
-    let run = validate(&ws, &[&"--format", &"json", &daskhub]);
+    let run = validate(&ws, &[&"-o", &"json", &daskhub]);
     assert_eq!((run.code, short_lines(&json(&run))), (0, vec![]), "{}", run.stdout);
     // ... but a change to the named cluster.yaml that breaks the unnamed daskhub.yaml is.
     edit(&cluster, "effect: \"NoExecute\"", "effect: \"NoSchedule\"");
-    let run = validate(&ws, &[&"--format", &"json", &cluster]);
+    let run = validate(&ws, &[&"-o", &"json", &cluster]);
     let lines = short_lines(&json(&run));
     assert_eq!(run.code, 1);
     assert!(lines.iter().any(|l| l.starts_with("daskhub.yaml:") && l.ends_with("error[PR017]")), "{lines:?}");
@@ -399,7 +398,7 @@ fn artifacts_are_checked_against_the_config() {
     for args in
         [vec![&"-c" as &dyn AsRef<std::ffi::OsStr>, &ws.config(), &cluster], vec![&ws.config(), &ws.out()]]
     {
-        let mut all = vec![&"--format" as &dyn AsRef<std::ffi::OsStr>, &"json"];
+        let mut all = vec![&"-o" as &dyn AsRef<std::ffi::OsStr>, &"json"];
         all.extend(args);
         let run = validate(&ws, &all);
         let report = json(&run);
@@ -418,7 +417,7 @@ fn a_config_alone_gets_the_capacity_rule() {
     let ws = Workspace::with_text(
         &text.replace("cores: {default: 0.8, min: 0.8, max: 4.0}", "cores: {default: 24, min: 0.8, max: 32}"),
     );
-    let run = validate(&ws, &[&"--format", &"json", &"-c", &ws.config()]);
+    let run = validate(&ws, &[&"-o", &"json", &"-c", &ws.config()]);
     let report = json(&run);
     assert_eq!(run.code, 1);
     assert_eq!(short_lines(&report), ["pangeo.yaml:41:22: error[PR020]"], "{}", run.stdout);
@@ -429,7 +428,7 @@ fn a_config_alone_gets_the_capacity_rule() {
 fn a_broken_config_reports_the_config_loaders_findings() {
     let text = fs::read_to_string(support::fixture("walkthrough")).unwrap();
     let ws = Workspace::with_text(&text.replace("region: us-west-2", "region: us-west-9"));
-    let run = validate(&ws, &[&"--format", &"json", &ws.config()]);
+    let run = validate(&ws, &[&"-o", &"json", &ws.config()]);
     assert_eq!(run.code, 1);
     let ids: Vec<String> = json(&run)["diagnostics"]
         .as_array()
@@ -455,7 +454,7 @@ fn the_kubernetes_version_warns_90_days_before_standard_support_ends_and_fails_a
     let config = ws.config();
     let run_on = |today: &str, strict: bool| {
         let mut cmd = ws.cmd();
-        cmd.env("PANGEO_RENDER_TODAY", today).arg("validate").arg("--format").arg("json").timeout(HANG);
+        cmd.env("PANGEO_RENDER_TODAY", today).arg("validate").arg("-o").arg("json").timeout(HANG);
         if strict {
             cmd.arg("--strict");
         }

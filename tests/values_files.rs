@@ -80,7 +80,7 @@ fn a_config_named_like_an_artifact_is_never_overwritten() {
     let config = ws.root().join("cluster.yaml");
     fs::copy(support::fixture("walkthrough"), &config).unwrap();
     let before = tree(ws.root());
-    let out = run(ws.cmd().arg("values").arg("-c").arg(&config).arg("-o").arg(ws.root()));
+    let out = run(ws.cmd().arg("values").arg("-c").arg(&config).arg("--output-dir").arg(ws.root()));
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
         out.stderr.contains(&format!(
@@ -90,10 +90,16 @@ fn a_config_named_like_an_artifact_is_never_overwritten() {
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("choose another --output directory"), "{}", out.stderr);
+    assert!(out.stderr.contains("choose another --output-dir"), "{}", out.stderr);
     assert_eq!(tree(ws.root()), before, "something was written");
     // The same through another spelling of the directory.
-    let out = run(ws.cmd().current_dir(ws.root()).args(["values", "-c", "cluster.yaml", "-o", "./sub/.."]));
+    let out = run(ws.cmd().current_dir(ws.root()).args([
+        "values",
+        "-c",
+        "cluster.yaml",
+        "--output-dir",
+        "./sub/..",
+    ]));
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert_eq!(tree(ws.root()), before, "something was written");
 }
@@ -195,7 +201,7 @@ fn a_killed_run_leaves_nothing_git_would_stage_and_the_next_run_cleans_up() {
         .arg("values")
         .arg("-c")
         .arg(ws.config())
-        .arg("-o")
+        .arg("--output-dir")
         .arg(ws.out())
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -8,7 +8,7 @@ use std::io::Write;
 
 use crate::cli::DiffArgs;
 use crate::commands::session::{Deadline, cluster_error, objects, render_and_connect, runtime};
-use crate::diag::Format;
+use crate::diag::Output;
 use crate::diff::preview::{self, HelmTarget};
 use crate::diff::{self, ObjectReport, ReleaseReport, ReleaseTarget, Report};
 use crate::error::{Error, Result};
@@ -97,12 +97,12 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
         Ok::<_, Error>(Report::new(objects, releases))
     })?;
 
-    match args.format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, &report).map_err(|e| Error::io("<stdout>", e.into()))?;
-            writeln!(out).map_err(|e| Error::io("<stdout>", e))?;
+    match args.output {
+        Output::Json | Output::Yaml => {
+            crate::diag::write_document(out, args.output, "DiffReport", &report)
+                .map_err(|e| Error::io("<stdout>", e))?;
         }
-        Format::Text => {
+        Output::Text => {
             report.write_text(&mut &mut *out).map_err(|e| Error::io("<stdout>", e))?;
             let _ = writeln!(err, "{}", report.summary());
         }

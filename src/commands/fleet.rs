@@ -2,13 +2,12 @@
 //! command's own code with its output captured, then `crate::fleet` prints the outputs, the
 //! summary table (or one JSON document) and exits with the worst result.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::cli::{ApplyArgs, DiffArgs, ValidateArgs, ValuesArgs};
-use crate::diag::Format;
+use crate::cli::{ApplyArgs, DiffArgs, OutputOrPath, ValidateArgs, ValuesArgs};
+use crate::diag::Output;
 use crate::error::{Error, Result};
 use crate::fleet::{self, Document, Outcome};
 
@@ -53,14 +52,24 @@ fn capture(
     }
 }
 
-/// Prints the fleet (outputs and table, or one JSON document) and returns the worst exit code.
-fn finish(command: &str, outcomes: Vec<Outcome>, json: bool) -> Result<i32> {
+/// The format each deployment of a fleet writes in: its JSON document is parsed into the
+/// fleet's own document, which is then written as JSON or YAML.
+fn inner(format: Output) -> Output {
+    match format {
+        Output::Text => Output::Text,
+        Output::Json | Output::Yaml => Output::Json,
+    }
+}
+
+/// Prints the fleet (outputs and table, or one `FleetReport` document) and returns the worst
+/// exit code.
+fn finish(command: &str, outcomes: Vec<Outcome>, format: Output) -> Result<i32> {
     let code = fleet::worst(&outcomes);
-    if json {
+    if format != Output::Text {
         let mut out = std::io::stdout().lock();
         let doc = Document { command, exit_code: code, deployments: &outcomes };
-        serde_json::to_writer_pretty(&mut out, &doc).map_err(|e| Error::io("<stdout>", e.into()))?;
-        writeln!(out).map_err(|e| Error::io("<stdout>", e))?;
+        crate::diag::write_document(&mut out, format, "FleetReport", &doc)
+            .map_err(|e| Error::io("<stdout>", e))?;
     } else {
         let mut out = anstream::stdout().lock();
         fleet::write_text(&mut out, &outcomes).map_err(|e| Error::io("<stdout>", e))?;
@@ -75,31 +84,34 @@ pub fn values(args: &ValuesArgs) -> Result<i32> {
             "--admin-password-stdin and --secrets name one deployment's secrets: use them with a single --config".into(),
         ));
     }
+    let (dir, format) = super::values::resolve_output(args)?;
     let outcomes = fleet::run("values", &configs, args.jobs.unwrap_or_else(cpus), |config| {
-        capture(config, false, |_, err, o| {
+        capture(config, format != Output::Text, |out, err, o| {
             let mut one = args.clone();
             one.config = config.to_path_buf();
-            one.output = args.output.join(fleet::stem(config));
-            let written = super::values::run(&one, err)?;
+            one.output = Some(OutputOrPath::Format(inner(format)));
+            one.output_dir = Some(dir.join(fleet::stem(config)));
+            let written = super::values::run(&one, out, err)?;
             o.result = "rendered".into();
             o.changes = format!("{} written, {} unchanged", written.written, written.unchanged);
             Ok(())
         })
     });
-    finish("values", outcomes, false)
+    finish("values", outcomes, format)
 }
 
 pub fn validate(args: &ValidateArgs) -> Result<i32> {
     let configs = fleet::expand(&args.configs)?;
-    let json = args.format == Format::Json;
+    let format = super::validate::output_format(args);
     let outcomes = fleet::run("validate", &configs, args.jobs.unwrap_or_else(cpus), |config| {
-        capture(config, json, |out, err, o| {
+        capture(config, format != Output::Text, |out, err, o| {
             let mut one = args.clone();
             one.config = Some(config.to_path_buf());
             // Its own secrets file is this deployment's context; the folder's other configs are
             // other deployments (and reading them all for each would make a fleet quadratic).
             one.context =
                 Some(vec![crate::secrets::path_for(config)].into_iter().filter(|p| p.is_file()).collect());
+            (one.output, one.format) = (inner(format), None);
             // Each PATH holds one folder per deployment, as `values -c FOLDER -o PATH` writes.
             one.paths = args
                 .paths
@@ -114,16 +126,16 @@ pub fn validate(args: &ValidateArgs) -> Result<i32> {
             Ok(())
         })
     });
-    finish("validate", outcomes, json)
+    finish("validate", outcomes, format)
 }
 
 pub fn diff(args: &DiffArgs) -> Result<i32> {
     let configs = fleet::expand(&args.cluster.configs)?;
-    let json = args.format == Format::Json;
     let outcomes = fleet::run("diff", &configs, args.cluster.jobs, |config| {
-        capture(config, json, |out, err, o| {
+        capture(config, args.output != Output::Text, |out, err, o| {
             let mut one = args.clone();
             one.cluster.config = config.to_path_buf();
+            one.output = inner(args.output);
             let (code, summary) = super::diff::run(&one, out, err)?;
             o.exit_code = code;
             o.result = if code == 0 { "in sync".into() } else { "differs".into() };
@@ -131,7 +143,7 @@ pub fn diff(args: &DiffArgs) -> Result<i32> {
             Ok(())
         })
     });
-    finish("diff", outcomes, json)
+    finish("diff", outcomes, args.output)
 }
 
 pub fn apply(args: &ApplyArgs) -> Result<i32> {
@@ -153,5 +165,5 @@ pub fn apply(args: &ApplyArgs) -> Result<i32> {
             Ok(())
         })
     });
-    finish("apply", outcomes, false)
+    finish("apply", outcomes, Output::Text)
 }

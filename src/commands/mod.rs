@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod diff;
+pub mod docs;
 pub mod fleet;
 pub mod import;
 pub mod init;
@@ -10,11 +11,12 @@ pub mod upgrade;
 pub mod validate;
 pub mod values;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::config::{self, Loaded};
 use crate::diag::{Diagnostic, Severity, ids};
 use crate::error::{Error, Result};
+use crate::fsutil;
 use crate::render::{self, Artifact, Templates};
 use crate::secrets::{self, Secrets};
 use crate::validate::check_config;
@@ -58,22 +60,51 @@ pub fn render_loaded(
     secrets_path: Option<&Path>,
     charts: Option<&Path>,
 ) -> Result<(Secrets, Vec<Artifact>)> {
-    let secrets_path = secrets_path.map(Path::to_path_buf).unwrap_or_else(|| secrets::path_for(config_path));
+    let secrets_path = secrets_file(config_path, secrets_path)?;
     let secrets = secrets::load(&secrets_path)?.ok_or_else(|| Error::Io {
         path: secrets_path.clone(),
         message: format!("no secrets file; run `pangeo-render values -c {}` first", config_path.display()),
     })?;
-    let templates = templates_for(charts);
+    let templates = templates_for(charts)?;
     let artifacts = render::render(&loaded.config, &secrets, &templates, &source_name(config_path))?;
     Ok((secrets, artifacts))
 }
 
-pub fn templates_for(charts: Option<&Path>) -> Templates {
-    charts.map(|d| Templates::Directory(d.to_path_buf())).unwrap_or_default()
+/// The secrets file: `--secrets`, else beside the config. A config read from stdin has no
+/// "beside", and the secrets file is read and written (0600), so it cannot be `-` itself.
+pub fn secrets_file(config_path: &Path, explicit: Option<&Path>) -> Result<PathBuf> {
+    match explicit {
+        Some(p) => {
+            fsutil::refuse_stdio(
+                "--secrets",
+                p,
+                "the secrets file is kept on disk (mode 0600); give its path",
+            )?;
+            Ok(p.to_path_buf())
+        }
+        None if fsutil::is_stdio(config_path) => Err(Error::Usage(
+            "-c -: a config read from stdin has no directory to keep its secrets in; pass --secrets FILE"
+                .into(),
+        )),
+        None => Ok(secrets::path_for(config_path)),
+    }
+}
+
+pub fn templates_for(charts: Option<&Path>) -> Result<Templates> {
+    match charts {
+        Some(d) => {
+            fsutil::refuse_stdio("--charts", d, "a directory of templates cannot be read from stdin")?;
+            Ok(Templates::Directory(d.to_path_buf()))
+        }
+        None => Ok(Templates::default()),
+    }
 }
 
 /// The config's file name as quoted in rendered headers; the file name only, so output does not
 /// depend on the directory the command ran from.
 pub fn source_name(config_path: &Path) -> String {
+    if fsutil::is_stdio(config_path) {
+        return "stdin".into();
+    }
     config_path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| "pangeo.yaml".into())
 }

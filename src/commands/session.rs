@@ -7,6 +7,7 @@ use crate::cli::ClusterArgs;
 use crate::commands::{load_config, render_loaded};
 use crate::config::{Config, Loaded};
 use crate::error::{Error, Result};
+use crate::fsutil;
 use crate::kube::identity::{self, Expected, Verdict};
 use crate::kube::{self, Cluster, ClusterError};
 use crate::plan;
@@ -24,7 +25,20 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// The context of `--context`, else the config's `cluster.kubeContext`, else the current one.
 pub fn target(c: &ClusterArgs, config_context: Option<&str>) -> Result<kube::Target> {
+    refuse_stdin_kubeconfig(c)?;
     kube::target(c.kubeconfig.as_deref(), c.context.as_deref().or(config_context))
+}
+
+/// `--kubeconfig -` is refused: a kubeconfig is a file, as kubectl and helm read it.
+fn refuse_stdin_kubeconfig(c: &ClusterArgs) -> Result<()> {
+    match &c.kubeconfig {
+        Some(p) => fsutil::refuse_stdio(
+            "--kubeconfig",
+            p,
+            "a kubeconfig is read from a file (as kubectl and helm do); give its path",
+        ),
+        None => Ok(()),
+    }
 }
 
 /// The one deadline of a command's cluster work (`--timeout`), on top of each request's own
@@ -107,6 +121,9 @@ pub fn render_and_connect(
     applying: bool,
     err: &mut dyn Write,
 ) -> Result<(Loaded, Secrets, Vec<Artifact>, Cluster)> {
+    // Usage errors before a config on stdin is read.
+    crate::commands::secrets_file(&c.config, c.secrets.as_deref())?;
+    refuse_stdin_kubeconfig(c)?;
     let loaded = load_config(&c.config)?;
     // The rules' warnings, as `values` and `validate` print them.
     crate::diag::write_text(err, &loaded.warnings).ok();

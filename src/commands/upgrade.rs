@@ -10,7 +10,7 @@ use std::path::Path;
 use crate::aws::eks_versions;
 use crate::cli::UpgradeArgs;
 use crate::config::{self, Chart};
-use crate::diag::Format;
+use crate::diag::{self, Output};
 use crate::diff::print;
 use crate::error::{Error, Result};
 use crate::render::{self, ArtifactKind};
@@ -32,18 +32,22 @@ pub fn run(args: &UpgradeArgs) -> Result<i32> {
             return Err(Error::Usage(format!("--chart {}: {config_name} already targets it", to.id())));
         }
         let plan = chart_plan(&args.config, &loaded, to, args.charts.as_deref())?;
-        match args.format {
-            Format::Json => write_json(&mut out, &plan)?,
-            Format::Text => write_chart_text(&mut out, &plan).map_err(w)?,
+        match args.output {
+            Output::Json | Output::Yaml => {
+                diag::write_document(&mut out, args.output, "ChartUpgradePlan", &plan).map_err(w)?
+            }
+            Output::Text => write_chart_text(&mut out, &plan).map_err(w)?,
         }
         return Ok(0);
     }
 
     let plan =
         upgrade::kubernetes(cfg, &config_name, &today, args.to.as_deref()).map_err(|r| Error::Usage(r.0))?;
-    match args.format {
-        Format::Json => write_json(&mut out, &plan)?,
-        Format::Text => write_kubernetes_text(&mut out, &plan, cfg.hub.chart).map_err(w)?,
+    match args.output {
+        Output::Json | Output::Yaml => {
+            diag::write_document(&mut out, args.output, "KubernetesUpgradePlan", &plan).map_err(w)?
+        }
+        Output::Text => write_kubernetes_text(&mut out, &plan, cfg.hub.chart).map_err(w)?,
     }
     Ok(0)
 }
@@ -66,7 +70,7 @@ fn chart_plan(path: &Path, loaded: &config::Loaded, to: Chart, charts: Option<&P
             "$pbkdf2-sha256$i=600000,l=32$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
                 .into(),
     };
-    let templates = super::templates_for(charts);
+    let templates = super::templates_for(charts)?;
     let source = super::source_name(path);
     let daskhub = |cfg: &config::Config| -> Result<String> {
         let artifacts = render::render(cfg, &stand_in, &templates, &source)?;
@@ -96,11 +100,6 @@ fn chart_plan(path: &Path, loaded: &config::Loaded, to: Chart, charts: Option<&P
         breaking: upgrade::breaking_changes(cfg, cfg.hub.chart, to),
         steps: upgrade::chart_steps(cfg, &config_name, to),
     })
-}
-
-fn write_json(out: &mut impl Write, value: &impl serde::Serialize) -> Result<()> {
-    serde_json::to_writer_pretty(&mut *out, value).map_err(|e| Error::io("<stdout>", e.into()))?;
-    writeln!(out).map_err(|e| Error::io("<stdout>", e))
 }
 
 fn dollars(x: f64) -> String {

@@ -4,13 +4,14 @@
 //! (a missing file is the caller's mistake, not a finding). Text goes to stderr like every
 //! other diagnostic of the tool; JSON goes to stdout for machines.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::cli::ValidateArgs;
-use crate::diag::source::{self, FileText};
-use crate::diag::{self, Format};
+use crate::diag::source::{self, FileText, MAX_FILE_BYTES};
+use crate::diag::{self, Output};
 use crate::error::{Error, Result};
+use crate::fsutil;
 use crate::validate::{self, Input};
 
 /// The verdict of one run: its exit code and what it found.
@@ -27,12 +28,18 @@ pub fn run(args: &ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
             "nothing to validate: give files (e.g. rendered/*.yaml) and/or -c CONFIG".into(),
         ));
     }
+    let stdin_uses = args.paths.iter().chain(&args.config).filter(|p| fsutil::is_stdio(p)).count();
+    if stdin_uses > 1 {
+        return Err(Error::Usage("`-` (stdin) can be given only once".into()));
+    }
+    let format = output_format(args);
     let mut paths = Vec::new();
     for p in &args.paths {
         expand(p, &mut paths)?;
     }
     let mut refused = Vec::new();
     let mut keep = |path: &Path, r: FileText| match r {
+        FileText::Text(t) if fsutil::is_stdio(path) => Some((PathBuf::from(fsutil::STDIN_NAME), t)),
         FileText::Text(t) => Some((path.to_path_buf(), t)),
         FileText::Refused(d) => {
             refused.push(d);
@@ -49,8 +56,9 @@ pub fn run(args: &ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
     }
 
     // Files of the same deployment that were not named: read quietly, used as context only.
-    let mut named: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
-    named.extend(args.config.as_deref());
+    // Standard input has no directory, so it brings no context.
+    let mut named: Vec<&Path> = paths.iter().map(PathBuf::as_path).filter(|p| !fsutil::is_stdio(p)).collect();
+    named.extend(args.config.as_deref().filter(|p| !fsutil::is_stdio(p)));
     let neighbours = args.context.clone().unwrap_or_else(|| siblings(&named));
     let context: Vec<(PathBuf, String)> =
         neighbours.into_iter().filter_map(|p| quiet_read(&p).map(|t| (p, t))).collect();
@@ -73,11 +81,11 @@ pub fn run(args: &ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
     let warnings = diags.len() - errors;
     let failed = errors > 0 || (args.strict && warnings > 0);
     let files = paths.len() + usize::from(args.config.as_ref().is_some_and(|c| !paths.contains(c)));
-    match args.format {
-        Format::Json => {
-            diag::write_json(out, &diags).map_err(|e| Error::io("<stdout>", e))?;
+    match format {
+        Output::Json | Output::Yaml => {
+            diag::write_validation_report(out, format, &diags).map_err(|e| Error::io("<stdout>", e))?;
         }
-        Format::Text => {
+        Output::Text => {
             let _ = diag::write_text(err, &diags);
             if !diags.is_empty() || failed {
                 let verdict = if failed { "invalid" } else { "valid" };
@@ -89,7 +97,18 @@ pub fn run(args: &ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
     Ok(Verdict { code: if failed { 1 } else { 0 }, errors, warnings })
 }
 
-/// A directory stands for the YAML files directly in it (what `values -o DIR` writes).
+/// `-o`, or the deprecated `--format` with a warning.
+pub fn output_format(args: &ValidateArgs) -> Output {
+    match args.format {
+        Some(f) => {
+            diag::deprecated(&format!("`validate --format {0}` will be removed; write `-o {0}`", f.name()));
+            f
+        }
+        None => args.output,
+    }
+}
+
+/// A directory stands for the YAML files directly in it (what `values --output-dir DIR` writes).
 fn expand(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     if !path.is_dir() {
         out.push(path.to_path_buf());
@@ -157,5 +176,12 @@ fn quiet_read(path: &Path) -> Option<String> {
 
 /// Reads a file; I/O failures are errors, anything else a finding ([`source::read`]).
 fn read(path: &Path) -> Result<FileText> {
+    if fsutil::is_stdio(path) {
+        let mut bytes = Vec::new();
+        let stdin = std::io::stdin().lock();
+        let limit = MAX_FILE_BYTES as u64 + 1;
+        stdin.take(limit).read_to_end(&mut bytes).map_err(|e| Error::io(fsutil::STDIN_NAME, e))?;
+        return Ok(source::text(Path::new(fsutil::STDIN_NAME), bytes));
+    }
     source::read(path).map_err(|e| Error::io(path, e))
 }

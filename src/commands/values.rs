@@ -7,10 +7,13 @@
 //! input is a no-op and byte-identical.
 
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::cli::ValuesArgs;
-use crate::commands::{load_config, session, source_name, templates_for};
+use serde::Serialize;
+
+use crate::cli::{OutputOrPath, ValuesArgs};
+use crate::commands::{load_config, secrets_file, session, source_name, templates_for};
+use crate::diag::{self, Output};
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::render;
@@ -18,6 +21,62 @@ use crate::secrets;
 use crate::yaml;
 
 const MIN_PASSWORD_LEN: usize = 8;
+const DEFAULT_DIR: &str = "rendered";
+
+/// The `ValuesReport` document of `-o json|yaml` (schemas/output.schema.json).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ValuesReport {
+    output_dir: PathBuf,
+    files: Vec<FileReport>,
+    secrets_file: SecretsReport,
+    warnings: Vec<diag::Diagnostic>,
+}
+
+#[derive(Serialize)]
+struct FileReport {
+    path: PathBuf,
+    /// `written` or `unchanged`.
+    status: &'static str,
+    /// Holds tokens or the password hash (written 0600).
+    sensitive: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SecretsReport {
+    path: PathBuf,
+    created: bool,
+    rotated_tokens: bool,
+    password_changed: bool,
+}
+
+/// The directory and report format `values` was asked for; `-o DIR` from older scripts still
+/// names the directory, with a deprecation warning.
+pub fn resolve_output(args: &ValuesArgs) -> Result<(PathBuf, Output)> {
+    let (dir, format) = match (&args.output, &args.output_dir) {
+        (Some(OutputOrPath::Path(_)), Some(_)) => {
+            return Err(Error::Usage(
+                "-o takes a format (text, json, yaml); the directory goes in --output-dir".into(),
+            ));
+        }
+        (Some(OutputOrPath::Path(dir)), None) => {
+            diag::deprecated(&format!(
+                "`values -o DIR` will be removed; write `values --output-dir {}` (-o is the output format: text, json or yaml)",
+                dir.display()
+            ));
+            (dir.clone(), Output::Text)
+        }
+        (Some(OutputOrPath::Format(f)), dir) => (dir.clone().unwrap_or_else(|| DEFAULT_DIR.into()), *f),
+        (None, dir) => (dir.clone().unwrap_or_else(|| DEFAULT_DIR.into()), Output::Text),
+    };
+    fsutil::refuse_stdio(
+        "--output-dir",
+        &dir,
+        "values writes five files, two of them holding secrets (0600); give a directory",
+    )?;
+    Ok((dir, format))
+}
 
 /// Files written and files left unchanged.
 pub struct Written {
@@ -25,11 +84,19 @@ pub struct Written {
     pub unchanged: usize,
 }
 
-/// Renders `args.config`; progress and the once-shown password go to `err`.
-pub fn run(args: &ValuesArgs, err: &mut dyn Write) -> Result<Written> {
+/// Renders `args.config`; a `-o json|yaml` document goes to `out`, progress and the once-shown
+/// password to `err`.
+pub fn run(args: &ValuesArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Written> {
+    let (out_dir, format) = resolve_output(args)?;
+    if args.admin_password_stdin && fsutil::is_stdio(&args.config) {
+        return Err(Error::Usage(
+            "-c - and --admin-password-stdin both read stdin; give the config as a file".into(),
+        ));
+    }
+    let secrets_path = secrets_file(&args.config, args.secrets.as_deref())?;
+    let templates = templates_for(args.charts.as_deref())?;
     let loaded = load_config(&args.config)?;
-    let secrets_path = args.secrets.clone().unwrap_or_else(|| secrets::path_for(&args.config));
-    let targets: Vec<_> = render::ARTIFACTS.iter().map(|(name, _, _)| args.output.join(name)).collect();
+    let targets: Vec<_> = render::ARTIFACTS.iter().map(|(name, _, _)| out_dir.join(name)).collect();
     refuse_overlaps(&args.config, &secrets_path, &targets)?;
     let on_disk = secrets::open(&secrets_path)?;
     let mut existing = on_disk.as_ref().map(|d| d.stored.clone());
@@ -45,7 +112,6 @@ pub fn run(args: &ValuesArgs, err: &mut dyn Write) -> Result<Written> {
     let (secrets, changes) =
         secrets::resolve(&secrets_path, existing.clone(), &args.rotate, new_password.as_deref())?;
 
-    let templates = templates_for(args.charts.as_deref());
     let artifacts = render::render(&loaded.config, &secrets, &templates, &source_name(&args.config))?;
     // A template edited by a user (--charts) can produce broken YAML; catch it before writing.
     for a in &artifacts {
@@ -70,8 +136,8 @@ pub fn run(args: &ValuesArgs, err: &mut dyn Write) -> Result<Written> {
     // Encrypted or not, the secrets file's bytes are settled before anything is written.
     let secrets_file = secrets::encode(&secrets_path, &secrets, on_disk.as_ref())?;
 
-    std::fs::create_dir_all(&args.output).map_err(|e| Error::io(&args.output, e))?;
-    for dir in [args.output.clone(), fsutil::parent_dir(&secrets_path)] {
+    std::fs::create_dir_all(&out_dir).map_err(|e| Error::io(&out_dir, e))?;
+    for dir in [out_dir.clone(), fsutil::parent_dir(&secrets_path)] {
         for p in fsutil::remove_leftovers(&dir) {
             let _ = writeln!(err, "removed {} (left by an interrupted run)", p.display());
         }
@@ -79,32 +145,51 @@ pub fn run(args: &ValuesArgs, err: &mut dyn Write) -> Result<Written> {
     // Everything is staged first and then renamed in one go: all files change, or none.
     // Secrets first: if a later rename fails, a re-run reproduces the artifacts from them.
     let mut staging = fsutil::Staging::new();
-    let mut written = Vec::new();
-    let mut unchanged = 0;
+    let mut files = Vec::new();
     if let Some(encoded) = &secrets_file {
         staging.add(&secrets_path, &encoded.bytes, true)?;
     }
     for a in &artifacts {
-        let path = args.output.join(a.file_name);
-        if fsutil::unchanged(&path, a.text.as_bytes()) && fsutil::mode_ok(&path, a.kind.holds_secrets()) {
-            let _ = writeln!(err, "unchanged {}", path.display());
-            unchanged += 1;
-            continue;
-        }
-        refuse_foreign(&path)?;
-        staging.add(&path, a.text.as_bytes(), a.kind.holds_secrets())?;
-        written.push(path);
+        let path = out_dir.join(a.file_name);
+        let sensitive = a.kind.holds_secrets();
+        let status = if fsutil::unchanged(&path, a.text.as_bytes()) && fsutil::mode_ok(&path, sensitive) {
+            "unchanged"
+        } else {
+            refuse_foreign(&path)?;
+            staging.add(&path, a.text.as_bytes(), sensitive)?;
+            "written"
+        };
+        files.push(FileReport { path, status, sensitive });
     }
     let secret_files: Vec<&str> =
         artifacts.iter().filter(|a| a.kind.holds_secrets()).map(|a| a.file_name).collect();
-    let ignored = gitignore_update(&args.output, &secret_files)?;
+    let ignored = gitignore_update(&out_dir, &secret_files)?;
     if let Some((path, text, _)) = &ignored {
         staging.add(path, text.as_bytes(), false)?;
     }
     staging.commit()?;
     crate::diag::write_text(err, &loaded.warnings).ok();
-    for path in &written {
-        let _ = writeln!(err, "wrote {}", path.display());
+    let written = files.iter().filter(|f| f.status == "written").count();
+    let unchanged = files.len() - written;
+    if format != Output::Text {
+        let doc = ValuesReport {
+            output_dir: out_dir.clone(),
+            files,
+            secrets_file: SecretsReport {
+                path: secrets_path.clone(),
+                created: changes.created,
+                rotated_tokens: changes.rotated_tokens
+                    || changes.regenerated.iter().any(|k| k.ends_with("Token")),
+                password_changed: changes.password_changed,
+            },
+            warnings: loaded.warnings.clone(),
+        };
+        diag::write_document(out, format, "ValuesReport", &doc).map_err(|e| Error::io("<stdout>", e))?;
+    } else {
+        for f in &files {
+            let verb = if f.status == "written" { "wrote" } else { "unchanged" };
+            let _ = writeln!(err, "{verb} {}", f.path.display());
+        }
     }
     if let Some((path, _, added)) = &ignored {
         let _ = writeln!(
@@ -166,7 +251,7 @@ pub fn run(args: &ValuesArgs, err: &mut dyn Write) -> Result<Written> {
     } else if changes.password_changed {
         let _ = writeln!(err, "admin password changed (stored only as a hash)");
     }
-    Ok(Written { written: written.len(), unchanged })
+    Ok(Written { written, unchanged })
 }
 
 /// The config and the secrets file are the user's: no output may land on either, and the
@@ -184,9 +269,9 @@ fn refuse_overlaps(config: &Path, secrets_path: &Path, targets: &[std::path::Pat
     for t in targets {
         let id = fsutil::identity(t);
         let clash = if id == config_id {
-            Some(("the config file", "choose another --output directory, or rename the config"))
+            Some(("the config file", "choose another --output-dir, or rename the config"))
         } else if id == secrets_id {
-            Some(("the secrets file", "choose another --output directory or --secrets path"))
+            Some(("the secrets file", "choose another --output-dir or --secrets path"))
         } else {
             None
         };
@@ -212,7 +297,7 @@ fn refuse_foreign(path: &Path) -> Result<()> {
     Err(Error::Io {
         path: path.to_path_buf(),
         message: format!(
-            "exists and was not rendered by pangeo-render (its first line does not say `{}`); nothing was written: move it away, or choose another --output directory",
+            "exists and was not rendered by pangeo-render (its first line does not say `{}`); nothing was written: move it away, or choose another --output-dir",
             render::RENDERED_MARK
         ),
     })

@@ -74,11 +74,66 @@ impl Diagnostic {
     }
 }
 
+/// `-o/--output`: how a command reports. Text is for people (diagnostics on stderr); JSON and
+/// YAML are one document on stdout for machines, with `apiVersion` and `kind` like a Kubernetes
+/// object, its shape described by a schema in `schemas/` (see [`write_document`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Format {
+pub enum Output {
     #[default]
     Text,
     Json,
+    Yaml,
+}
+
+impl Output {
+    pub fn name(self) -> &'static str {
+        match self {
+            Output::Text => "text",
+            Output::Json => "json",
+            Output::Yaml => "yaml",
+        }
+    }
+}
+
+/// The `apiVersion` of every document the tool prints, the same as the config's.
+pub const API_VERSION: &str = "pangeo-render/v1alpha1";
+
+/// Writes `body` (a struct serialising to a JSON object) as a `kind` document: `apiVersion` and
+/// `kind` first, then the body's fields, in JSON (pretty) or YAML.
+pub fn write_document(
+    out: &mut dyn Write,
+    format: Output,
+    kind: &str,
+    body: &impl Serialize,
+) -> std::io::Result<()> {
+    let mut doc = serde_json::Map::new();
+    doc.insert("apiVersion".into(), API_VERSION.into());
+    doc.insert("kind".into(), kind.into());
+    match serde_json::to_value(body)? {
+        serde_json::Value::Object(fields) => doc.extend(fields),
+        other => unreachable!("a report body serialises to an object, not {other}"),
+    }
+    let doc = serde_json::Value::Object(doc);
+    match format {
+        Output::Yaml => {
+            let text = serde_saphyr::to_string(&doc).map_err(std::io::Error::other)?;
+            out.write_all(text.as_bytes())?;
+            if !text.ends_with('\n') {
+                writeln!(out)?;
+            }
+            Ok(())
+        }
+        Output::Json | Output::Text => {
+            serde_json::to_writer_pretty(&mut *out, &doc)?;
+            writeln!(out)
+        }
+    }
+}
+
+/// Warns that a spelling old scripts use still works but will go, naming the new one.
+pub fn deprecated(message: &str) {
+    let warn = anstyle::AnsiColor::Yellow.on_default().bold();
+    let _ = writeln!(anstream::stderr(), "{warn}warning:{warn:#} deprecated: {message}");
 }
 
 /// Sorts diagnostics by file and position so output is stable and reads top to bottom.
@@ -115,14 +170,18 @@ pub fn write_text(out: &mut dyn Write, diags: &[Diagnostic]) -> std::io::Result<
     Ok(())
 }
 
-pub fn write_json(out: &mut dyn Write, diags: &[Diagnostic]) -> std::io::Result<()> {
+/// A `ValidationReport` document (schemas/validation-report.schema.json).
+pub fn write_validation_report(
+    out: &mut dyn Write,
+    format: Output,
+    diags: &[Diagnostic],
+) -> std::io::Result<()> {
     let errors = diags.iter().filter(|d| d.is_error()).count();
-    let doc = serde_json::json!({
+    let body = serde_json::json!({
         "valid": errors == 0,
         "errors": errors,
         "warnings": diags.len() - errors,
         "diagnostics": diags,
     });
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
-    writeln!(out)
+    write_document(out, format, "ValidationReport", &body)
 }

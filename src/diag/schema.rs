@@ -34,6 +34,11 @@ impl Schema {
         })
     }
 
+    /// The schema file's text, byte for byte.
+    pub fn text(&self) -> &'static str {
+        self.text
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(self.text).expect("embedded schema is JSON")
     }
@@ -41,6 +46,10 @@ impl Schema {
 
 pub static CONFIG: Schema =
     Schema::new("pangeo-config.schema.json", include_str!("../../schemas/pangeo-config.schema.json"));
+
+/// The documents `-o json|yaml` prints; only `pangeo-render schema output` and the tests use it.
+pub static OUTPUT: Schema =
+    Schema::new("output.schema.json", include_str!("../../schemas/output.schema.json"));
 
 /// Validates `node` (parsed from `file`) and returns one diagnostic per schema error. `prefix` is
 /// prepended to reported field paths when `node` is a section of a larger document.

@@ -70,7 +70,7 @@ impl Workspace {
     }
     pub fn values(&self) -> Command {
         let mut c = self.cmd();
-        c.arg("values").arg("-c").arg(self.config()).arg("-o").arg(self.out());
+        c.arg("values").arg("-c").arg(self.config()).arg("--output-dir").arg(self.out());
         c
     }
     /// Deterministic secrets, so snapshots are stable: fixed tokens and a hash with a fixed salt.
@@ -125,4 +125,15 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
     }
     out
+}
+
+/// Fails unless `doc` — a `-o json|yaml` document — matches `schemas/output.schema.json`.
+pub fn assert_output_schema(doc: &serde_json::Value) {
+    let schema: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(repo().join("schemas/output.schema.json")).unwrap())
+            .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("output schema compiles");
+    let errors: Vec<String> =
+        validator.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "output does not match schemas/output.schema.json: {errors:#?}\n{doc:#}");
 }
