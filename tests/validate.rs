@@ -149,7 +149,7 @@ fn every_rule_fixture_triggers_exactly_its_rule_where_expected() {
         files.sort();
         let mut lines = Vec::new();
         for file in &files {
-            let run = validate(&ws, &[&"--format", &"json", &"-c", file]);
+            let run = validate(&ws, &[&"-o", &"json", &"-c", file]);
             let report = json(&run);
             for d in report["diagnostics"].as_array().unwrap() {
                 assert_eq!(d["id"], id, "{} triggers another rule: {d}", file.display());
@@ -518,7 +518,7 @@ fn capacity_names_the_nodes_max_workers_need_and_its_advice_works() {
     let text = text.replace("maxWorkersPerCluster: 24", "maxWorkersPerCluster: 2000");
     assert!(text.contains("maxWorkersPerCluster: 2000"));
     let ws = Workspace::with_text(&text);
-    let run = validate(&ws, &[&"--format", &"json", &"-c", &ws.config()]);
+    let run = validate(&ws, &[&"-o", &"json", &"-c", &ws.config()]);
     let report = json(&run);
     let found: Vec<&Value> =
         report["diagnostics"].as_array().unwrap().iter().filter(|d| d["id"] == "PR020").collect();
@@ -538,6 +538,6 @@ fn capacity_names_the_nodes_max_workers_need_and_its_advice_works() {
     let fixed = text.replace("maxSize: 30", &format!("maxSize: {needed}"));
     assert_ne!(fixed, text);
     let ws = Workspace::with_text(&fixed);
-    let run = validate(&ws, &[&"--format", &"json", &"-c", &ws.config()]);
+    let run = validate(&ws, &[&"-o", &"json", &"-c", &ws.config()]);
     assert!(!run.stdout.contains("PR020"), "the advice did not work: {}", run.stdout);
 }

@@ -57,7 +57,7 @@ def render(tmp: pathlib.Path, limit, guarantee) -> dict:
     (work / "pangeo.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     out = tmp / "rendered"
     run = subprocess.run(
-        [binary(), "values", "-c", str(work / "pangeo.yaml"), "-o", str(out), "--admin-password-stdin"],
+        [binary(), "values", "-c", str(work / "pangeo.yaml"), "--output-dir", str(out), "--admin-password-stdin"],
         input="memory units test password\n", capture_output=True, text=True, timeout=120,
     )
     assert run.returncode == 0, f"values failed for limit {limit!r}: {run.stderr}"
