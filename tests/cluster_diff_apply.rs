@@ -38,9 +38,12 @@ struct Out {
 }
 
 impl Out {
+    /// The `-o json` document on stdout, checked against schemas/output.schema.json.
     fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+        let doc = serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout));
+        support::assert_output_schema(&doc);
+        doc
     }
     fn all(&self) -> String {
         format!("--- stdout:\n{}\n--- stderr:\n{}", self.stdout, self.stderr)
@@ -1752,6 +1755,7 @@ fn a_fleet_diffs_and_applies_each_deployment_and_reports_the_worst() {
     let out = fleet(&["diff", "-o", "json"]);
     assert_eq!(out.code, 2, "{}", out.all());
     let doc = out.json();
+    assert_eq!(doc["kind"], "FleetReport");
     assert_eq!((doc["command"].as_str(), doc["exitCode"].as_i64()), (Some("diff"), Some(2)), "{doc}");
     let d = doc["deployments"].as_array().unwrap();
     let got: Vec<(&str, &str, i64)> = d
