@@ -1104,11 +1104,12 @@ fn secrets_recovered_from_the_deployed_release_render_what_is_deployed() {
     let secrets_path = env.ws.secrets_path();
     let original = fs::read(&secrets_path).unwrap();
     let kubeconfig = env.cluster.kubeconfig().display().to_string();
-    let recover = ["values", "-c", "pangeo.yaml", "-o", "rendered", "--secrets-from-cluster", "--kubeconfig"];
+    let recover =
+        ["values", "-c", "pangeo.yaml", "--output-dir", "rendered", "--secrets-from-cluster", "--kubeconfig"];
 
     // A clone without the secrets file: `values` says it makes new ones, and how to recover instead.
     fs::remove_file(&secrets_path).unwrap();
-    let out = env.run(&["values", "-c", "pangeo.yaml", "-o", "fresh"]);
+    let out = env.run(&["values", "-c", "pangeo.yaml", "--output-dir", "fresh"]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(
         out.stderr.contains("there was no secrets file")
@@ -1583,7 +1584,8 @@ fn an_eks_context_of_another_cluster_is_refused_before_any_request() {
     // values --secrets-from-cluster reads the cluster too: another hub's secrets are never taken.
     let _ = fs::remove_file(env.ws.secrets_path());
     let kubeconfig = kc.path.display().to_string();
-    let recover = ["values", "-c", "pangeo.yaml", "-o", "rendered", "--secrets-from-cluster", "--kubeconfig"];
+    let recover =
+        ["values", "-c", "pangeo.yaml", "--output-dir", "rendered", "--secrets-from-cluster", "--kubeconfig"];
     let out = env.run_as(&[&recover[..], &[kubeconfig.as_str()]].concat(), &kc.path, |_| {});
     assert_eq!(out.code, 2, "{}", out.all());
     assert!(out.stderr.contains("refusing to work on this cluster: kube context"), "{}", out.all());

@@ -86,7 +86,7 @@ fn values_diff_apply_and_validate_give_one_verdict() {
         );
 
         let commands: [(&str, &[&str], i32); 3] = [
-            ("values", &["values", "-c", &name, "-o", "rendered"], 0),
+            ("values", &["values", "-c", &name, "--output-dir", "rendered"], 0),
             ("diff", &["diff", "-c", &name, "--kubeconfig", "kubeconfig"], 2),
             ("apply", &["apply", "-c", &name, "--kubeconfig", "kubeconfig"], 2),
         ];
@@ -123,7 +123,7 @@ fn an_upper_case_token_is_refused_by_validate_as_by_values() {
         .config(&fs::read_to_string(support::fixture("walkthrough")).unwrap())
         .file("pangeo.secrets.yaml", fs::read(out.path("pangeo.secrets.yaml")).unwrap())
         .mode("pangeo.secrets.yaml", 0o600)
-        .args(["values", "-c", "pangeo.yaml", "-o", "rendered"])
+        .args(["values", "-c", "pangeo.yaml", "--output-dir", "rendered"])
         .run_any();
     // The same verdict, word for word, and the same exit code.
     assert_eq!(values.status, 1, "values accepted the token validate refuses:\n{}", values.stderr);
