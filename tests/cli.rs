@@ -143,7 +143,9 @@ fn man_pages_render_with_groff() {
     fs::write(&top, &out.stdout).unwrap();
     let text = render_man(&top);
     assert!(text.contains("pangeo-render"), "{text}");
-    for sub in ["init", "values", "validate", "diff", "apply", "upgrade", "schema", "completions", "man"] {
+    for sub in
+        ["init", "values", "validate", "diff", "apply", "upgrade", "import", "schema", "completions", "man"]
+    {
         assert!(text.contains(&format!("pangeo-render-{sub}(1)")), "top page lacks {sub}:\n{text}");
     }
 
@@ -154,13 +156,15 @@ fn man_pages_render_with_groff() {
     assert!(values.contains("pangeo-render-values"), "{values}");
     assert!(values.contains("--output-dir"), "{values}");
     assert!(values.contains("pangeo-render values -c pangeo.yaml --rotate tokens -o json"), "{values}");
-    assert_eq!(fs::read_dir(&dir).unwrap().count(), 10, "top page and one per command");
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 11, "top page and one per command");
 }
 
 #[test]
 fn every_help_ends_with_examples() {
     let ws = Workspace::empty();
-    for sub in ["init", "values", "validate", "diff", "apply", "upgrade", "schema", "completions", "man"] {
+    for sub in
+        ["init", "values", "validate", "diff", "apply", "upgrade", "import", "schema", "completions", "man"]
+    {
         let out = run(&ws, &[sub, "--help"], None);
         assert_eq!(out.code, 0);
         let tail: Vec<&str> = out.stdout.trim_end().lines().rev().take_while(|l| !l.is_empty()).collect();

@@ -49,7 +49,7 @@ fn walkthrough_files_become_a_config_that_renders_the_same_secrets() {
     let rendered = std::process::Command::new(assert_cmd::cargo::cargo_bin!("pangeo-render"))
         .current_dir(out.dir.path())
         .env("PANGEO_RENDER_TODAY", "2026-09-01")
-        .args(["values", "-c", "pangeo.yaml", "-o", "rendered"])
+        .args(["values", "-c", "pangeo.yaml", "--output-dir", "rendered"])
         .output()
         .unwrap();
     assert!(rendered.status.success(), "{}", String::from_utf8_lossy(&rendered.stderr));
