@@ -112,7 +112,7 @@ pub fn validate(args: &ValidateArgs) -> Result<i32> {
             one.context =
                 Some(vec![crate::secrets::path_for(config)].into_iter().filter(|p| p.is_file()).collect());
             (one.output, one.format) = (inner(format), None);
-            // Each PATH holds one folder per deployment, as `values -c FOLDER -o PATH` writes.
+            // Each PATH holds one folder per deployment, as `values -c FOLDER --output-dir PATH` writes.
             one.paths = args
                 .paths
                 .iter()
