@@ -1999,3 +1999,248 @@ fn a_corrupt_or_foreign_ca_in_the_kubeconfig_is_named_as_such() {
         }
     }
 }
+
+// ---- A hub built by hand (issue 15): import, then the first apply takes the objects over. ----
+
+/// The walkthrough's `kubectl -n kube-system edit deployment.apps/cluster-autoscaler`, done by an
+/// editor script: it puts in the cluster name, as the walkthrough says, but not the two options
+/// it says to add (so the diff after import shows them arriving).
+const EDIT_CLUSTER_NAME: &str = "#!/bin/sh\nexec perl -0pi -e 's/<YOUR\\s+CLUSTER\\s+NAME>/pangeo/' \"$1\"\n";
+
+#[test]
+fn a_hub_built_by_hand_is_imported_and_its_objects_taken_over() {
+    let Some(mut env) = Env::new("import") else { return };
+    let hand = env.ws.root().join("hand");
+    let filled = support::walkthrough::fill(&hand, "1.34");
+    env.secrets.extend([filled.proxy_token.clone(), filled.gateway_token.clone(), filled.password.clone()]);
+    let autodiscover = support::walkthrough::seed_example()
+        .join("../cluster-autoscaler/cluster-autoscaler-autodiscover.yaml");
+    let kubectl = |args: &[&str]| {
+        let out = env.cluster.kubectl().args(args).current_dir(env.ws.root()).output().expect("kubectl");
+        assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out
+    };
+
+    // The walkthrough, command by command (the hub's Helm chart is the tests' stand-in).
+    kubectl(&["apply", "-f", autodiscover.to_str().unwrap()]);
+    kubectl(&[
+        "annotate",
+        "serviceaccount",
+        "cluster-autoscaler",
+        "-n",
+        "kube-system",
+        "eks.amazonaws.com/role-arn=arn:aws:iam::123456789012:role/eksctl-cluster-autoscaler-role",
+    ]);
+    kubectl(&[
+        "patch",
+        "deployment",
+        "cluster-autoscaler",
+        "-n",
+        "kube-system",
+        "-p",
+        r#"{"spec":{"template":{"metadata":{"annotations":{"cluster-autoscaler.kubernetes.io/safe-to-evict":"false"}}}}}"#,
+    ]);
+    let editor = env.ws.root().join("edit.sh");
+    fs::write(&editor, EDIT_CLUSTER_NAME).unwrap();
+    fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let edited = env
+        .cluster
+        .kubectl()
+        .env("KUBE_EDITOR", &editor)
+        .args(["-n", "kube-system", "edit", "deployment.apps/cluster-autoscaler"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&edited.stdout).contains("edited"), "{edited:?}");
+    // The walkthrough's `set image`, with the autoscaler of its (here 1.34) cluster.
+    kubectl(&[
+        "set",
+        "image",
+        "deployment",
+        "cluster-autoscaler",
+        "-n",
+        "kube-system",
+        "cluster-autoscaler=registry.k8s.io/autoscaling/cluster-autoscaler:v1.34.5",
+    ]);
+    // EKS's own gp2, then the walkthrough's `kubectl replace -f storageclass.yaml --force`.
+    env.kubectl_apply(IN_TREE_GP2);
+    kubectl(&["replace", "-f", "hand/storageclass.yaml", "--force"]);
+    // The EBS CSI driver with the walkthrough's --set flags, and DaskHub with its daskhub.yaml.
+    let helm = |args: &[&str], chart: &Path| {
+        let out = env
+            .cluster
+            .helm()
+            .args(args)
+            .arg(chart)
+            .args(["--namespace", &env.ns])
+            .current_dir(env.ws.root())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "helm: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    helm(
+        &[
+            "upgrade",
+            "--install",
+            "aws-ebs-csi-driver",
+            "--set",
+            "image.repository=602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/aws-ebs-csi-driver",
+            "--set",
+            "controller.serviceAccount.create=true",
+            "--set",
+            "controller.serviceAccount.name=ebs-csi-controller-sa",
+            "--set",
+            r#"controller.serviceAccount.annotations.eks\.amazonaws\.com/role-arn=arn:aws:iam::123456789012:role/ebs-csi-driver-role"#,
+        ],
+        &tiny_chart(),
+    );
+    helm(&["upgrade", "--install", "daskhub", "--values=hand/daskhub.yaml"], &hub_chart());
+
+    // Import into the workspace's config (the Env's own files make way).
+    fs::remove_file(env.ws.config()).unwrap();
+    fs::remove_file(env.ws.secrets_path()).unwrap();
+    let out = env.run(&["import", "--from", "hand", "-c", "pangeo.yaml", "--domain", "hub.example.org"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    // The test's own values: releases in its namespace, from the stand-in charts.
+    env.edit_config(
+        "daskhub: {name: \"daskhub\", namespace: \"default\"}",
+        &format!(
+            "daskhub: {{name: daskhub, namespace: {}, chart: {}, version: 0.1.0}}",
+            env.ns,
+            hub_chart().display()
+        ),
+    );
+    env.edit_config(
+        "ebsCsiDriver: {name: \"aws-ebs-csi-driver\", namespace: \"kube-system\"}",
+        &format!(
+            "ebsCsiDriver: {{name: aws-ebs-csi-driver, namespace: {}, chart: {}, version: 0.1.0}}",
+            env.ns,
+            tiny_chart().display()
+        ),
+    );
+    env.values();
+
+    // Only the intended changes: every object is taken over from the walkthrough's managers;
+    // the autoscaler gains what the walkthrough's `vi` edit adds; the password moves to the hash.
+    let out = env.run(&["diff", "-o", "json"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    let report = out.json();
+    let object = |kind: &str| {
+        report["objects"].as_array().unwrap().iter().find(|o| o["kind"] == kind).cloned().unwrap()
+    };
+    let deployment = object("Deployment");
+    assert_eq!(
+        deployment["takeover"],
+        serde_json::json!(["kubectl-client-side-apply", "kubectl-edit", "kubectl-patch", "kubectl-set"])
+    );
+    assert!(deployment.get("conflicts").is_none(), "{deployment}");
+    assert_eq!(
+        changed_lines(deployment["diff"].as_str().unwrap()),
+        [
+            "-  annotations:",
+            "-    kubectl.kubernetes.io/last-applied-configuration: (sensitive value)",
+            "+    app.kubernetes.io/managed-by: pangeo-render",
+            "+        - \"--balance-similar-node-groups\"",
+            "+        - \"--skip-nodes-with-system-pods=false\"",
+            "-        imagePullPolicy: Always",
+            "+        imagePullPolicy: IfNotPresent",
+        ],
+        "{}",
+        out.all()
+    );
+    let sa = object("ServiceAccount");
+    assert_eq!(sa["takeover"], serde_json::json!(["kubectl-annotate", "kubectl-client-side-apply"]));
+    assert_eq!(
+        changed_lines(sa["diff"].as_str().unwrap()),
+        [
+            "-    kubectl.kubernetes.io/last-applied-configuration: (sensitive value)",
+            "+    app.kubernetes.io/managed-by: pangeo-render",
+        ]
+    );
+    // The walkthrough's deprecated `fsType` key: StorageClass parameters change only by re-creating.
+    let class = object("StorageClass");
+    assert_eq!(class["action"], "recreate", "{class}");
+    let release = |name: &str| {
+        report["releases"].as_array().unwrap().iter().find(|r| r["name"] == name).cloned().unwrap()
+    };
+    assert_eq!(release("aws-ebs-csi-driver")["state"], "same", "{}", out.all());
+    let hub = release("daskhub");
+    let hub_diff = hub["diff"].as_str().unwrap();
+    for line in [
+        "-      DummyAuthenticator:",
+        "-        password: (sensitive value)",
+        "-        authenticator_class: dummy",
+        "+      PangeoPasswordAuthenticator:",
+        "+        password_hash: (sensitive value)",
+    ] {
+        assert!(hub_diff.lines().any(|l| l == line), "no `{line}` in:\n{hub_diff}");
+    }
+
+    // The first apply: only --recreate (for the class), no --force-conflicts.
+    let out = env.run(&["apply"]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.contains("--recreate") && !out.stderr.contains("owned by other field managers"),
+        "{}",
+        out.all()
+    );
+    let out = env.run_with_helm(&["apply", "--recreate", "--helm"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    for line in [
+        "ServiceAccount/cluster-autoscaler (namespace kube-system) taken over and configured",
+        "Deployment/cluster-autoscaler (namespace kube-system) taken over and configured",
+        "StorageClass/gp2 re-created (deleted, then created)",
+    ] {
+        assert!(out.stdout.contains(line), "no `{line}` in:\n{}", out.all());
+    }
+    let live = env.kubectl_json(&[
+        "-n",
+        "kube-system",
+        "get",
+        "deployment",
+        "cluster-autoscaler",
+        "--show-managed-fields",
+    ]);
+    let managers: Vec<&str> = live["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["manager"].as_str())
+        .collect();
+    assert_eq!(managers, ["pangeo-render"], "{live}");
+    assert!(
+        live["metadata"]["annotations"].get("kubectl.kubernetes.io/last-applied-configuration").is_none()
+    );
+    let out = env.run(&["diff"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stderr.contains("objects: 8 unchanged; Helm releases: 0 of 2 differ"), "{}", out.all());
+
+    // A later `kubectl apply` of the walkthrough's file: kubectl's client-side apply is an update
+    // and never conflicts, so it does change the fields back — but not silently: kubectl warns
+    // that its record is gone, our diff names the manager, and apply will not quietly take the
+    // fields back (no second takeover), as it would not for any other manager.
+    let out = env.cluster.kubectl().args(["apply", "-f", autodiscover.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "resource deployments/cluster-autoscaler is missing the kubectl.kubernetes.io/last-applied-configuration annotation"
+        ),
+        "{out:?}"
+    );
+    let out = env.run(&["diff"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(
+        out.stdout.contains(
+            "  .spec.template.spec.containers[name=\"cluster-autoscaler\"].command (manager \"kubectl-client-side-apply\")"
+        ),
+        "{}",
+        out.all()
+    );
+    assert!(!out.stdout.contains("never applied by pangeo-render"), "{}", out.all());
+    let out = env.run(&["apply"]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.contains("nothing was applied") && out.stderr.contains("--force-conflicts"),
+        "{}",
+        out.all()
+    );
+}

@@ -1,7 +1,8 @@
 //! `import`: the walkthrough's hand-edited files, filled in as its README says, become a config
 //! and a secrets file that render the same hub — the tokens kept, the password kept only as its
 //! hash, and everything the rendered files do not carry over listed. No cluster here; the
-//! takeover of the live objects is tested in `cluster_import.rs`.
+//! takeover of the live objects is tested in `cluster_diff_apply.rs`
+//! (`a_hub_built_by_hand_is_imported_and_its_objects_taken_over`).
 
 mod support;
 

@@ -20,7 +20,7 @@ use std::io::Write;
 
 use crate::error::Result;
 use crate::kube::{ApplyMode, Cluster, ClusterError};
-use crate::plan::{Action, Planned};
+use crate::plan::{Action, Planned, takeover};
 pub use helm::{HelmRelease, find_helm, helm_blockers, helm_releases, print_helm_commands, run_helm};
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -116,15 +116,38 @@ async fn apply_one(cluster: &Cluster, p: &Planned, opts: &Options) -> Result<&'s
         action if opts.dry_run => Ok(match (action, p.handover) {
             (_, true) => "default annotation would be set to \"false\"",
             (Action::Create, _) => "would be created",
+            _ if p.takes_over() => "would be taken over and configured",
             _ => "would be configured",
         }),
         action => {
+            let taken = p.takes_over() && take_over(cluster, p).await?;
             cluster.apply(&p.object, &p.body, mode).await?;
             Ok(match (action, p.handover) {
                 (_, true) => "default annotation set to \"false\"",
                 (Action::Create, _) => "created",
+                _ if taken => "taken over and configured",
                 _ => "configured",
             })
+        }
+    }
+}
+
+/// Moves the walkthrough's kubectl managers' fields to our manager before the first apply
+/// ([`crate::plan::takeover`]). The rewrite is tied to the object's resourceVersion; when the
+/// object changes in between, it is read again and the move recomputed (as kubectl retries).
+/// Returns whether anything was moved.
+async fn take_over(cluster: &Cluster, p: &Planned) -> Result<bool, ClusterError> {
+    let mut attempt = 0;
+    loop {
+        let Some(live) = cluster.get(&p.object).await? else { return Ok(false) };
+        let Some(managed) = takeover::managed_fields(&live, p.manager, &p.object.api_version) else {
+            return Ok(false);
+        };
+        let version = live.pointer("/metadata/resourceVersion").and_then(|v| v.as_str()).unwrap_or_default();
+        match cluster.set_managed_fields(&p.object, version, managed).await {
+            Ok(_) => return Ok(true),
+            Err(e) if e.code() == 409 && attempt < 3 => attempt += 1,
+            Err(e) => return Err(e),
         }
     }
 }

@@ -321,6 +321,9 @@ pub struct ObjectReport {
     pub conflicts: Vec<Conflict>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub immutable: Vec<String>,
+    /// The kubectl field managers whose fields apply takes over (the first apply after `import`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub takeover: Vec<String>,
     pub diff: String,
 }
 
@@ -342,6 +345,7 @@ impl ObjectReport {
             // Re-creating an object settles its conflicts as well.
             conflicts: if p.immutable.is_empty() { p.conflicts.clone() } else { Vec::new() },
             immutable: p.immutable.iter().map(|m| masker.text(m)).collect(),
+            takeover: if p.takes_over() { p.takeover.clone() } else { Vec::new() },
             diff,
         }
     }
@@ -382,6 +386,15 @@ impl Report {
                     out,
                     "{note}note:{note:#} {} is also marked as the default StorageClass; apply sets its annotation to \"false\"",
                     o.title()
+                )?;
+            }
+            if !o.takeover.is_empty() {
+                writeln!(
+                    out,
+                    "{note}note:{note:#} {}: never applied by pangeo-render; apply takes its fields over from {} \
+                     (as kubectl apply --server-side migrates client-side apply)",
+                    o.title(),
+                    o.takeover.join(", ")
                 )?;
             }
             if !o.conflicts.is_empty() {
@@ -551,6 +564,7 @@ mod tests {
             merged,
             conflicts: vec![],
             immutable: vec![],
+            takeover: vec![],
         };
         assert_eq!(p.action(), Action::Create);
         let d = p.diff(&Masker::default());

@@ -305,6 +305,28 @@ impl Cluster {
         Ok(to_json(merged))
     }
 
+    /// Rewrites an object's `metadata.managedFields` (which only a patch or update can), as a
+    /// merge patch that carries `resource_version`: the server refuses it (409) if the object
+    /// changed since it was read.
+    pub async fn set_managed_fields(
+        &self,
+        obj: &ObjectRef,
+        resource_version: &str,
+        managed: Vec<Value>,
+    ) -> Result<Value, ClusterError> {
+        let api = self.api(obj)?;
+        let params =
+            PatchParams { field_manager: Some(super::FIELD_MANAGER.to_string()), ..Default::default() };
+        let body = serde_json::json!({
+            "metadata": {"resourceVersion": resource_version, "managedFields": managed}
+        });
+        let patched = self
+            .timed(api.patch(&obj.name, &params, &Patch::Merge(&body)))
+            .await
+            .map_err(|e| self.error("patch managedFields", &obj.to_string(), e))?;
+        Ok(to_json(patched))
+    }
+
     /// Deletes an object and waits (briefly) until it is gone.
     pub async fn delete(&self, obj: &ObjectRef, dry_run: bool) -> Result<(), ClusterError> {
         let api = self.api(obj)?;

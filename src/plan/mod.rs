@@ -8,6 +8,9 @@
 //! result; a 422 refusal of an immutable field records the server's reasons and shows the object
 //! as `--recreate` would create it. When our StorageClass is the default, every other class still
 //! marked default gets an entry that sets its annotation to "false".
+//! An object our manager has never applied, built with kubectl's commands, is planned as a
+//! takeover ([`takeover`]): those managers' fields are not conflicts, since apply moves them to us
+//! first; the dry run is forced to show the result.
 //!
 //! One shortcut, because the dry runs are most of the server's work: an object whose live state
 //! is provably what the apply would leave — every field of the manifest has that value live, and
@@ -18,6 +21,7 @@
 
 pub mod in_sync;
 pub mod strip;
+pub mod takeover;
 
 use serde_json::{Value, json};
 
@@ -56,9 +60,17 @@ pub struct Planned {
     pub merged: Value,
     pub conflicts: Vec<Conflict>,
     pub immutable: Vec<String>,
+    /// The walkthrough's kubectl field managers whose fields the apply takes over
+    /// ([`takeover`]): our manager has never applied the object.
+    pub takeover: Vec<String>,
 }
 
 impl Planned {
+    /// Whether applying this object first moves the kubectl managers' fields to ours.
+    pub fn takes_over(&self) -> bool {
+        !self.takeover.is_empty() && self.immutable.is_empty()
+    }
+
     pub fn action(&self) -> Action {
         if !self.immutable.is_empty() {
             Action::Recreate
@@ -219,6 +231,7 @@ pub async fn plan(
                 merged,
                 conflicts: Vec::new(),
                 immutable: Vec::new(),
+                takeover: Vec::new(),
             });
         }
         planned.splice(at..at, handovers);
@@ -253,8 +266,10 @@ async fn plan_one(
             merged,
             conflicts: vec![],
             immutable: vec![],
+            takeover: vec![],
         });
     }
+    let takeover = live.as_ref().map(|l| takeover::managers(l, FIELD_MANAGER)).unwrap_or_default();
     let mode = ApplyMode { manager: FIELD_MANAGER, dry_run: true, force };
     let mut conflicts = Vec::new();
     let mut immutable = Vec::new();
@@ -262,7 +277,8 @@ async fn plan_one(
         Ok(m) => m,
         Err(e) => {
             if let Some(c) = e.conflicts() {
-                conflicts = c;
+                // Fields of the managers the apply takes over are ours by then: not conflicts.
+                conflicts = c.into_iter().filter(|c| !takeover.contains(&c.manager)).collect();
                 // Still show what apply would do once it takes the fields over.
                 match cluster.apply(&object, &body, ApplyMode { force: true, ..mode }).await {
                     Ok(m) => m,
@@ -282,7 +298,24 @@ async fn plan_one(
             }
         }
     };
-    Ok(Planned { object, body, manager: FIELD_MANAGER, handover: false, live, merged, conflicts, immutable })
+    let mut merged = merged;
+    if !takeover.is_empty() && immutable.is_empty() {
+        // Taken over and not sent, kubectl's record of its last applied file goes (see takeover).
+        if let Some(a) = merged.pointer_mut("/metadata/annotations").and_then(Value::as_object_mut) {
+            a.remove(takeover::LAST_APPLIED);
+        }
+    }
+    Ok(Planned {
+        object,
+        body,
+        manager: FIELD_MANAGER,
+        handover: false,
+        live,
+        merged,
+        conflicts,
+        immutable,
+        takeover,
+    })
 }
 
 fn shortcut_enabled() -> bool {
@@ -317,6 +350,7 @@ mod tests {
             merged,
             conflicts: vec![],
             immutable: vec![],
+            takeover: vec![],
         }
     }
 
