@@ -324,21 +324,15 @@ pub struct ImportArgs {
     /// The folder with the walkthrough's cluster.yaml, daskhub.yaml and storageclass.yaml, as applied.
     #[arg(long, value_name = "DIR")]
     pub from: PathBuf,
-    /// The config to write (its secrets file goes beside it); neither may exist yet.
-    #[arg(short, long, value_name = "FILE", default_value = "pangeo.yaml")]
-    pub config: PathBuf,
-    /// The config to write: the spelling of issue 15 (`-o pangeo.yaml`), the same as `-c`.
-    #[arg(short = 'o', long = "output", value_name = "FILE", hide = true, conflicts_with = "config")]
-    pub output: Option<PathBuf>,
+    /// The config to write [default: pangeo.yaml]; its secrets file goes beside it. Neither may exist yet.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Output format of the report (text on stderr, or a document on stdout).
+    #[arg(short, long, value_name = "FORMAT", value_parser = OutputOrPathParser)]
+    pub output: Option<OutputOrPath>,
     /// The hub's public name, when daskhub.yaml has no jupyterhub.proxy.https.hosts.
     #[arg(long)]
     pub domain: Option<String>,
-}
-
-impl ImportArgs {
-    pub fn config_path(&self) -> &std::path::Path {
-        self.output.as_deref().unwrap_or(&self.config)
-    }
 }
 
 #[derive(Debug, Args)]
@@ -413,7 +407,10 @@ Examples:
   pangeo-render import --from walkthrough/
 
   # Elsewhere, naming the hub when daskhub.yaml has no jupyterhub.proxy.https.hosts
-  pangeo-render import --from walkthrough/ -c hub/pangeo.yaml --domain hub.example.org";
+  pangeo-render import --from walkthrough/ -c hub/pangeo.yaml --domain hub.example.org
+
+  # The report (choices made; values the rendered files drop, change or add) as JSON
+  pangeo-render import --from walkthrough/ -o json";
 
     pub const VALUES: &str = "\
 Examples:

@@ -2124,6 +2124,7 @@ fn a_hub_built_by_hand_is_imported_and_its_objects_taken_over() {
     let out = env.run(&["diff", "-o", "json"]);
     assert_eq!(out.code, 1, "{}", out.all());
     let report = out.json();
+    support::assert_output_schema(&report);
     let object = |kind: &str| {
         report["objects"].as_array().unwrap().iter().find(|o| o["kind"] == kind).cloned().unwrap()
     };

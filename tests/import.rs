@@ -68,11 +68,37 @@ fn walkthrough_files_become_a_config_that_renders_the_same_secrets() {
 }
 
 #[test]
-fn the_issue_spelling_with_dash_o_writes_the_config_too() {
+fn the_issue_spelling_with_dash_o_still_names_the_config_and_says_to_use_dash_c() {
     let t = Test::new();
     walkthrough::fill(&t.path("hand"), "1.34");
-    let out = t.args(["import", "--from", "hand", "-o", "adopted.yaml", "--domain", "hub.example.org"]).run();
+    let out = t
+        .args(["import", "--from", "hand", "-o", "adopted.yaml", "--domain", "hub.example.org"])
+        .stderr_contains(
+            "warning: deprecated: `import -o FILE` will be removed; write `import -c adopted.yaml`",
+        )
+        .run();
     assert!(out.path("adopted.yaml").exists() && out.path("adopted.secrets.yaml").exists());
+}
+
+#[test]
+fn the_report_as_json_matches_its_schema_and_shows_no_secret() {
+    let t = Test::new();
+    let filled = walkthrough::fill(&t.path("hand"), "1.34");
+    let out = t.args(["import", "--from", "hand", "-o", "json", "--domain", "hub.example.org"]).run();
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    support::assert_output_schema(&doc);
+    assert_eq!(doc["kind"], "ImportReport");
+    let password = doc["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["path"] == "jupyterhub.hub.config.DummyAuthenticator.password")
+        .expect("the password's move is listed");
+    assert_eq!(password["change"], "dropped");
+    assert_eq!(password["theirs"], "(sensitive value)");
+    for secret in [&filled.proxy_token, &filled.gateway_token, &filled.password] {
+        assert!(!out.stdout.contains(secret.as_str()), "secret in the report");
+    }
 }
 
 #[test]

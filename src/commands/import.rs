@@ -7,11 +7,14 @@
 //! from the kubectl field managers the walkthrough left, see `plan::takeover`).
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::cli::ImportArgs;
+use serde::Serialize;
+
+use crate::cli::{ImportArgs, OutputOrPath};
 use crate::commands::{UPGRADE_TOLERATES, checked, source_name};
 use crate::config;
+use crate::diag::{self, Output};
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::import::compare::{self, Change, Difference};
@@ -19,8 +22,61 @@ use crate::import::{self, Options, Sources};
 use crate::render::{self, Templates};
 use crate::secrets;
 
+const DEFAULT_CONFIG: &str = "pangeo.yaml";
+
+/// The `ImportReport` document of `-o json|yaml` (schemas/output.schema.json).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ImportReport<'a> {
+    config: &'a Path,
+    secrets: &'a Path,
+    /// Choices the files did not make.
+    assumptions: &'a [String],
+    /// Every value of the hand-edited files the rendered files drop, change or add.
+    differences: Vec<FileDifference<'a>>,
+    warnings: &'a [diag::Diagnostic],
+}
+
+#[derive(Serialize)]
+struct FileDifference<'a> {
+    file: &'a Path,
+    #[serde(flatten)]
+    difference: &'a Difference,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    why: Option<&'static str>,
+}
+
+/// Where the config goes and how to report. `-o FILE`, as issue 15 spelled the command, still
+/// names the config, with a deprecation warning (`-o` is the output format everywhere).
+fn resolve_output(args: &ImportArgs) -> Result<(PathBuf, Output)> {
+    let (path, format) = match (&args.output, &args.config) {
+        (Some(OutputOrPath::Path(_)), Some(_)) => {
+            return Err(Error::Usage(
+                "-o takes a format (text, json, yaml); the config to write goes in -c/--config".into(),
+            ));
+        }
+        (Some(OutputOrPath::Path(file)), None) => {
+            diag::deprecated(&format!(
+                "`import -o FILE` will be removed; write `import -c {}` (-o is the output format: text, json or yaml)",
+                file.display()
+            ));
+            (file.clone(), Output::Text)
+        }
+        (Some(OutputOrPath::Format(f)), file) => (file.clone().unwrap_or_else(|| DEFAULT_CONFIG.into()), *f),
+        (None, file) => (file.clone().unwrap_or_else(|| DEFAULT_CONFIG.into()), Output::Text),
+    };
+    if fsutil::is_stdio(&path) {
+        return Err(Error::Usage(
+            "-c -: import writes the config and its secrets file (0600) beside it; give the config's path"
+                .into(),
+        ));
+    }
+    Ok((path, format))
+}
+
 pub fn run(args: &ImportArgs) -> Result<()> {
-    let config_path = args.config_path();
+    let (config_path, format) = resolve_output(args)?;
+    let config_path = config_path.as_path();
     let secrets_path = secrets::path_for(config_path);
     for path in [config_path, secrets_path.as_path()] {
         if path.exists() {
@@ -71,6 +127,24 @@ pub fn run(args: &ImportArgs) -> Result<()> {
     staging.add(config_path, text.as_bytes(), false)?;
     staging.commit()?;
 
+    if format != Output::Text {
+        let differences = report
+            .iter()
+            .flat_map(|(file, diffs)| {
+                diffs.iter().map(move |d| FileDifference { file, difference: d, why: why(&d.path) })
+            })
+            .collect();
+        let doc = ImportReport {
+            config: config_path,
+            secrets: &secrets_path,
+            assumptions: &imported.assumptions,
+            differences,
+            warnings: &loaded.warnings,
+        };
+        let mut out = std::io::stdout().lock();
+        return diag::write_document(&mut out, format, "ImportReport", &doc)
+            .map_err(|e| Error::io("<stdout>", e));
+    }
     let mut err = anstream::stderr();
     crate::diag::write_text(&mut err, &loaded.warnings).ok();
     let _ = writeln!(err, "wrote {}", config_path.display());

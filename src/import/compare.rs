@@ -25,7 +25,9 @@ pub struct Difference {
     pub path: String,
     pub change: Change,
     /// The user's value and ours, shown short and masked (`None` where there is none).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub theirs: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ours: Option<String>,
 }
 
