@@ -10,9 +10,8 @@
 //! Helm releases are not installed behind the user's back. Without `--helm` apply prints the
 //! `helm upgrade --install` commands, pointing at the values files `pangeo-render values` writes
 //! (`rendered/` by default, mode 0600) — rendering is deterministic, so that file is byte for byte
-//! what apply rendered, and no copy of the secrets is left in a temporary directory. With `--helm`
-//! apply writes each values file to a private temporary directory (0700, file 0600), runs helm
-//! with it, and removes it.
+//! what apply rendered. With `--helm` apply runs helm itself, handing it the values on its stdin
+//! (`--values -`), so that no copy of the secrets is ever written to a temporary file.
 
 pub mod helm;
 
@@ -21,7 +20,7 @@ use std::io::Write;
 use crate::error::Result;
 use crate::kube::{ApplyMode, Cluster, ClusterError};
 use crate::plan::{Action, Planned, takeover};
-pub use helm::{HelmRelease, find_helm, helm_blockers, helm_releases, print_helm_commands, run_helm};
+pub use helm::{helm_blockers, print_helm_commands, run_helm};
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options {

@@ -6,32 +6,19 @@
 use std::io::Write;
 
 use crate::apply::{self, Options};
-use crate::cli::{ApplyArgs, ClusterArgs};
-use crate::commands::session::{Deadline, cluster_error, describe, objects, render_and_connect, runtime};
+use crate::cli::ApplyArgs;
+use crate::commands::session::{Session, cluster_error, describe};
 use crate::diff;
 use crate::error::{Error, Result};
 use crate::plan;
-use crate::secrets::{self, mask::Masker};
 
 /// Applies `args.cluster.config`; progress goes to `out`, notes to `err`.
 pub fn run(args: &ApplyArgs, mut out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
-    let c = &args.cluster;
-    let rt = runtime()?;
-    let deadline = Deadline::start(c);
-    let (loaded, secrets, artifacts, mut cluster) = render_and_connect(c, &rt, &deadline, true, err)?;
-    let masker = Masker::new(secrets::values(&secrets));
-    // The helm commands go through the same context as our requests.
-    let c = &ClusterArgs {
-        context: c.context.clone().or_else(|| loaded.config.cluster.kube_context.clone()),
-        ..c.clone()
-    };
-    let manifests = objects(&loaded, &artifacts)?;
-    let config_dir = loaded.path.parent().unwrap_or(std::path::Path::new(""));
-    let releases = apply::helm_releases(&loaded.config, config_dir, &artifacts);
-    let targets = diff::release_targets(&loaded, &artifacts)?;
+    let Session { rt, deadline, loaded, mut cluster, masker, objects: manifests, releases, helm_target } =
+        Session::open(&args.cluster, true, err)?;
     // Checked first, so that a missing helm stops before anything is written.
     let helm = match args.helm {
-        true => Some(apply::find_helm().ok_or_else(|| {
+        true => Some(crate::helm::command::find_helm().ok_or_else(|| {
             Error::Usage("--helm: `helm` is not on PATH; install helm, or leave out --helm and run the printed commands".into())
         })?),
         false => None,
@@ -62,7 +49,7 @@ pub fn run(args: &ApplyArgs, mut out: &mut dyn Write, err: &mut dyn Write) -> Re
     // Only releases that differ from what the config renders are upgraded.
     let reports = rt.block_on(async {
         let mut reports = Vec::new();
-        for t in &targets {
+        for t in &releases {
             let r = diff::release(&mut cluster, t, &masker).await;
             reports.push(r.map_err(|e| cluster_error(&cluster, &e, &masker))?);
         }
@@ -94,8 +81,8 @@ pub fn run(args: &ApplyArgs, mut out: &mut dyn Write, err: &mut dyn Write) -> Re
     }
     match helm {
         _ if to_upgrade.is_empty() => {}
-        Some(helm) => apply::run_helm(&helm, &to_upgrade, c, args.dry_run, &masker, &mut out)?,
-        None => apply::print_helm_commands(&mut out, &to_upgrade, &c.config, c),
+        Some(helm) => apply::run_helm(&helm, &to_upgrade, &helm_target, args.dry_run, &masker, &mut out)?,
+        None => apply::print_helm_commands(&mut out, &to_upgrade, &loaded.path, &helm_target),
     }
     let _ = out.flush();
     Ok(0)

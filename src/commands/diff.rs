@@ -7,30 +7,22 @@
 use std::io::Write;
 
 use crate::cli::DiffArgs;
-use crate::commands::session::{Deadline, cluster_error, objects, render_and_connect, runtime};
+use crate::commands::session::{Session, cluster_error};
 use crate::diag::Output;
-use crate::diff::preview::{self, HelmTarget};
-use crate::diff::{self, ObjectReport, ReleaseReport, ReleaseTarget, Report};
+use crate::diff::preview;
+use crate::diff::{self, ObjectReport, ReleaseReport, Report};
 use crate::error::{Error, Result};
 use crate::kube::{Cluster, ClusterError};
-use crate::plan;
-use crate::secrets::{self, mask::Masker};
+use crate::plan::{self, Release};
 
 /// Diffs `args.cluster.config`; the report goes to `out`, notes and the summary to `err`.
 /// Returns the exit code and the one-line summary.
 pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<(i32, String)> {
-    let c = &args.cluster;
-    let rt = runtime()?;
-    let deadline = Deadline::start(c);
-    let (loaded, secrets, artifacts, mut cluster) = render_and_connect(c, &rt, &deadline, false, err)?;
-    let masker = Masker::new(secrets::values(&secrets));
-    let manifests = objects(&loaded, &artifacts)?;
-    let targets = diff::release_targets(&loaded, &artifacts)?;
-
+    let Session {
+        rt, deadline, mut cluster, masker, objects: manifests, releases: targets, helm_target, ..
+    } = Session::open(&args.cluster, false, err)?;
     let server = cluster.conn.server.clone();
-    let helm = args.helm.clone().or_else(crate::apply::find_helm);
-    // helm template reads the cluster through the same context as our requests.
-    let context = c.context.clone().or_else(|| loaded.config.cluster.kube_context.clone());
+    let helm = args.helm.clone().or_else(crate::helm::command::find_helm);
     let report = deadline.run(&rt, Some(&server), async {
         let plan = plan::plan(&mut cluster, manifests, false)
             .await
@@ -49,26 +41,11 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
             }
             _ => None,
         };
-        let spawn = |t: &ReleaseTarget, r: &ReleaseReport| {
-            let (helm, kube_version) = (helm.clone()?, kube_version.clone()?);
+        let spawn = |t: &Release, r: &ReleaseReport| {
+            let (helm, kube_version) = (helm.clone()?, kube_version.as_deref()?);
             r.wants_preview().then(|| {
-                let upgrade = r.state != "not-installed";
-                let (name, namespace, chart) = (t.name.clone(), t.namespace.clone(), t.pin.helm_arg());
-                let version = t.pin.version_flag().map(str::to_string);
-                let target = HelmTarget { kubeconfig: c.kubeconfig.clone(), context: context.clone() };
-                preview::spawn_template(helm, t.values_text.clone(), masker.clone(), move |values| {
-                    let version = version.as_deref();
-                    preview::template_args(
-                        &name,
-                        &namespace,
-                        &chart,
-                        version,
-                        values,
-                        &kube_version,
-                        upgrade,
-                        &target,
-                    )
-                })
+                let args = t.template_args(kube_version, r.state != "not-installed", &helm_target);
+                preview::spawn_template(helm, t.values_text.clone(), masker.clone(), args)
             })
         };
         let mut renders: Vec<_> = targets.iter().zip(&releases).map(|(t, r)| spawn(t, r)).collect();

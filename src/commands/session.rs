@@ -1,5 +1,7 @@
-//! The first half of `diff` and `apply`: render the config in memory while connecting to the
-//! cluster, and turn cluster errors into messages that say as whom and mask every secret.
+//! The first half of `diff` and `apply`, shared: a [`Session`] renders the config in memory while
+//! connecting to the cluster (and proving it is the config's), and holds what both commands then
+//! work from — the objects, the Helm releases, the masker for every secret, the deadline. Cluster
+//! errors become messages that say as whom and mask every secret.
 
 use std::io::Write;
 
@@ -8,9 +10,10 @@ use crate::commands::{load_config, render_loaded};
 use crate::config::{Config, Loaded};
 use crate::error::{Error, Result};
 use crate::fsutil;
+use crate::helm;
 use crate::kube::identity::{self, Expected, Verdict};
 use crate::kube::{self, Cluster, ClusterError};
-use crate::plan;
+use crate::plan::{self, Release};
 use crate::render::Artifact;
 use crate::secrets::Secrets;
 use crate::secrets::mask::Masker;
@@ -114,7 +117,7 @@ pub async fn connect_to(
 /// connections and lists the StorageClasses: rendering is CPU work that would otherwise come
 /// first and leave the network idle. Problems in the user's files are reported before problems
 /// reaching the cluster. Notes (an unproven cluster) go to `err`.
-pub fn render_and_connect(
+fn render_and_connect(
     c: &ClusterArgs,
     rt: &tokio::runtime::Runtime,
     deadline: &Deadline,
@@ -146,9 +149,46 @@ pub fn render_and_connect(
     Ok((loaded, secrets, artifacts, cluster))
 }
 
+/// What `diff` and `apply` work from, made once by [`Session::open`].
+pub struct Session {
+    pub rt: tokio::runtime::Runtime,
+    /// The one deadline of the command's cluster work.
+    pub deadline: Deadline,
+    pub loaded: Loaded,
+    /// Connected, and proven to be the config's cluster (or named as unproven).
+    pub cluster: Cluster,
+    /// Masks every secret of the rendered deployment, in whatever the server or helm says.
+    pub masker: Masker,
+    /// The Kubernetes objects, in apply order.
+    pub objects: Vec<serde_json::Value>,
+    /// The Helm releases, in install order.
+    pub releases: Vec<Release>,
+    /// How helm reaches the same cluster: the kubeconfig and context of our own requests.
+    pub helm_target: helm::command::Target,
+}
+
+impl Session {
+    /// Renders `c.config` (secrets resolved in memory, nothing written) and connects to its
+    /// cluster ([`render_and_connect`]). `applying` only changes the note about an unproven
+    /// cluster, written to `err` with the rules' warnings.
+    pub fn open(c: &ClusterArgs, applying: bool, err: &mut dyn Write) -> Result<Session> {
+        let rt = runtime()?;
+        let deadline = Deadline::start(c);
+        let (loaded, secrets, artifacts, cluster) = render_and_connect(c, &rt, &deadline, applying, err)?;
+        let masker = Masker::new(crate::secrets::values(&secrets));
+        let objects = objects(&loaded, &artifacts)?;
+        let releases = plan::releases(&loaded, &artifacts)?;
+        let helm_target = helm::command::Target {
+            kubeconfig: c.kubeconfig.clone(),
+            context: c.context.clone().or_else(|| loaded.config.cluster.kube_context.clone()),
+        };
+        Ok(Session { rt, deadline, loaded, cluster, masker, objects, releases, helm_target })
+    }
+}
+
 /// Every Kubernetes object `diff` and `apply` work on, in apply order: the rendered manifests
 /// and the identity record.
-pub fn objects(loaded: &Loaded, artifacts: &[Artifact]) -> Result<Vec<serde_json::Value>> {
+fn objects(loaded: &Loaded, artifacts: &[Artifact]) -> Result<Vec<serde_json::Value>> {
     let mut objects = plan::manifests(artifacts)?;
     objects.push(Expected::of(&loaded.config).record());
     Ok(plan::order(objects))

@@ -18,7 +18,6 @@ use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::render;
 use crate::secrets;
-use crate::yaml;
 
 const MIN_PASSWORD_LEN: usize = 8;
 const DEFAULT_DIR: &str = "rendered";
@@ -115,12 +114,7 @@ pub fn run(args: &ValuesArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resul
     let artifacts = render::render(&loaded.config, &secrets, &templates, &source_name(&args.config))?;
     // A template edited by a user (--charts) can produce broken YAML; catch it before writing.
     for a in &artifacts {
-        if let Err(e) = yaml::parse_documents(&a.text) {
-            return Err(Error::Template {
-                name: a.file_name.to_string(),
-                message: format!("rendered YAML is invalid at line {}: {}", e.pos.line, e.message),
-            });
-        }
+        a.documents()?;
         // The mark is how a later run tells its own output from a user's file.
         if !a.text.lines().next().is_some_and(|l| l.starts_with('#') && l.contains(render::RENDERED_MARK)) {
             return Err(Error::Template {

@@ -16,73 +16,15 @@ use std::io::Write;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::config;
 use crate::diff::drift::ObjectDrift;
 use crate::diff::preview::Preview;
-use crate::error::{Error, Result};
-use crate::helm::chart::{ChartId, ChartPin};
+use crate::error::Result;
 use crate::kube::{Cluster, ClusterError, Conflict};
 use crate::plan::strip::strip;
-use crate::plan::{Action, Planned};
-use crate::render::{Artifact, ArtifactKind};
+use crate::plan::{Action, Planned, Release};
 use crate::secrets::mask::{Masker, Shape, is_secret};
 use helm_release::Found;
 use print::{to_yaml, unified};
-
-/// A Helm release this deployment installs, with its rendered values.
-#[derive(Clone, Debug)]
-pub struct ReleaseTarget {
-    pub name: String,
-    pub namespace: String,
-    /// The chart name and version the config pins (read from Chart.yaml for a local chart).
-    pub chart: ChartId,
-    /// Where that chart comes from, for helm.
-    pub pin: ChartPin,
-    pub values_file: &'static str,
-    pub values: Value,
-    /// The rendered values file, for `helm template`.
-    pub values_text: String,
-}
-
-/// The releases to compare, in install order (the EBS CSI driver before DaskHub). A local chart
-/// that cannot be read, or whose Chart.yaml disagrees with the pinned version, is an error that
-/// names the config's field.
-pub fn release_targets(loaded: &config::Loaded, artifacts: &[Artifact]) -> Result<Vec<ReleaseTarget>> {
-    let cfg = &loaded.config;
-    let dir = loaded.path.parent().unwrap_or(std::path::Path::new(""));
-    let mut out = Vec::new();
-    for (kind, rel, key, pin) in [
-        (ArtifactKind::EbsCsiValues, &cfg.releases.ebs_csi_driver, "ebsCsiDriver", cfg.ebs_csi_chart(dir)),
-        (ArtifactKind::DaskhubValues, &cfg.releases.daskhub, "daskhub", cfg.daskhub_chart(dir)),
-    ] {
-        let Some(a) = artifacts.iter().find(|a| a.kind == kind) else { continue };
-        let chart = pin.identity().map_err(|message| {
-            let pos = loaded.node.locate(&["releases", key, "chart"], false);
-            Error::Usage(format!(
-                "{}:{}:{}: releases.{key}.chart: {message}",
-                loaded.path.display(),
-                pos.line,
-                pos.col
-            ))
-        })?;
-        let values = crate::yaml::parse_single(&a.text)
-            .map_err(|e| Error::Template {
-                name: a.file_name.to_string(),
-                message: format!("rendered YAML is invalid at line {}: {}", e.pos.line, e.message),
-            })?
-            .to_json();
-        out.push(ReleaseTarget {
-            name: rel.name.clone(),
-            namespace: rel.namespace.clone(),
-            chart,
-            pin,
-            values_file: a.file_name,
-            values,
-            values_text: a.text.clone(),
-        });
-    }
-    Ok(out)
-}
 
 /// The state of one release compared with its rendered values.
 #[derive(Clone, Debug, Serialize)]
@@ -176,7 +118,7 @@ impl ReleaseReport {
     }
 }
 
-fn release_error(target: &ReleaseTarget, message: String) -> ClusterError {
+fn release_error(target: &Release, message: String) -> ClusterError {
     ClusterError::Transport {
         verb: "read".into(),
         object: format!("Helm release {} (namespace {})", target.name, target.namespace),
@@ -188,7 +130,7 @@ fn release_error(target: &ReleaseTarget, message: String) -> ClusterError {
 /// drift of its objects since helm applied them.
 pub async fn release(
     cluster: &mut Cluster,
-    target: &ReleaseTarget,
+    target: &Release,
     masker: &Masker,
 ) -> Result<ReleaseReport, ClusterError> {
     let mut report = read_and_compare(cluster, target, masker).await?;
@@ -199,7 +141,7 @@ pub async fn release(
 /// Reads release `target` (one list request) and compares its chart and values.
 pub async fn read_and_compare(
     cluster: &Cluster,
-    target: &ReleaseTarget,
+    target: &Release,
     masker: &Masker,
 ) -> Result<ReleaseReport, ClusterError> {
     let found = release_state(cluster, &target.name, &target.namespace).await?;
@@ -240,7 +182,7 @@ pub async fn release_state(cluster: &Cluster, name: &str, namespace: &str) -> Re
 }
 
 /// The pure half of [`release`].
-pub fn compare_release(target: &ReleaseTarget, found: Found, masker: &Masker) -> ReleaseReport {
+pub fn compare_release(target: &Release, found: Found, masker: &Masker) -> ReleaseReport {
     let mut report = ReleaseReport {
         name: target.name.clone(),
         namespace: target.namespace.clone(),
@@ -550,6 +492,7 @@ impl Planned {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::helm::chart::{ChartId, ChartPin};
     use serde_json::json;
 
     #[test]
@@ -576,7 +519,7 @@ mod tests {
     #[test]
     fn release_values_diff_masks_secrets_and_ignores_number_spelling() {
         let token = "f".repeat(64);
-        let target = ReleaseTarget {
+        let target = Release {
             name: "daskhub".into(),
             namespace: "hub".into(),
             chart: ChartId { name: "tiny".into(), version: "0.1.0".into() },
@@ -612,7 +555,7 @@ mod tests {
 
     #[test]
     fn another_chart_or_version_differs_with_both_named_even_with_equal_values() {
-        let target = ReleaseTarget {
+        let target = Release {
             name: "daskhub".into(),
             namespace: "hub".into(),
             chart: ChartId { name: "daskhub".into(), version: "2024.1.1".into() },

@@ -11,9 +11,9 @@
 //! Hook objects (`helm.sh/hook`) are made and replaced by helm around the upgrade, so they are
 //! listed as hooks, not diffed as if they stayed.
 
+use crate::helm::command;
 use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -27,13 +27,6 @@ use crate::secrets::mask::{Masker, Shape, decode_structured_data, is_secret};
 pub const HELM_MANAGER: &str = "helm";
 
 const HOOK_ANNOTATION: &str = "helm.sh/hook";
-
-/// What `helm template` needs besides the chart: where the cluster is, for lookups.
-#[derive(Clone, Debug, Default)]
-pub struct HelmTarget {
-    pub kubeconfig: Option<std::path::PathBuf>,
-    pub context: Option<String>,
-}
 
 /// One object of the preview.
 #[derive(Clone, Debug, Serialize)]
@@ -64,55 +57,16 @@ impl Preview {
     }
 }
 
-/// `helm template` arguments for a preview of release `name` in `namespace`.
-#[allow(clippy::too_many_arguments)]
-pub fn template_args(
-    name: &str,
-    namespace: &str,
-    chart: &str,
-    version: Option<&str>,
-    values: &Path,
-    kube_version: &str,
-    upgrade: bool,
-    target: &HelmTarget,
-) -> Vec<String> {
-    let mut args: Vec<String> = vec!["template".into(), name.into(), chart.into()];
-    if let Some(v) = version {
-        args.extend(["--version".into(), v.into()]);
-    }
-    args.extend(["--namespace".into(), namespace.into()]);
-    if upgrade {
-        args.push("--is-upgrade".into());
-    }
-    args.extend(["--kube-version".into(), kube_version.into(), "--dry-run=server".into()]);
-    if let Some(k) = &target.kubeconfig {
-        args.extend(["--kubeconfig".into(), k.display().to_string()]);
-    }
-    if let Some(c) = &target.context {
-        args.extend(["--kube-context".into(), c.clone()]);
-    }
-    args.extend(["--values".into(), values.display().to_string()]);
-    args
-}
-
-/// Runs helm with `args` plus the values in a private temporary file (0600, removed after),
-/// returning stdout. Errors are masked.
+/// Runs `helm template ARGS` with the values on its stdin, returning what it prints. Errors are
+/// masked.
 pub fn run_template(
     helm: &Path,
     values_text: &str,
-    args: impl FnOnce(&Path) -> Vec<String>,
+    args: &[String],
     masker: &Masker,
 ) -> Result<String, String> {
-    let dir = tempfile::Builder::new()
-        .prefix("pangeo-render-preview-")
-        .tempdir()
-        .map_err(|e| format!("cannot make a temporary directory: {e}"))?;
-    let values = dir.path().join("values.yaml");
-    crate::fsutil::write_atomic(&values, values_text.as_bytes(), true).map_err(|e| e.to_string())?;
-    let args = args(&values);
-    let result = Command::new(helm).args(&args).stdin(Stdio::null()).output();
-    let _ = std::fs::remove_file(&values);
-    let output = result.map_err(|e| format!("cannot run {}: {e}", helm.display()))?;
+    let output =
+        command::run(helm, args, values_text).map_err(|e| format!("cannot run {}: {e}", helm.display()))?;
     if !output.status.success() {
         let mut err = masker.text(&String::from_utf8_lossy(&output.stderr));
         err.truncate(err.trim_end().len());
@@ -127,9 +81,9 @@ pub fn spawn_template(
     helm: std::path::PathBuf,
     values_text: String,
     masker: Masker,
-    args: impl FnOnce(&Path) -> Vec<String> + Send + 'static,
+    args: Vec<String>,
 ) -> std::thread::JoinHandle<Result<String, String>> {
-    std::thread::spawn(move || run_template(&helm, &values_text, args, &masker))
+    std::thread::spawn(move || run_template(&helm, &values_text, &args, &masker))
 }
 
 /// The result of [`spawn_template`].
@@ -329,25 +283,6 @@ mod tests {
         assert_eq!(objects.len(), 1);
         assert_eq!(hooks.len(), 1);
         assert_eq!(hook_events(&hooks[0]), Some("pre-install,pre-upgrade"));
-    }
-
-    #[test]
-    fn template_args_render_as_helm_upgrade_would() {
-        let t = HelmTarget { kubeconfig: Some("/k".into()), context: None };
-        let args = template_args(
-            "hub",
-            "ns",
-            "dask/daskhub",
-            Some("2024.1.1"),
-            Path::new("/v.yaml"),
-            "v1.35.4",
-            true,
-            &t,
-        );
-        assert_eq!(
-            args.join(" "),
-            "template hub dask/daskhub --version 2024.1.1 --namespace ns --is-upgrade --kube-version v1.35.4 --dry-run=server --kubeconfig /k --values /v.yaml"
-        );
     }
 
     #[test]

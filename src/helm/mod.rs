@@ -1,3 +1,6 @@
-//! Helm charts as the config pins them (below `config`; pure, no cluster and no helm binary).
+//! Helm as pangeo-render uses it: the charts the config pins ([`chart`]; pure, below `config`)
+//! and the helm commands built from them, printed and run ([`command`]). What those commands do
+//! to the cluster is `diff`'s and `apply`'s business.
 
 pub mod chart;
+pub mod command;

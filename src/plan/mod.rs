@@ -20,6 +20,7 @@
 //! by the shortcut: a mutating admission webhook that would change the object on every write.)
 
 pub mod in_sync;
+pub mod releases;
 pub mod strip;
 pub mod takeover;
 
@@ -31,6 +32,7 @@ use crate::kube::{
 };
 use crate::render::Artifact;
 pub use in_sync::proven_in_sync;
+pub use releases::{Release, releases};
 use strip::{canonical, stripped};
 
 pub const DEFAULT_CLASS_ANNOTATION: &str = "storageclass.kubernetes.io/is-default-class";
@@ -108,11 +110,7 @@ impl Planned {
 pub fn manifests(artifacts: &[Artifact]) -> Result<Vec<Value>> {
     let mut out = Vec::new();
     for a in artifacts.iter().filter(|a| a.kind.is_manifest()) {
-        let docs = crate::yaml::parse_documents(&a.text).map_err(|e| Error::Template {
-            name: a.file_name.to_string(),
-            message: format!("rendered YAML is invalid at line {}: {}", e.pos.line, e.message),
-        })?;
-        for doc in docs {
+        for doc in a.documents()? {
             let obj = doc.to_json();
             if ObjectRef::of(&obj).is_none() {
                 return Err(Error::Template {

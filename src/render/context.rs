@@ -92,11 +92,10 @@ pub fn derive(config: &Config) -> Derived {
     // As the config writes the charts: these are comments in the values files.
     let here = std::path::Path::new("");
     let helm_command = |rel: &crate::config::Release, chart: crate::helm::chart::ChartPin, values: &str| {
-        let version = chart.version_flag().map(|v| format!(" --version {v}")).unwrap_or_default();
-        format!(
-            "helm upgrade --install {} {}{version} --namespace {} --create-namespace --values {values}",
-            rel.name, chart.reference, rel.namespace
-        )
+        let target = crate::helm::command::Target::default();
+        let args =
+            crate::helm::command::upgrade_args(&rel.name, &rel.namespace, &chart, values, &target, false);
+        crate::helm::command::command_line("helm", &args)
     };
     Derived {
         autoscaler_role_name: autoscaler_role_name(config),

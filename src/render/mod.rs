@@ -43,6 +43,26 @@ pub struct Artifact {
     pub text: String,
 }
 
+impl Artifact {
+    /// The rendered file's YAML documents. Our templates always give valid YAML; a template a
+    /// user edited (`--charts`) may not, and that is reported against the file.
+    pub fn documents(&self) -> Result<Vec<crate::yaml::Node>> {
+        crate::yaml::parse_documents(&self.text).map_err(|e| self.invalid(e))
+    }
+
+    /// The rendered file as one YAML document (a values file).
+    pub fn document(&self) -> Result<crate::yaml::Node> {
+        crate::yaml::parse_single(&self.text).map_err(|e| self.invalid(e))
+    }
+
+    fn invalid(&self, e: crate::yaml::ParseError) -> Error {
+        Error::Template {
+            name: self.file_name.to_string(),
+            message: format!("rendered YAML is invalid at line {}: {}", e.pos.line, e.message),
+        }
+    }
+}
+
 /// What the first line of every rendered file says; `values` overwrites only files that carry it.
 pub const RENDERED_MARK: &str = "rendered by pangeo-render";
 

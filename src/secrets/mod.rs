@@ -155,7 +155,7 @@ fn check_private(path: &Path) -> Result<()> {
             path: path.to_path_buf(),
             message: format!(
                 "permissions {mode:04o} are too open: the file holds the deployment's tokens and password hash and must be readable and writable by its owner alone; run `chmod 600 {}`",
-                crate::apply::helm::shell_word(&path.display().to_string())
+                crate::helm::command::shell_word(&path.display().to_string())
             ),
         });
     }

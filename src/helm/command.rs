@@ -1,0 +1,181 @@
+//! The helm commands pangeo-render prints and runs, built in one place from a release's name,
+//! namespace and pinned chart and from where the cluster is: `helm upgrade --install` (printed
+//! in the values files and by `apply`, run by `apply --helm`) and `helm template` (run by `diff`
+//! for the upgrade preview).
+//!
+//! When we run helm ourselves the values go to it on its stdin (`--values -`): they hold the
+//! tokens and the password hash, and a temporary file would leave them on disk if we were killed.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::helm::chart::ChartPin;
+
+/// Where helm finds the cluster: the same kubeconfig and context as our own requests.
+#[derive(Clone, Debug, Default)]
+pub struct Target {
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+}
+
+impl Target {
+    fn args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if let Some(k) = &self.kubeconfig {
+            args.extend(["--kubeconfig".into(), k.display().to_string()]);
+        }
+        if let Some(c) = &self.context {
+            args.extend(["--kube-context".into(), c.clone()]);
+        }
+        args
+    }
+}
+
+/// The values argument for helm to read them from its stdin.
+pub const VALUES_ON_STDIN: &str = "-";
+
+/// `helm upgrade --install …` arguments (without the program name); `values` is a path, or
+/// [`VALUES_ON_STDIN`].
+pub fn upgrade_args(
+    name: &str,
+    namespace: &str,
+    chart: &ChartPin,
+    values: &str,
+    target: &Target,
+    dry_run: bool,
+) -> Vec<String> {
+    let mut args: Vec<String> = vec!["upgrade".into(), "--install".into(), name.into(), chart.helm_arg()];
+    if let Some(v) = chart.version_flag() {
+        args.extend(["--version".into(), v.into()]);
+    }
+    args.extend(["--namespace".into(), namespace.into(), "--create-namespace".into()]);
+    args.extend(target.args());
+    args.extend(["--values".into(), values.into()]);
+    if dry_run {
+        args.push("--dry-run=server".into());
+    }
+    args
+}
+
+/// `helm template …` arguments for what `helm upgrade` (or, with `upgrade` false, `helm install`)
+/// of release `name` would make: the live cluster's version for `.Capabilities`, and
+/// `--dry-run=server` so that the chart's `lookup`s read the live cluster.
+pub fn template_args(
+    name: &str,
+    namespace: &str,
+    chart: &ChartPin,
+    values: &str,
+    kube_version: &str,
+    upgrade: bool,
+    target: &Target,
+) -> Vec<String> {
+    let mut args: Vec<String> = vec!["template".into(), name.into(), chart.helm_arg()];
+    if let Some(v) = chart.version_flag() {
+        args.extend(["--version".into(), v.into()]);
+    }
+    args.extend(["--namespace".into(), namespace.into()]);
+    if upgrade {
+        args.push("--is-upgrade".into());
+    }
+    args.extend(["--kube-version".into(), kube_version.into(), "--dry-run=server".into()]);
+    args.extend(target.args());
+    args.extend(["--values".into(), values.into()]);
+    args
+}
+
+/// Runs `helm ARGS` with `values` on its stdin (written from another thread, so that a helm
+/// which writes before it has read everything cannot deadlock us), and collects its output.
+pub fn run(helm: &Path, args: &[String], values: &str) -> std::io::Result<Output> {
+    let mut child = Command::new(helm)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let values = values.as_bytes().to_vec();
+    // A helm that exits without reading (a bad flag) closes the pipe: that write error is not
+    // ours to report; its exit status and stderr say what went wrong.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&values);
+    });
+    let output = child.wait_with_output();
+    let _ = writer.join();
+    output
+}
+
+/// Where `helm` is on PATH.
+pub fn find_helm() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join("helm")).find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        p.is_file()
+    }
+}
+
+/// Quotes a word for a POSIX shell when it needs it.
+pub fn shell_word(w: &str) -> String {
+    let safe = !w.is_empty() && w.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:@%+,".contains(&b));
+    if safe { w.to_string() } else { format!("'{}'", w.replace('\'', r"'\''")) }
+}
+
+/// A command line to print, each word quoted as a shell needs it.
+pub fn command_line(program: &str, args: &[String]) -> String {
+    std::iter::once(program.to_string())
+        .chain(args.iter().map(|a| shell_word(a)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(shell_word("rendered/daskhub.yaml"), "rendered/daskhub.yaml");
+        assert_eq!(shell_word("my dir/x"), "'my dir/x'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn upgrade_args_forward_the_cluster_and_values() {
+        let chart = ChartPin::new("dask/daskhub", Some("2024.1.1"), Path::new(""));
+        let target = Target { kubeconfig: Some("/k/config".into()), context: Some("prod".into()) };
+        let args = upgrade_args("daskhub", "hub", &chart, VALUES_ON_STDIN, &target, true);
+        assert_eq!(
+            command_line("helm", &args),
+            "helm upgrade --install daskhub dask/daskhub --version 2024.1.1 --namespace hub --create-namespace \
+             --kubeconfig /k/config --kube-context prod --values - --dry-run=server"
+        );
+    }
+
+    #[test]
+    fn template_args_render_as_an_upgrade_against_the_live_cluster() {
+        let chart = ChartPin::new("/charts/hub", Some("0.1.0"), Path::new(""));
+        let target = Target { kubeconfig: Some("/k".into()), context: None };
+        let args = template_args("daskhub", "hub", &chart, VALUES_ON_STDIN, "v1.35.4", true, &target);
+        assert_eq!(
+            args.join(" "),
+            "template daskhub /charts/hub --namespace hub --is-upgrade --kube-version v1.35.4 --dry-run=server \
+             --kubeconfig /k --values -"
+        );
+    }
+
+    #[test]
+    fn values_reach_helm_on_stdin() {
+        // `cat` in helm's place: what it prints is what it read.
+        let out = run(Path::new("/bin/cat"), &[], "proxy:\n  secretToken: x\n").unwrap();
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), "proxy:\n  secretToken: x\n");
+    }
+}
