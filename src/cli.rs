@@ -305,6 +305,10 @@ pub struct DiffArgs {
 pub struct ApplyArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
+    /// Output format: text, or an ApplyReport document as json or yaml (the progress lines then
+    /// go to stderr).
+    #[arg(short, long, value_enum, value_name = "FORMAT", default_value_t = Output::Text)]
+    pub output: Output,
     /// Run everything as a server-side dry run; change nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -64,7 +64,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Command::Apply(mut args) => match single(&args.cluster.configs) {
             Some(config) => {
                 args.cluster.config = config;
-                commands::apply::run(&args, &mut out, &mut err)
+                commands::apply::run(&args, &mut out, &mut err).map(|_| 0)
             }
             None => commands::fleet::apply(&args),
         },

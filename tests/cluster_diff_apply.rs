@@ -1800,6 +1800,47 @@ fn a_fleet_diffs_and_applies_each_deployment_and_reports_the_worst() {
     assert!(rows[3].starts_with("c ") && rows[3].contains("error"), "{table}");
     assert!(rows[4].contains("3 deployment(s): 1 ok, 0 with findings or differences, 2 failed"), "{table}");
     assert!(autoscaler_exists(&env) && record(&env).is_some());
+
+    // -o json: one FleetReport holding each deployment's ApplyReport; progress lines on stderr.
+    let out = fleet(&["apply", "--dry-run", "-o", "json"]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    let doc = out.json();
+    assert_eq!(
+        (doc["kind"].as_str(), doc["command"].as_str()),
+        (Some("FleetReport"), Some("apply")),
+        "{doc}"
+    );
+    let a = &doc["deployments"][0];
+    assert_eq!(
+        (a["result"].as_str(), a["changes"].as_str()),
+        (Some("checked"), Some("0 created, 0 configured, 8 unchanged")),
+        "{doc}"
+    );
+    let report = &a["report"];
+    assert_eq!(
+        (report["kind"].as_str(), report["dryRun"].as_bool()),
+        (Some("ApplyReport"), Some(true)),
+        "{doc}"
+    );
+    let objects = report["objects"].as_array().unwrap();
+    assert_eq!(objects.len(), 8, "{doc}");
+    assert!(objects.iter().all(|o| o["result"] == "unchanged"), "{doc}");
+    assert!(
+        objects.iter().any(|o| o["object"] == "ConfigMap/pangeo-render-identity (namespace kube-system)"),
+        "{doc}"
+    );
+    let helm: Vec<&str> =
+        report["releases"].as_array().unwrap().iter().map(|r| r["helm"].as_str().unwrap()).collect();
+    assert_eq!(helm, ["commands-printed", "commands-printed"], "releases not installed: {doc}");
+    assert_eq!(doc["deployments"][1]["exitCode"], 2, "{doc}");
+
+    // A single apply -o yaml: the same report, and stdout holds nothing else.
+    let out = env.run(&["apply", "--dry-run", "-o", "yaml"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let doc: Value = serde_saphyr::from_str(&out.stdout).expect("one YAML document");
+    support::assert_output_schema(&doc);
+    assert_eq!(doc["kind"], "ApplyReport");
+    assert!(out.stderr.contains("(server dry run)"), "progress on stderr: {}", out.all());
 }
 
 /// A chart whose Deployment never becomes ready (this control plane runs no controllers), so

@@ -64,16 +64,24 @@ pub fn blockers(plan: &[Planned], opts: &Options) -> Option<String> {
     (!lines.is_empty()).then(|| format!("nothing was applied:\n{}", lines.join("\n")))
 }
 
-/// Applies the plan in order, printing one line per object. On failure the error names the
-/// failed object and those applied before it.
+/// What happened to one object: `created`, `configured`, `unchanged`, `would be created`…
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Applied {
+    pub object: String,
+    pub result: &'static str,
+}
+
+/// Applies the plan in order, printing one line per object, and returns what happened to each.
+/// On failure the error names the failed object and those applied before it.
 pub async fn apply(
     cluster: &Cluster,
     plan: &[Planned],
     opts: &Options,
     out: &mut impl Write,
-) -> Result<(), Failure> {
+) -> Result<Vec<Applied>, Failure> {
     let suffix = if opts.dry_run { " (server dry run)" } else { "" };
     let mut done: Vec<String> = Vec::new();
+    let mut applied = Vec::new();
     for (i, p) in plan.iter().enumerate() {
         let result = apply_one(cluster, p, opts).await;
         match result {
@@ -82,6 +90,7 @@ pub async fn apply(
                 if word != "unchanged" {
                     done.push(p.object.to_string());
                 }
+                applied.push(Applied { object: p.object.to_string(), result: word });
             }
             Err(error) => {
                 return Err(Failure {
@@ -94,7 +103,7 @@ pub async fn apply(
             }
         }
     }
-    Ok(())
+    Ok(applied)
 }
 
 async fn apply_one(cluster: &Cluster, p: &Planned, opts: &Options) -> Result<&'static str, ClusterError> {

@@ -149,21 +149,21 @@ pub fn diff(args: &DiffArgs) -> Result<i32> {
 pub fn apply(args: &ApplyArgs) -> Result<i32> {
     let configs = fleet::expand(&args.cluster.configs)?;
     let outcomes = fleet::run("apply", &configs, args.cluster.jobs, |config| {
-        capture(config, false, |out, err, o| {
+        capture(config, args.output != Output::Text, |out, err, o| {
             let mut one = args.clone();
             one.cluster.config = config.to_path_buf();
-            o.exit_code = super::apply::run(&one, out, err)?;
-            let text = String::from_utf8_lossy(out);
-            let count = |w: &str| text.lines().filter(|l| l.contains(w)).count();
+            one.output = inner(args.output);
+            let applied = super::apply::run(&one, out, err)?;
+            let count = |w: &str| applied.iter().filter(|a| a.result.contains(w)).count();
             o.result = if args.dry_run { "checked".into() } else { "applied".into() };
             o.changes = format!(
                 "{} created, {} configured, {} unchanged",
-                count(" created"),
-                count(" configured"),
-                count(" unchanged")
+                count("created"),
+                count("configured"),
+                count("unchanged")
             );
             Ok(())
         })
     });
-    finish("apply", outcomes, Output::Text)
+    finish("apply", outcomes, args.output)
 }
