@@ -337,6 +337,33 @@ pub struct ImportArgs {
     /// The hub's public name, when daskhub.yaml has no jupyterhub.proxy.https.hosts.
     #[arg(long)]
     pub domain: Option<String>,
+    /// Also read the live cluster: where the daskhub and aws-ebs-csi-driver releases are, and
+    /// that daskhub.yaml holds the deployed tokens.
+    #[arg(long)]
+    pub from_cluster: bool,
+    /// Kubeconfig file, with --from-cluster (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, requires = "from_cluster")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context, with --from-cluster (default: the current context).
+    #[arg(long, requires = "from_cluster")]
+    pub context: Option<String>,
+}
+
+impl ImportArgs {
+    /// The cluster flags, as diff and apply take them.
+    pub fn cluster(&self, config: &std::path::Path) -> ClusterArgs {
+        ClusterArgs {
+            configs: vec![config.to_path_buf()],
+            config: config.to_path_buf(),
+            jobs: 1,
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            charts: None,
+            secrets: None,
+            request_timeout: Duration::from_secs(20),
+            timeout: Duration::from_secs(120),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -413,8 +440,8 @@ Examples:
   # Elsewhere, naming the hub when daskhub.yaml has no jupyterhub.proxy.https.hosts
   pangeo-render import --from walkthrough/ -c hub/pangeo.yaml --domain hub.example.org
 
-  # The report (choices made; values the rendered files drop, change or add) as JSON
-  pangeo-render import --from walkthrough/ -o json";
+  # Also ask the cluster where the releases are and check the files hold what is deployed; report as JSON
+  pangeo-render import --from walkthrough/ --from-cluster --context my-eks -o json";
 
     pub const VALUES: &str = "\
 Examples:

@@ -2139,11 +2139,47 @@ fn a_hub_built_by_hand_is_imported_and_its_objects_taken_over() {
     // Import into the workspace's config (the Env's own files make way).
     fs::remove_file(env.ws.config()).unwrap();
     fs::remove_file(env.ws.secrets_path()).unwrap();
-    let out = env.run(&["import", "--from", "hand", "-c", "pangeo.yaml", "--domain", "hub.example.org"]);
+    let kubeconfig = env.cluster.kubeconfig().display().to_string();
+    env.secrets.push("7e".repeat(32));
+    let import = |from: &str, config: &str| {
+        let args = ["import", "--from", from, "-c", config, "--domain", "hub.example.org", "--from-cluster"];
+        env.run(&[&args[..], &["--kubeconfig", kubeconfig.as_str()]].concat())
+    };
+    // Files that are not what the cluster runs (another token pasted) are refused, by name only.
+    copy_dir(&hand, &env.ws.root().join("other"));
+    let other = env.ws.root().join("other/daskhub.yaml");
+    let text = fs::read_to_string(&other).unwrap().replace(&filled.proxy_token, &"7e".repeat(32));
+    fs::write(&other, text).unwrap();
+    let out = import("other", "other.yaml");
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.contains(&format!(
+            "--from-cluster: jupyterhub.proxy.secretToken of other/daskhub.yaml differ from release daskhub (namespace {}, revision 1)",
+            env.ns
+        )),
+        "{}",
+        out.all()
+    );
+    assert!(!env.ws.root().join("other.yaml").exists());
+    // The files as deployed: the release's namespace comes from the cluster (the walkthrough's
+    // helm command names none).
+    let out = import("hand", "pangeo.yaml");
     assert_eq!(out.code, 0, "{}", out.all());
-    // The test's own values: releases in its namespace, from the stand-in charts.
+    assert!(
+        out.stderr.contains(&format!(
+            "releases.daskhub: namespace {0}, read from release daskhub (namespace {0}, revision 1); it runs \
+             chart test-hub-0.1.0, the config pins daskhub-2024.1.1",
+            env.ns
+        )),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.stderr.contains("ebsCsiDriver.regionalImageRegistry: true and releases.ebsCsiDriver namespace")
+    );
+    // The test's own values: the releases from the stand-in charts.
     env.edit_config(
-        "daskhub: {name: \"daskhub\", namespace: \"default\"}",
+        &format!("daskhub: {{name: \"daskhub\", namespace: \"{}\"}}", env.ns),
         &format!(
             "daskhub: {{name: daskhub, namespace: {}, chart: {}, version: 0.1.0}}",
             env.ns,
@@ -2151,7 +2187,7 @@ fn a_hub_built_by_hand_is_imported_and_its_objects_taken_over() {
         ),
     );
     env.edit_config(
-        "ebsCsiDriver: {name: \"aws-ebs-csi-driver\", namespace: \"kube-system\"}",
+        &format!("ebsCsiDriver: {{name: \"aws-ebs-csi-driver\", namespace: \"{}\"}}", env.ns),
         &format!(
             "ebsCsiDriver: {{name: aws-ebs-csi-driver, namespace: {}, chart: {}, version: 0.1.0}}",
             env.ns,

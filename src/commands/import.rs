@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::cli::{ImportArgs, OutputOrPath};
-use crate::commands::{UPGRADE_TOLERATES, checked, source_name};
+use crate::commands::{UPGRADE_TOLERATES, checked, session, source_name};
 use crate::config;
 use crate::diag::{self, Output};
 use crate::error::{Error, Result};
@@ -88,7 +88,10 @@ pub fn run(args: &ImportArgs) -> Result<()> {
         }
     }
     let sources = Sources::read(&args.from)?;
-    let imported = import::import(&sources, &Options { domain: args.domain.clone() })?;
+    let mut imported = import::import(&sources, &Options { domain: args.domain.clone() })?;
+    if args.from_cluster {
+        read_cluster(args, config_path, &mut imported)?;
+    }
 
     let env = Templates::Embedded.environment()?;
     let text = env
@@ -170,6 +173,84 @@ pub fn run(args: &ImportArgs) -> Result<()> {
         "\nnext: pangeo-render values -c {c} && pangeo-render diff -c {c} && pangeo-render apply -c {c}\n  \
          (the first apply takes the objects over from the kubectl field managers the walkthrough left)"
     );
+    Ok(())
+}
+
+/// `--from-cluster`: where the walkthrough's `helm` put the releases (it names no namespace),
+/// and that daskhub.yaml holds what is deployed — adopting another hub's tokens would log
+/// everyone out. Only names and namespaces are printed, never a value.
+fn read_cluster(args: &ImportArgs, config_path: &Path, imported: &mut import::Imported) -> Result<()> {
+    use crate::diff::find_deployed;
+    let c = args.cluster(config_path);
+    let rt = session::runtime()?;
+    let deadline = session::Deadline::start(&c);
+    let masker = imported.masker.clone();
+    let config = imported.config.clone();
+    let (hub, ebs) = deadline.run(&rt, None, async {
+        let cluster = session::connect_to(&c, &config, false, &mut anstream::stderr()).await?;
+        let read = |name: &'static str| {
+            let cluster = &cluster;
+            let masker = &masker;
+            async move {
+                find_deployed(cluster, name).await.map_err(|e| session::cluster_error(cluster, &e, masker))
+            }
+        };
+        Ok((read("daskhub").await?, read("aws-ebs-csi-driver").await?))
+    })?;
+    let Some(hub) = hub else {
+        return Err(Error::Cluster(
+            "--from-cluster: no deployed Helm release named daskhub in any namespace of this cluster; check \
+             --context, or import without --from-cluster"
+                .into(),
+        ));
+    };
+    let from = format!("release daskhub (namespace {}, revision {})", hub.namespace, hub.revision);
+    let deployed = |pointer: &str| hub.config.pointer(pointer).and_then(serde_json::Value::as_str);
+    let s = &imported.secrets;
+    let mut differ = Vec::new();
+    if deployed("/jupyterhub/proxy/secretToken") != Some(s.proxy_secret_token.as_str()) {
+        differ.push("jupyterhub.proxy.secretToken");
+    }
+    if deployed("/jupyterhub/hub/services/dask-gateway/apiToken") != Some(s.dask_gateway_api_token.as_str()) {
+        differ.push("jupyterhub.hub.services.dask-gateway.apiToken");
+    }
+    let password = import::PASSWORDS.iter().find_map(|p| deployed(&format!("/{}", p.join("/"))));
+    if !password.is_some_and(|pw| secrets::password::verify(pw, &s.admin_password_hash)) {
+        differ.push("the shared password");
+    }
+    if !differ.is_empty() {
+        return Err(Error::Cluster(format!(
+            "--from-cluster: {} of {} differ from {from}: daskhub.yaml is not what is deployed; import the file \
+             the hub was installed with",
+            differ.join(", "),
+            args.from.join(import::DASKHUB_FILE).display()
+        )));
+    }
+    imported.config.releases.daskhub.namespace = hub.namespace.clone();
+    imported.assumptions.retain(|a| !a.starts_with("releases.daskhub:"));
+    let pinned = imported.config.hub.chart.id();
+    let chart = hub.chart.to_string();
+    imported.assumptions.push(if chart == pinned {
+        format!("releases.daskhub: namespace {} and chart {chart}, read from {from}", hub.namespace)
+    } else {
+        format!(
+            "releases.daskhub: namespace {}, read from {from}; it runs chart {chart}, the config pins {pinned}: \
+             the first apply --helm moves it there",
+            hub.namespace
+        )
+    });
+    if let Some(ebs) = ebs {
+        imported.config.releases.ebs_csi_driver.namespace = ebs.namespace.clone();
+        let registry = ebs.config.pointer("/image/repository").and_then(serde_json::Value::as_str);
+        let regional = registry.is_some_and(|r| r.contains(".dkr.ecr."));
+        imported.config.ebs_csi_driver.regional_image_registry = regional;
+        imported.assumptions.retain(|a| !a.starts_with("ebsCsiDriver.regionalImageRegistry:"));
+        imported.assumptions.push(format!(
+            "ebsCsiDriver.regionalImageRegistry: {regional} and releases.ebsCsiDriver namespace {}, read from \
+             release aws-ebs-csi-driver (revision {})",
+            ebs.namespace, ebs.revision
+        ));
+    }
     Ok(())
 }
 

@@ -181,6 +181,30 @@ pub async fn release_state(cluster: &Cluster, name: &str, namespace: &str) -> Re
     })
 }
 
+/// The newest deployed revision of release `name` in any namespace (a hub built by hand was
+/// installed wherever the kubeconfig pointed), or `None`. Releases of that name in several
+/// namespaces: the one deployed last.
+pub async fn find_deployed(
+    cluster: &Cluster,
+    name: &str,
+) -> Result<Option<helm_release::Release>, ClusterError> {
+    let selector = format!("owner=helm,name={name},status=deployed");
+    let secrets = cluster.list("v1", "Secret", None, Some(&selector)).await?;
+    let mut newest: Option<(String, helm_release::Release)> = None;
+    for s in &secrets {
+        let Some(field) = s.pointer("/data/release").and_then(Value::as_str) else { continue };
+        let release = helm_release::decode_secret_field(field).map_err(|message| {
+            ClusterError::Transport { verb: "read".into(), object: format!("Helm release {name}"), message }
+        })?;
+        let time =
+            s.pointer("/metadata/creationTimestamp").and_then(Value::as_str).unwrap_or_default().to_string();
+        if newest.as_ref().is_none_or(|(t, _)| time > *t) {
+            newest = Some((time, release));
+        }
+    }
+    Ok(newest.map(|(_, r)| r))
+}
+
 /// The pure half of [`release`].
 pub fn compare_release(target: &Release, found: Found, masker: &Masker) -> ReleaseReport {
     let mut report = ReleaseReport {
