@@ -2322,3 +2322,170 @@ fn a_hub_built_by_hand_is_imported_and_its_objects_taken_over() {
         out.all()
     );
 }
+
+/// A CONNECT proxy on loopback, as corporate proxies tunnel HTTPS: it records each CONNECT
+/// target and connects it to 127.0.0.1 on the same port, whatever the host (so a server name
+/// that does not resolve works only through it).
+struct ConnectProxy {
+    url: String,
+    seen: std::sync::Arc<Mutex<Vec<String>>>,
+}
+
+impl ConnectProxy {
+    fn start() -> ConnectProxy {
+        use std::io::{BufRead, BufReader, Write};
+        use std::net::{TcpListener, TcpStream};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(client.try_clone().unwrap());
+                    let mut first = String::new();
+                    if reader.read_line(&mut first).is_err() {
+                        return;
+                    }
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut client = client;
+                    let target = match first.split_whitespace().collect::<Vec<_>>()[..] {
+                        ["CONNECT", target, _] => target.to_string(),
+                        _ => {
+                            let _ = client.write_all(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n");
+                            return;
+                        }
+                    };
+                    log.lock().unwrap().push(target.clone());
+                    let port = target.rsplit_once(':').map(|(_, p)| p.to_string()).unwrap_or_default();
+                    let Ok(upstream) = TcpStream::connect(format!("127.0.0.1:{port}")) else {
+                        let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n");
+                        return;
+                    };
+                    let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                    let (mut up_r, mut up_w) = (upstream.try_clone().unwrap(), upstream);
+                    let mut client_w = client.try_clone().unwrap();
+                    let buffered = reader.buffer().to_vec();
+                    let _ = up_w.write_all(&buffered);
+                    let mut client_r = reader.into_inner();
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut client_r, &mut up_w);
+                        let _ = up_w.shutdown(std::net::Shutdown::Write);
+                    });
+                    let _ = std::io::copy(&mut up_r, &mut client_w);
+                    let _ = client_w.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        ConnectProxy { url, seen }
+    }
+
+    fn connects(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// The test control plane's kubeconfig with the server renamed to `host` (kept valid for TLS
+/// with tls-server-name), the user an exec plugin (tests/support/exec-credential) that logs each
+/// run to `log`, and `extra` added to the cluster entry.
+fn renamed_kubeconfig(env: &Env, name: &str, host: &str, extra: &str, log: &Path) -> PathBuf {
+    let admin = fs::read_to_string(env.cluster.kubeconfig()).unwrap();
+    let field = |key: &str| admin.lines().find_map(|l| l.trim().strip_prefix(key)).unwrap().to_string();
+    let token_file = env.ws.root().join("token");
+    fs::write(&token_file, field("token: ")).unwrap();
+    let server = field("server: ");
+    let port = server.rsplit_once(':').unwrap().1;
+    let path = env.ws.root().join(format!("{name}.kubeconfig"));
+    let text = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: work\n\
+         clusters:\n- name: work\n  cluster:\n    server: https://{host}:{port}\n    tls-server-name: localhost\n    \
+         certificate-authority-data: {ca}\n{extra}\
+         contexts:\n- name: work\n  context: {{cluster: work, user: work}}\n\
+         users:\n- name: work\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      \
+         command: {plugin}\n      args: [eks, get-token]\n      env:\n      - {{name: PANGEO_TEST_TOKEN_FILE, value: {token}}}\n      \
+         - {{name: PANGEO_TEST_EXEC_LOG, value: {log}}}\n      interactiveMode: Never\n",
+        ca = field("certificate-authority-data: "),
+        plugin = support::repo().join("tests/support/exec-credential").display(),
+        token = token_file.display(),
+        log = log.display(),
+    );
+    fs::write(&path, text).unwrap();
+    path
+}
+
+/// HTTPS_PROXY and a kubeconfig's proxy-url are used as kubectl uses them, NO_PROXY too; the
+/// server's name (`apiserver.invalid`) resolves nowhere, so only the proxy can reach it.
+#[test]
+fn requests_go_through_the_proxy_kubectl_would_use() {
+    let Some(env) = Env::new("proxy") else { return };
+    env.values();
+    let proxy = ConnectProxy::start();
+    let log = env.ws.root().join("exec.log");
+    let runs = || fs::read_to_string(&log).unwrap_or_default().lines().count();
+    let no_proxy_env = |c: &mut Command| {
+        for k in ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"] {
+            c.env_remove(k);
+        }
+    };
+
+    // HTTPS_PROXY from the environment.
+    let kc = renamed_kubeconfig(&env, "env", "apiserver.invalid", "", &log);
+    let out = env.run_as(&["diff"], &kc, |c| {
+        no_proxy_env(c);
+        c.env("HTTPS_PROXY", &proxy.url);
+    });
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(out.stdout.contains("StorageClass"), "{}", out.all());
+    let port = fs::read_to_string(env.cluster.kubeconfig()).unwrap();
+    let port =
+        port.lines().find_map(|l| l.trim().strip_prefix("server: ")).unwrap().rsplit_once(':').unwrap().1;
+    let target = format!("apiserver.invalid:{port}");
+    let through = proxy.connects();
+    assert!(!through.is_empty() && through.iter().all(|t| *t == target), "{through:?}");
+    // The exec plugin (aws eks get-token) ran once for the whole command.
+    assert_eq!(runs(), 1, "{}", out.all());
+
+    // NO_PROXY naming the server: no CONNECT, so the name cannot be resolved.
+    let before = proxy.connects().len();
+    let out = env.run_as(&["diff"], &kc, |c| {
+        no_proxy_env(c);
+        c.env("HTTPS_PROXY", &proxy.url).env("NO_PROXY", "localhost,,.invalid");
+    });
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert_eq!(proxy.connects().len(), before, "NO_PROXY was ignored");
+
+    // The kubeconfig's proxy-url, with nothing in the environment.
+    let extra = format!("    proxy-url: {}\n", proxy.url);
+    let kc = renamed_kubeconfig(&env, "kc", "apiserver.invalid", &extra, &log);
+    let out = env.run_as(&["diff"], &kc, no_proxy_env);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(proxy.connects().len() > before, "{:?}", proxy.connects());
+}
+
+/// A failing exec plugin runs once and reads as kubectl's: the command, its exit code and its
+/// stderr, never its stdout (where a credential would be); see also tests/server_faults.rs.
+#[test]
+fn a_failing_exec_plugin_runs_once_and_shows_its_exit_code_and_stderr_only() {
+    let Some(env) = Env::new("execfail") else { return };
+    let log = env.ws.root().join("exec.log");
+    let kc = renamed_kubeconfig(&env, "fail", "127.0.0.1", "", &log);
+    let out = env.run_as(&["diff"], &kc, |c| {
+        c.env("PANGEO_TEST_EXEC_FAIL", "7f3a");
+    });
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("exec credential plugin"), "{}", out.all());
+    assert!(
+        out.stderr.contains("failed (exit code 255):\nAn error occurred (ExpiredToken)"),
+        "{}",
+        out.all()
+    );
+    assert!(out.stderr.contains("The security token included in the request is expired"), "{}", out.all());
+    assert!(!out.stderr.contains("stdout-of-the-plugin") && !out.stdout.contains("stdout-of-the-plugin"));
+    assert_eq!(fs::read_to_string(&log).unwrap().lines().count(), 1, "{}", out.all());
+}

@@ -112,15 +112,49 @@ pub async fn open(t: Target, request_timeout: Option<Duration>) -> Result<Connec
              copy the cluster's CA certificate again (for EKS: `aws eks update-kubeconfig --name CLUSTER --region REGION`)"
         ))
     };
+    let kubeconfig_proxy = file
+        .clusters
+        .iter()
+        .find(|c| c.name == cluster_name)
+        .and_then(|c| c.cluster.as_ref())
+        .and_then(|c| c.proxy_url.clone());
     let options = KubeConfigOptions { context: Some(context_name.clone()), cluster: None, user: None };
     let mut config = ::kube::Config::from_custom_kubeconfig(file, &options).await.map_err(|e| match e {
         KubeconfigError::LoadCertificateAuthority(why) => ca_problem(&format!("cannot be read: {why}")),
         KubeconfigError::ParseCertificates(why) => ca_problem(&format!("is not PEM: {why}")),
+        KubeconfigError::ParseNoProxy(why) => {
+            Error::Cluster(format!("NO_PROXY cannot be read ({why}); write it as kubectl takes it: host, .domain, IP or CIDR, comma-separated"))
+        }
         e => Error::Cluster(format!(
             "kubeconfig {source}, context \"{context_name}\": {}",
             kubeconfig_error(&e)
         )),
     })?;
+    // The exec plugin runs once, here, after the identity checks (see exec.rs).
+    super::exec::resolve(&mut config.auth_info, &format!("kubeconfig {source}, user \"{user}\""))
+        .map_err(Error::Cluster)?;
+    // The proxy as kubectl picks it (see proxy.rs), not as kube-rs does.
+    let url = &config.cluster_url;
+    let port = url.port_u16().unwrap_or(if url.scheme_str() == Some("http") { 80 } else { 443 });
+    let chosen = super::proxy::proxy_for(
+        url.scheme_str().unwrap_or("https"),
+        url.host().unwrap_or_default(),
+        port,
+        kubeconfig_proxy.as_deref(),
+        &super::proxy::ProxyEnv::from_process(),
+    );
+    let proxy_from = chosen.as_ref().map(|(_, from)| from.name());
+    // Messages name where the proxy came from, never its URL (it may carry a password).
+    let proxy_problem = |why: &str| {
+        Error::Cluster(format!(
+            "the proxy in {} {why}; write it as http://HOST:PORT or https://HOST:PORT",
+            proxy_from.unwrap_or("the environment")
+        ))
+    };
+    config.proxy_url = match chosen {
+        None => None,
+        Some((proxy, _)) => Some(proxy.parse().map_err(|_| proxy_problem("is not a URL"))?),
+    };
     // kube-rs keeps only the PEM blocks labelled CERTIFICATE; corrupt data can leave none, and
     // then every server certificate would be reported as unknown.
     if has_ca && config.root_cert.as_ref().is_none_or(Vec::is_empty) {
@@ -133,6 +167,9 @@ pub async fn open(t: Target, request_timeout: Option<Duration>) -> Result<Connec
     let client = build_client(config).map_err(|e| match e {
         ::kube::Error::RustlsTls(::kube::client::RustlsTlsError::AddRootCertificate(why)) => {
             ca_problem(&format!("is not a valid certificate ({why})"))
+        }
+        ::kube::Error::ProxyProtocolUnsupported { .. } | ::kube::Error::ProxyProtocolDisabled { .. } => {
+            proxy_problem("has a scheme pangeo-render cannot use")
         }
         e => Error::Cluster(format!(
             "kubeconfig {source}, context \"{context_name}\": cannot set up the client: {}",
@@ -215,7 +252,8 @@ fn kubeconfig_error(e: &KubeconfigError) -> String {
 }
 
 /// kube-rs's default stack minus its retry and tracing layers, over a connector with
-/// TCP_NODELAY. A configured proxy falls back to kube-rs's own builder, which knows proxies.
+/// TCP_NODELAY. A proxy (see proxy.rs) falls back to kube-rs's own builder, which tunnels
+/// through it with CONNECT (feature http-proxy).
 fn build_client(config: ::kube::Config) -> Result<::kube::Client, ::kube::Error> {
     if config.proxy_url.is_some() {
         return ::kube::Client::try_from(config);

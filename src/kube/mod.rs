@@ -7,7 +7,9 @@
 
 pub mod api;
 pub mod client;
+pub mod exec;
 pub mod identity;
+pub mod proxy;
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
