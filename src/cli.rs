@@ -19,6 +19,9 @@ use crate::secrets::Rotate;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Accept a Kubernetes version newer than pangeo-render's EKS data, with a warning.
+    #[arg(long, global = true)]
+    pub allow_unsupported_version: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -36,6 +36,9 @@ use error::Error;
 /// Runs one command; returns the exit code for successful runs (diff: 0 same, 1 different).
 /// `values`, `validate`, `diff` and `apply` given several configs, or a folder, run as a fleet.
 pub fn run(cli: Cli) -> Result<i32, Error> {
+    if cli.allow_unsupported_version {
+        aws::eks_versions::allow_newer_versions();
+    }
     let mut out = anstream::stdout();
     let mut err = anstream::stderr();
     match cli.command {

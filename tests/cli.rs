@@ -402,3 +402,37 @@ fn json_and_yaml_documents_are_versioned_and_match_their_schema() {
     let result = std::panic::catch_unwind(|| assert_output_schema(&broken));
     assert!(result.is_err(), "a ValidationReport without `valid` passed the schema");
 }
+
+/// A Kubernetes version newer than the project's EKS data is refused with the flag to pass;
+/// with `--allow-unsupported-version` it is a warning naming the data's newest version and its
+/// date, and the files render. An old version EKS never offered stays an error.
+#[test]
+fn a_version_newer_than_the_data_renders_only_when_allowed() {
+    let text = fs::read_to_string(repo().join("fixtures/walkthrough/pangeo.yaml")).unwrap();
+    let newer = text.replace("kubernetesVersion: \"1.34\"", "kubernetesVersion: \"1.36\"");
+    assert_ne!(newer, text);
+    let ws = Workspace::with_text(&newer);
+    let out = run(&ws, &["validate", "-c", "pangeo.yaml"], None);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("error[PR010]"), "{}", out.stderr);
+    assert!(out.stderr.contains("pass --allow-unsupported-version"), "{}", out.stderr);
+
+    // The advice works, for validate and for values.
+    let out = run(&ws, &["validate", "--allow-unsupported-version", "-c", "pangeo.yaml"], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("warning[PR010]"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("newest version is 1.35 (standard support until 2027-03-27"),
+        "{}",
+        out.stderr
+    );
+    let out = run(&ws, &["values", "-c", "pangeo.yaml", "--allow-unsupported-version"], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let cluster = fs::read_to_string(ws.root().join("rendered/cluster.yaml")).unwrap();
+    assert!(cluster.contains("version: \"1.36\""), "{cluster}");
+
+    let older = text.replace("kubernetesVersion: \"1.34\"", "kubernetesVersion: \"1.20\"");
+    let ws = Workspace::with_text(&older);
+    let out = run(&ws, &["validate", "--allow-unsupported-version", "-c", "pangeo.yaml"], None);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+}

@@ -43,6 +43,15 @@ pub const VERSIONS: &[EksVersion] = &[
     v("1.25", "2024-05-01", "2025-05-01", ENDOFLIFE),
 ];
 
+/// Set by `--allow-unsupported-version`: a version newer than [`VERSIONS`] knows is a warning,
+/// not an error (the data lags EKS by a release now and then). One switch for the whole run,
+/// read by [`verdict`], which every checker shares.
+static ALLOW_NEWER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn allow_newer_versions() {
+    ALLOW_NEWER.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// How many days before standard support ends `validate` starts warning.
 pub const WARN_DAYS_BEFORE_STANDARD_ENDS: i64 = 90;
 
@@ -109,10 +118,24 @@ pub enum Severity {
 pub fn verdict(version: &str, today: &str, config: Option<&str>) -> Option<(Severity, String, String)> {
     let standard = standard(today).join(", ");
     let Some(v) = find(version) else {
+        let newest = &VERSIONS[0];
+        if ALLOW_NEWER.load(std::sync::atomic::Ordering::Relaxed) && parse(version) > parse(newest.version) {
+            return Some((
+                Severity::Warning,
+                format!(
+                    "Kubernetes {version} is newer than pangeo-render's EKS data, whose newest version is {} (standard support until {}; source: {}); going on because of --allow-unsupported-version",
+                    newest.version, newest.end_of_standard, newest.source
+                ),
+                "check the dates yourself (https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html), and upgrade pangeo-render when a release knows this version".into(),
+            ));
+        }
         return Some((
             Severity::Error,
             format!("Kubernetes {version} is not a version EKS offers"),
-            format!("supported: {}", in_support(today).join(", ")),
+            format!(
+                "supported: {}; a newer version EKS offers and pangeo-render does not know yet: pass --allow-unsupported-version",
+                in_support(today).join(", ")
+            ),
         ));
     };
     let days = |date: &str| days_between(today, date).unwrap_or(0);
