@@ -32,6 +32,19 @@ pub struct Config {
     pub ebs_csi_driver: EbsCsiDriver,
     #[serde(default)]
     pub releases: Releases,
+    #[serde(default)]
+    pub secrets: SecretsPlacement,
+}
+
+/// Where the deployed secrets live. By default `daskhub.yaml` carries them (and is kept out of
+/// git); with `inCluster` they go into a Kubernetes Secret that `apply` creates, which the charts
+/// read themselves (Z2JH's `hub.existingSecret`, dask-gateway's `apiTokenFromSecretName`), so
+/// `daskhub.yaml` holds no secret and can be committed or served to Argo CD / Flux as it is.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretsPlacement {
+    #[serde(default)]
+    pub in_cluster: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -2489,3 +2489,125 @@ fn a_failing_exec_plugin_runs_once_and_shows_its_exit_code_and_stderr_only() {
     assert!(!out.stderr.contains("stdout-of-the-plugin") && !out.stdout.contains("stdout-of-the-plugin"));
     assert_eq!(fs::read_to_string(&log).unwrap().lines().count(), 1, "{}", out.all());
 }
+
+// ---- Secret-free values for GitOps (issue 15 item 2): secrets.inCluster. ----
+
+#[test]
+fn in_cluster_secrets_are_one_masked_secret_that_apply_creates_and_values_recovers() {
+    use base64::Engine;
+    let Some(mut env) = Env::new("incluster") else { return };
+    env.edit_config("releases:\n", "secrets:\n  inCluster: true\nreleases:\n");
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let hub_values = pangeo_render::secrets::in_cluster::hub_values(password_hash());
+    let stored = fs::read_to_string(env.ws.secrets_path()).unwrap();
+    let token = env.secrets[1].clone();
+    assert!(stored.contains(&token));
+    // The Secret's data as a server error or a careless printer would quote it.
+    env.secrets.extend([b64(&token), b64(&hub_values)]);
+    env.values();
+    let daskhub = env.ws.root().join("rendered/daskhub.yaml");
+    let text = fs::read_to_string(&daskhub).unwrap();
+    for s in &env.secrets {
+        assert!(!text.contains(s.as_str()), "daskhub.yaml holds a secret:\n{text}");
+    }
+    assert!(text.contains("existingSecret: \"daskhub-secrets\""), "{text}");
+    let secret_key = format!("v1.Secret.{}.daskhub-secrets", env.ns);
+
+    // Not there yet: diff shows it as an addition, its data masked.
+    let out = env.run(&["diff"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(
+        out.stdout
+            .contains(&format!("--- live/{secret_key} (not in the cluster)\n+++ merged/{secret_key}\n")),
+        "{}",
+        out.all()
+    );
+    assert!(out.stdout.contains("hub.services.dask-gateway.apiToken: (sensitive value"), "{}", out.all());
+
+    let out = env.run(&["apply"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout.contains(&format!("Secret/daskhub-secrets (namespace {}) created", env.ns)),
+        "{}",
+        out.all()
+    );
+    // On the server: what the charts read, owned by our field manager as an Apply.
+    let live =
+        env.kubectl_json(&["-n", &env.ns, "get", "secret", "daskhub-secrets", "--show-managed-fields"]);
+    assert_eq!(live["data"]["hub.services.dask-gateway.apiToken"], b64(&token));
+    assert_eq!(live["data"]["values.yaml"], b64(&hub_values));
+    let managers: Vec<(&str, &str)> = live["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["manager"].as_str().unwrap(), m["operation"].as_str().unwrap()))
+        .collect();
+    assert_eq!(managers, [("pangeo-render", "Apply")]);
+    assert_objects_in_sync(&env);
+
+    // New tokens: the Secret changes, and only "(sensitive value changed)" says so.
+    let old = fs::read(env.ws.secrets_path()).unwrap();
+    env.write_secrets();
+    // secrets::values order: proxy token, gateway token, hash.
+    let new_token = env.secrets[env.secrets.len() - 2].clone();
+    env.secrets.push(b64(&new_token));
+    let out = env.run(&["diff", "-o", "json"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    let changed: Vec<(String, String)> =
+        actions(&out.json()).into_iter().filter(|(_, a)| a != "unchanged").collect();
+    assert_eq!(changed, [("Secret/daskhub-secrets".to_string(), "update".to_string())], "{}", out.all());
+    let out = env.run(&["diff"]);
+    assert!(out.stdout.contains("(sensitive value changed)"), "{}", out.all());
+    fs::write(env.ws.secrets_path(), &old).unwrap();
+
+    // A clone without the secrets file recovers them from the Secret: same daskhub.yaml, no diff.
+    fs::remove_file(env.ws.secrets_path()).unwrap();
+    let kubeconfig = env.cluster.kubeconfig().display().to_string();
+    let out = env.run(&[
+        "values",
+        "-c",
+        "pangeo.yaml",
+        "-o",
+        "rendered",
+        "--secrets-from-cluster",
+        "--kubeconfig",
+        &kubeconfig,
+    ]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stderr.contains(&format!(
+            "recovered the tokens and the admin password hash from Secret/daskhub-secrets (namespace {})",
+            env.ns
+        )),
+        "{}",
+        out.all()
+    );
+    assert_eq!(fs::read_to_string(&daskhub).unwrap(), text);
+    let recovered = fs::read_to_string(env.ws.secrets_path()).unwrap();
+    assert!(
+        recovered.contains(&token) && recovered.contains(password_hash()),
+        "the deployed secrets were not recovered"
+    );
+    assert_objects_in_sync(&env);
+
+    // The Secret gone: a clear error naming it, nothing written.
+    fs::remove_file(env.ws.secrets_path()).unwrap();
+    env.kubectl(&["-n", &env.ns, "delete", "secret", "daskhub-secrets"]);
+    let out = env.run(&[
+        "values",
+        "-c",
+        "pangeo.yaml",
+        "-o",
+        "rendered",
+        "--secrets-from-cluster",
+        "--kubeconfig",
+        &kubeconfig,
+    ]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.contains(&format!("there is no Secret/daskhub-secrets (namespace {})", env.ns)),
+        "{}",
+        out.all()
+    );
+    assert!(!env.ws.secrets_path().exists());
+}

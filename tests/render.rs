@@ -104,6 +104,49 @@ fn secrets_are_generated_distinct_hex_and_kept_0600() {
 }
 
 #[test]
+fn in_cluster_secrets_leave_daskhub_yaml_secret_free_and_committable() {
+    // secrets.inCluster: the tokens and hash stay in the secrets file (and the Secret apply
+    // makes); daskhub.yaml names that Secret and holds none of them, so it is plain 0644 and not
+    // git-ignored.
+    let ws = Workspace::with_config(&support::fixture("gitops"));
+    std::process::Command::new("git").args(["init", "-q"]).current_dir(ws.root()).status().unwrap();
+    let out = ws.values().assert().success().get_output().clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let secrets = fs::read_to_string(ws.secrets_path()).unwrap();
+    let daskhub = fs::read_to_string(ws.out().join("daskhub.yaml")).unwrap();
+    let values: Vec<String> = ["proxySecretToken", "daskGatewayApiToken", "adminPasswordHash"]
+        .iter()
+        .map(|k| {
+            secrets
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}: ")))
+                .unwrap()
+                .trim_matches('"')
+                .to_string()
+        })
+        .collect();
+    for v in &values {
+        assert!(v.len() >= 64, "{v:?}");
+        assert!(!daskhub.contains(v.as_str()), "daskhub.yaml holds a secret");
+    }
+    // The pre-commit hook's plaintext scan (PR026) finds nothing to refuse in it either.
+    let hook = assert_cmd::Command::cargo_bin("pangeo-render")
+        .unwrap()
+        .args(["validate", "--refuse-plaintext-secrets"])
+        .arg(ws.out().join("daskhub.yaml"))
+        .env("PANGEO_RENDER_TODAY", "2026-09-01")
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&hook.stdout).into_owned() + &String::from_utf8_lossy(&hook.stderr);
+    assert!(hook.status.success() && !report.contains("PR026"), "{report}");
+    assert!(daskhub.contains("    existingSecret: \"daskhub-secrets\"\n"), "{daskhub}");
+    assert!(daskhub.contains("        apiTokenFromSecretName: \"daskhub-secrets\"\n"), "{daskhub}");
+    support::assert_mode(&ws.out().join("daskhub.yaml"), 0o644);
+    assert!(!ws.out().join(".gitignore").exists(), "{stderr}");
+    assert!(!stderr.contains("plaintext"), "{stderr}");
+}
+
+#[test]
 fn password_from_stdin_is_hashed_and_never_written() {
     let ws = Workspace::with_config(&support::fixture("walkthrough"));
     let password = "stdin-supplied-Passw0rd";

@@ -175,8 +175,7 @@ impl Session {
         let rt = runtime()?;
         let deadline = Deadline::start(c);
         let (loaded, secrets, artifacts, cluster) = render_and_connect(c, &rt, &deadline, applying, err)?;
-        let masker = Masker::new(crate::secrets::values(&secrets));
-        let objects = objects(&loaded, &artifacts)?;
+        let (objects, masker) = objects(&loaded, &secrets, &artifacts)?;
         let releases = plan::releases(&loaded, &artifacts)?;
         let helm_target = helm::command::Target {
             kubeconfig: c.kubeconfig.clone(),
@@ -186,12 +185,23 @@ impl Session {
     }
 }
 
-/// Every Kubernetes object `diff` and `apply` work on, in apply order: the rendered manifests
-/// and the identity record.
-fn objects(loaded: &Loaded, artifacts: &[Artifact]) -> Result<Vec<serde_json::Value>> {
+/// Every Kubernetes object `diff` and `apply` work on, in apply order: the rendered manifests,
+/// the identity record and, with `secrets.inCluster`, the namespace and Secret that hold the
+/// deployed secrets (built in memory, never written to a file). And the masker that knows every
+/// secret in every form a message could quote it (the Secret's base64 data too).
+fn objects(
+    loaded: &Loaded,
+    secrets: &Secrets,
+    artifacts: &[Artifact],
+) -> Result<(Vec<serde_json::Value>, Masker)> {
+    let extra = crate::render::in_cluster::objects(&loaded.config, secrets);
+    let encoded = crate::render::in_cluster::encoded_forms(&extra);
+    let masker =
+        Masker::new(crate::secrets::values(secrets).into_iter().chain(encoded.iter().map(String::as_str)));
     let mut objects = plan::manifests(artifacts)?;
     objects.push(Expected::of(&loaded.config).record());
-    Ok(plan::order(objects))
+    objects.extend(extra);
+    Ok((plan::order(objects), masker))
 }
 
 /// A cluster error as the user sees it: what failed, and as whom when the server refused; every

@@ -145,7 +145,7 @@ pub fn run(args: &ValuesArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resul
     }
     for a in &artifacts {
         let path = out_dir.join(a.file_name);
-        let sensitive = a.kind.holds_secrets();
+        let sensitive = a.holds_secrets;
         let status = if fsutil::unchanged(&path, a.text.as_bytes()) && fsutil::mode_ok(&path, sensitive) {
             "unchanged"
         } else {
@@ -155,8 +155,7 @@ pub fn run(args: &ValuesArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resul
         };
         files.push(FileReport { path, status, sensitive });
     }
-    let secret_files: Vec<&str> =
-        artifacts.iter().filter(|a| a.kind.holds_secrets()).map(|a| a.file_name).collect();
+    let secret_files: Vec<&str> = artifacts.iter().filter(|a| a.holds_secrets).map(|a| a.file_name).collect();
     let ignored = gitignore_update(&out_dir, &secret_files)?;
     if let Some((path, text, _)) = &ignored {
         staging.add(path, text.as_bytes(), false)?;
@@ -308,6 +307,9 @@ fn recover_from_cluster(
     err: &mut dyn Write,
 ) -> Result<(secrets::Stored, String)> {
     use crate::diff::helm_release::Found;
+    if config.secrets.in_cluster {
+        return recover_from_secret(args, config, secrets_path, existing, err);
+    }
     let c = args.cluster();
     let rel = &config.releases.daskhub;
     let rt = session::runtime()?;
@@ -340,6 +342,64 @@ fn recover_from_cluster(
     let from = format!("{where_}, revision {}", release.revision);
     let stored = secrets::recover::from_release_values(&release.config)
         .map_err(|why| Error::Cluster(format!("--secrets-from-cluster: {from}: {why}")))?;
+    same_as_existing(stored, from, secrets_path, existing)
+}
+
+/// `--secrets-from-cluster` with `secrets.inCluster`: the gateway token and the password hash
+/// from the Secret `apply` created. The proxy token is not deployed from the secrets file in this
+/// mode (Z2JH keeps its own), so the file's is kept, or one is generated.
+fn recover_from_secret(
+    args: &ValuesArgs,
+    config: &crate::config::Config,
+    secrets_path: &Path,
+    existing: Option<&secrets::Stored>,
+    err: &mut dyn Write,
+) -> Result<(secrets::Stored, String)> {
+    use crate::kube::ObjectRef;
+    let c = args.cluster();
+    let object = ObjectRef {
+        api_version: "v1".into(),
+        kind: "Secret".into(),
+        namespace: Some(config.releases.daskhub.namespace.clone()),
+        name: render::in_cluster::secret_name(config),
+    };
+    let rt = session::runtime()?;
+    let deadline = session::Deadline::start(&c);
+    let live = deadline.run(&rt, None, async {
+        // The right cluster or nothing, as for a release: another hub's secrets are not this one's.
+        let cluster = session::connect_to(&c, config, false, err).await?;
+        let masker = secrets::mask::Masker::default();
+        cluster.get(&object).await.map_err(|e| session::cluster_error(&cluster, &e, &masker))
+    })?;
+    let from = object.to_string();
+    let Some(secret) = live else {
+        return Err(Error::Cluster(format!(
+            "--secrets-from-cluster: there is no {from} on this cluster (the config's secrets.inCluster keeps \
+             the secrets there; check --context and releases.daskhub); to start a new deployment, run \
+             values without the flag"
+        )));
+    };
+    let (token, hash) = secrets::in_cluster::read(&secret)
+        .map_err(|why| Error::Cluster(format!("--secrets-from-cluster: {from}: {why}")))?;
+    let proxy = existing.and_then(|s| s.proxy_secret_token.clone()).unwrap_or_else(secrets::token);
+    let stored = secrets::Stored {
+        api_version: Some(secrets::API_VERSION.into()),
+        kind: Some(secrets::KIND.into()),
+        proxy_secret_token: Some(proxy),
+        dask_gateway_api_token: Some(token),
+        admin_password_hash: Some(hash),
+    };
+    same_as_existing(stored, from, secrets_path, existing)
+}
+
+/// The recovered secrets, unless an existing secrets file holds other ones (nothing is replaced
+/// unasked).
+fn same_as_existing(
+    stored: secrets::Stored,
+    from: String,
+    secrets_path: &Path,
+    existing: Option<&secrets::Stored>,
+) -> Result<(secrets::Stored, String)> {
     let recovered = stored.clone().complete(secrets_path).map_err(|e| match e {
         Error::Io { message, .. } => Error::Cluster(format!("--secrets-from-cluster: {from}: {message}")),
         other => other,

@@ -42,6 +42,8 @@ rules! {
     CONFIG_DRIFT = "PR025", "config-drift", "An artifact says something other than the config checked with it (`-c`, or the config beside it).";
     PLAINTEXT_SECRET = "PR026", "plaintext-secret", "With --refuse-plaintext-secrets (the pre-commit hook): a token, password hash or Secret data in plaintext.";
     SPAWN_VALUES = "PR027", "spawn-values", "A singleuser value JupyterHub or KubeSpawner refuse when a server starts (memory units, extraEnv braces).";
+    SECRET_REFERENCE = "PR032", "secret-reference", "With hub.existingSecret, the gateway does not read its token from that Secret's key hub.services.dask-gateway.apiToken.";
+    SECRET_FREE = "PR033", "secret-free", "A values file whose secrets are in hub.existingSecret still holds a token or password hash itself (warning).";
 }
 
 pub fn find(id: &str) -> Option<&'static Rule> {

@@ -177,6 +177,7 @@ pub fn import(src: &Sources, opts: &Options) -> Result<Imported> {
         storage_class,
         ebs_csi_driver: EbsCsiDriver { regional_image_registry: walkthrough::REGIONAL_EBS_IMAGE },
         releases,
+        secrets: Default::default(),
     };
     let masker = Masker::new(secrets::values(&secrets).into_iter().chain(password.as_deref()));
     Ok(Imported { config, secrets, assumptions, masker })

@@ -22,6 +22,8 @@ pub struct Derived {
     pub helm_command: String,
     pub ebs_helm_command: String,
     pub singleuser_memory: HubMemory,
+    /// With `secrets.inCluster`: the Secret the values refer to instead of holding the secrets.
+    pub secret_name: Option<String>,
 }
 
 /// `singleuser.memory` as YAML scalars JupyterHub reads as the bytes the config means.
@@ -126,6 +128,7 @@ pub fn derive(config: &Config) -> Derived {
             "aws-ebs-csi-driver.yaml",
         ),
         account_id,
+        secret_name: config.secrets.in_cluster.then(|| super::in_cluster::secret_name(config)),
         singleuser_memory: HubMemory {
             limit: hub_memory(&config.hub.singleuser.memory.limit),
             guarantee: hub_memory(&config.hub.singleuser.memory.guarantee),

@@ -6,6 +6,7 @@
 //! templates stay declarative.
 
 mod context;
+pub mod in_cluster;
 mod templates;
 
 pub use context::{Derived, derive};
@@ -30,10 +31,6 @@ impl ArtifactKind {
     pub fn is_manifest(self) -> bool {
         matches!(self, ArtifactKind::StorageClass | ArtifactKind::ClusterAutoscaler)
     }
-    /// Files holding secrets are written 0600.
-    pub fn holds_secrets(self) -> bool {
-        matches!(self, ArtifactKind::DaskhubValues)
-    }
 }
 
 #[derive(Clone, Debug)]
@@ -41,6 +38,9 @@ pub struct Artifact {
     pub file_name: &'static str,
     pub kind: ArtifactKind,
     pub text: String,
+    /// Holds tokens or the password hash (`daskhub.yaml`, unless `secrets.inCluster`): written
+    /// 0600 and listed in the output folder's `.gitignore`.
+    pub holds_secrets: bool,
 }
 
 impl Artifact {
@@ -117,7 +117,8 @@ pub fn render(
             if !text.ends_with('\n') {
                 text.push('\n');
             }
-            Ok(Artifact { file_name, kind: *kind, text })
+            let holds_secrets = *kind == ArtifactKind::DaskhubValues && !config.secrets.in_cluster;
+            Ok(Artifact { file_name, kind: *kind, text, holds_secrets })
         })
         .collect()
 }

@@ -12,6 +12,7 @@
 //! [`password`] hashes and checks the admin password; [`mask`] keeps every secret out of diffs,
 //! error messages and helm's output.
 
+pub mod in_cluster;
 pub mod mask;
 pub mod password;
 pub mod recover;

@@ -87,6 +87,12 @@ pub struct HubFacts {
     /// `password_hash` present but not a string (a list, a mapping, a number).
     pub password_hash_not_text: Option<Loc>,
     pub authenticator_class: Option<Fact<String>>,
+    /// `jupyterhub.hub.existingSecret`: the Secret Z2JH reads before its own (from the config:
+    /// the Secret `secrets.inCluster` makes, located at that key).
+    pub existing_secret: Option<Fact<String>>,
+    /// `dask-gateway.gateway.auth.jupyterhub.apiTokenFromSecretName` / `…Key`, where set.
+    pub gateway_token_secret: Option<Fact<String>>,
+    pub gateway_token_secret_key: Option<Fact<String>>,
     /// Where the code blocks are, for "no options handler" messages.
     pub extra_config_loc: Option<Loc>,
     /// `jupyterhub.singleuser` values that JupyterHub and KubeSpawner read when a server starts (CPU
@@ -153,6 +159,7 @@ fn spawn_settings(r: &Reader) -> Vec<Fact<SpawnSetting>> {
     out
 }
 
+const GATEWAY_AUTH_PATH: [&str; 5] = ["dask-gateway", "gateway", "auth", "jupyterhub", ""];
 const HASH_PATH: [&str; 5] = ["jupyterhub", "hub", "config", "PangeoPasswordAuthenticator", "password_hash"];
 pub const SSL_CERT: &str = "service.beta.kubernetes.io/aws-load-balancer-ssl-cert";
 pub const CAPACITY_TYPE: &str = "eks.amazonaws.com/capacityType";
@@ -221,6 +228,11 @@ impl HubFacts {
                 "JupyterHub",
                 "authenticator_class",
             ]),
+            existing_secret: r.string(&["jupyterhub", "hub", "existingSecret"]),
+            gateway_token_secret: r
+                .string(&GATEWAY_AUTH_PATH.map(|k| if k.is_empty() { "apiTokenFromSecretName" } else { k })),
+            gateway_token_secret_key: r
+                .string(&GATEWAY_AUTH_PATH.map(|k| if k.is_empty() { "apiTokenFromSecretKey" } else { k })),
             ..HubFacts::default()
         };
         facts.read_options_handler(&r, text);
@@ -328,6 +340,10 @@ impl HubFacts {
                 loc: r.loc(&["hub", "certificateArn"]),
             }),
             https_offload: Some(r.loc(&["hub", "certificateArn"])),
+            existing_secret: c.secrets.in_cluster.then(|| Fact {
+                value: crate::secrets::in_cluster::secret_name(&c.releases.daskhub.name),
+                loc: r.loc(&["secrets", "inCluster"]),
+            }),
             ..HubFacts::default()
         }
     }

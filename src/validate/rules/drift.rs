@@ -184,4 +184,31 @@ fn hub(h: &HubFacts, want: &HubFacts, out: &mut Vec<Diagnostic>) {
     same_num(out, "the maximum workers per cluster", &h.max_workers, &want.max_workers);
     same_str(out, "the workers' default image", &h.gateway_image, &want.gateway_image);
     same_str(out, "the ACM certificate", &h.certificate, &want.certificate);
+    // Where the secrets live (secrets.inCluster): the Secret the values name, or none.
+    match (&h.existing_secret, &want.existing_secret) {
+        (Some(_), Some(_)) => same_str(out, "hub.existingSecret", &h.existing_secret, &want.existing_secret),
+        (None, Some(w)) => out.push(
+            w.error(
+                ids::CONFIG_DRIFT,
+                format!(
+                    "the config keeps the secrets in Secret `{}` (secrets.inCluster), but {} has no \
+                     jupyterhub.hub.existingSecret",
+                    w.value,
+                    h.file.display()
+                ),
+            )
+            .hint(HINT),
+        ),
+        (Some(f), None) => out.push(
+            f.error(
+                ids::CONFIG_DRIFT,
+                format!(
+                    "hub.existingSecret is `{}`, but the config keeps the secrets in daskhub.yaml (no secrets.inCluster)",
+                    f.value
+                ),
+            )
+            .hint(HINT),
+        ),
+        (None, None) => {}
+    }
 }

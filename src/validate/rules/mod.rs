@@ -18,6 +18,7 @@ pub mod cluster;
 pub mod config;
 pub mod drift;
 pub mod placeholders;
+pub mod secret_refs;
 pub mod spawner;
 pub mod storage;
 pub mod tokens;
@@ -58,6 +59,7 @@ pub fn run(d: &Deployment, out: &mut Vec<Diagnostic>) {
     arns::check(d, out);
     autoscaler::check(d, out);
     tokens::check(d, out);
+    secret_refs::check(d, out);
     workers::check(d, out);
     capacity::check(d, out);
     spawner::check(d, out);

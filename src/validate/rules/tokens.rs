@@ -30,6 +30,8 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
         );
     } else if let Some(class) = &h.authenticator_class
         && class.value == "PangeoPasswordAuthenticator"
+        // With hub.existingSecret the hash is in that Secret's values.yaml, not here.
+        && h.existing_secret.is_none()
     {
         out.push(
             class
