@@ -127,6 +127,15 @@ def hub_secret(rendered_values: dict, target: str, release: str, namespace: str)
     return out
 
 
+def write_secret_mount(directory: pathlib.Path, data: dict[str, str]) -> None:
+    """A Secret volume: one file per key (mode 0600 as secrets are)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for key, value in data.items():
+        fd = os.open(directory / key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(value)
+
+
 def write_hub_mounts(root: pathlib.Path, secret: dict[str, str], names: dict[str, str]) -> None:
     """Lays out `root` as the hub pod's /usr/local/etc/jupyterhub: `secret/` holds the hub Secret
     (one file per key, mode 0600 as secrets are), `config/` the ConfigMap's resource names."""

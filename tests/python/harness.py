@@ -93,6 +93,12 @@ class Rendered:
     def chart(self) -> str:
         return str(self.config.get("hub", {}).get("chart", ""))
 
+    @property
+    def existing_secret(self) -> str | None:
+        """`jupyterhub.hub.existingSecret`: set when the values hold no secret (secrets.inCluster);
+        the hub and the gateway then read the secrets from that Secret on the cluster."""
+        return self.get("jupyterhub.hub.existingSecret", None)
+
     def where(self, key: str) -> str:
         """`<rendered file> (from fixtures/<name>/pangeo.yaml): <key>` for failure messages."""
         fixture, _, variant = self.name.partition("@")

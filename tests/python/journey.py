@@ -207,10 +207,18 @@ class Hub:
         # set_values: more values over the rendered file, as `helm install -f daskhub.yaml --set ...`.
         values = chart_values.coalesce(r.values, set_values or {})
         self.secret = chart_values.hub_secret(values, journey.target, self.release, namespace)
+        # hub.existingSecret (secrets.inCluster): the Secret `pangeo-render apply` creates, read back
+        # from the API server and mounted where the chart mounts it (existing-secret/, one file per key).
+        self.existing_secret: dict[str, str] = {}
+        if r.existing_secret:
+            apply_secrets(journey, cluster, namespace, workdir)
+            self.existing_secret = read_secret(journey, cluster, namespace, r.existing_secret, hub_component())
         # The ConfigMap's resource names (Z2JH's jupyterhub.name-templates) that the hub reads.
         names = {n: f"{self.release}-{n}" if n != "hub" else "hub"
                  for n in ("hub", "proxy-api", "image-pull-secret", "user-scheduler", "priority", "singleuser")}
         chart_values.write_hub_mounts(mounts, self.secret, names)
+        if self.existing_secret:
+            chart_values.write_secret_mount(mounts / "existing-secret", self.existing_secret)
         self.record_dir = workdir / "recorded"
         self.record_dir.mkdir(exist_ok=True)
         self.port = harness.free_port()
@@ -305,6 +313,52 @@ class Hub:
                 os.kill(pid, signal.SIGKILL)
         except (OSError, ValueError):
             pass
+
+
+def apply_secrets(journey: Journey, cluster: Cluster, namespace: str, workdir: pathlib.Path) -> None:
+    """`pangeo-render apply` of the fixture's config (its releases.daskhub namespace moved to the
+    test's namespace, its StorageClass to one of the test's own, not the default) with the
+    secrets file it was rendered with: what creates the Secret of secrets.inCluster."""
+    import yaml
+
+    r = journey.r
+    binary = os.environ.get("PANGEO_RENDER_BIN")
+    if not binary:
+        journey.fail("pangeo-render apply", "PANGEO_RENDER_BIN is not set (scripts/test-python sets it)")
+    secrets_file = r.dir / "pangeo.secrets.yaml"
+    journey.check(secrets_file.is_file(), "pangeo-render apply", f"no secrets file at {secrets_file} "
+                  "(scripts/test-python copies it beside the rendered files)")
+    config = json.loads(json.dumps(r.config))
+    config.setdefault("releases", {}).setdefault("daskhub", {})["namespace"] = namespace
+    config["storageClass"].update({"name": f"{namespace}-sc", "default": False})
+    work = workdir / "apply"
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "pangeo.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    p = subprocess.run(
+        [binary, "apply", "-c", str(work / "pangeo.yaml"), "--secrets", str(secrets_file),
+         "--kubeconfig", str(cluster.kubeconfig)],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )
+    output = p.stdout + p.stderr
+    journey.check(p.returncode == 0, "pangeo-render apply", f"exited with {p.returncode}", output[-3000:])
+    journey.check(f"Secret/{r.existing_secret} (namespace {namespace}) created" in output, "pangeo-render apply",
+                  f"did not create Secret {r.existing_secret}", output[-3000:])
+    # Nothing it printed holds a secret (the Secret's data included, plain or base64).
+    for line in secrets_file.read_text().splitlines():
+        key, _, value = line.partition(":")
+        value = value.strip().strip('"')
+        if key in ("proxySecretToken", "daskGatewayApiToken", "adminPasswordHash"):
+            journey.check(value not in output, "pangeo-render apply", f"its output holds the secrets file's {key}")
+
+
+def read_secret(journey: Journey, cluster: Cluster, namespace: str, name: str, component: str) -> dict[str, str]:
+    """A Secret's data as a pod sees it mounted or in an env var: each key's bytes, decoded."""
+    import base64
+
+    p = cluster.kubectl("get", "-o", "json", "-n", namespace, "secret", name, check=False)
+    journey.check(p.returncode == 0, component, f"Secret {name} is not in namespace {namespace}: {p.stderr.strip()}")
+    data = json.loads(p.stdout).get("data") or {}
+    return {key: base64.b64decode(value).decode() for key, value in data.items()}
 
 
 def first_error(log: str) -> str:
@@ -560,6 +614,23 @@ class _Server:
                 continue
 
 
+def gateway_token(journey: Journey, cluster: Cluster, namespace: str) -> str:
+    """The gateway container's JUPYTERHUB_API_TOKEN as templates/gateway/deployment.yaml l.60-70
+    (2024.1.0 and 2026.3.0 alike) sets it: from the chart's own Secret, whose jupyterhub-api-token
+    key is gateway.auth.jupyterhub.apiToken (templates/gateway/secret.yaml), when that is set; else
+    from the Secret `apiTokenFromSecretName`, key `apiTokenFromSecretKey` (chart defaults `hub`,
+    `hub.services.dask-gateway.apiToken`), read here from the API server."""
+    import gateway_config
+
+    auth = gateway_config.values(journey.r.values, journey.target)["gateway"]["auth"]["jupyterhub"]
+    if auth.get("apiToken"):
+        return auth["apiToken"]
+    name, key = auth["apiTokenFromSecretName"], auth["apiTokenFromSecretKey"]
+    data = read_secret(journey, cluster, namespace, name, gateway_component("start"))
+    journey.check(key in data, gateway_component("start"), f"Secret {name} has no key {key}")
+    return data[key]
+
+
 class Gateway:
     """The real dask-gateway-server and its kube-controller, configured as the dask-gateway chart
     configures their pods (gateway_config.py), in the hub's namespace (the release namespace), each
@@ -582,9 +653,7 @@ class Gateway:
         env = dict(base)
         env.update({
             "KUBECONFIG": str(cluster_identity(cluster, "journey-dask-gateway-api", "pangeo-test-dask-gateway-api")),
-            # templates/gateway/deployment.yaml: JUPYTERHUB_API_TOKEN from the chart's Secret, whose
-            # jupyterhub-api-token key is gateway.auth.jupyterhub.apiToken (templates/gateway/secret.yaml).
-            "JUPYTERHUB_API_TOKEN": r.get("dask-gateway.gateway.auth.jupyterhub.apiToken"),
+            "JUPYTERHUB_API_TOKEN": gateway_token(journey, cluster, hub.namespace),
             # What Kubernetes tells every pod about the `hub` Service of its namespace. LOCAL: the
             # hub's API port on 127.0.0.1.
             "HUB_SERVICE_HOST": "127.0.0.1",

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 
@@ -272,3 +273,32 @@ def test_spawn_waits_for_a_kubelet_and_ends_cleanly(rendered, trip, cluster, dep
     errors = [record.splitlines()[0] for record in journey.log_records(deployment.log()[:mark])
               if record.startswith("[E ") and "Cannot connect to external service dask-gateway" not in record]
     trip.check(not errors, hub_component("log"), "the hub logged errors during the journey:\n" + "\n".join(errors[:10]))
+
+
+# -- secret-free values (secrets.inCluster, issue 15) -----------------------------------------
+
+
+def test_secret_free_values_hold_no_secret_and_the_hub_reads_the_secret(rendered, trip, deployment, admin):
+    """With secrets.inCluster the rendered daskhub.yaml holds none of the secrets, and the hub gets
+    them from the Secret `pangeo-render apply` created, mounted as Z2JH mounts hub.existingSecret:
+    the admin's login (the `admin` fixture) checked the password against the hash from that
+    Secret's values.yaml key, and the dask-gateway service's token is its
+    hub.services.dask-gateway.apiToken key."""
+    import yaml
+
+    if not rendered.existing_secret:
+        pytest.skip(f"{rendered.name}: daskhub.yaml holds the secrets itself (no secrets.inCluster)")
+    stored = yaml.safe_load((rendered.dir / "pangeo.secrets.yaml").read_text())
+    text = rendered.daskhub.read_text()
+    for key in ("proxySecretToken", "daskGatewayApiToken", "adminPasswordHash"):
+        trip.check(stored[key] not in text, "daskhub.yaml", f"{rendered.where(key)}: the secrets file's {key} is in it")
+    mounted = deployment.existing_secret
+    trip.check(mounted.get("hub.services.dask-gateway.apiToken") == stored["daskGatewayApiToken"], API,
+               f"Secret {rendered.existing_secret}: hub.services.dask-gateway.apiToken is not the secrets file's token")
+    trip.check(stored["adminPasswordHash"] in mounted.get("values.yaml", ""), API,
+               f"Secret {rendered.existing_secret}: values.yaml does not hold the secrets file's hash")
+    # The chart's own Secret (its values.yaml) has no hash: the one the hub used came from ours.
+    trip.check(stored["adminPasswordHash"] not in deployment.secret["values.yaml"], hub_component("hub Secret"),
+               "the chart's Secret holds the hash although the values do not")
+    trip.check(re.search(r"Loading \S*/existing-secret/values\.yaml", deployment.log()) is not None,
+               hub_component("start"), "the hub did not load existing-secret/values.yaml", deployment.log_tail())
