@@ -316,8 +316,8 @@ class Hub:
 
 
 def apply_secrets(journey: Journey, cluster: Cluster, namespace: str, workdir: pathlib.Path) -> None:
-    """`pangeo-render apply` of the fixture's config (its releases.daskhub namespace moved to the
-    test's namespace, its StorageClass to one of the test's own, not the default) with the
+    """`pangeo-render apply` of the fixture's config (its daskhub release moved to the test's
+    namespace, its StorageClass to one of the test's own, not the default) with the
     secrets file it was rendered with: what creates the Secret of secrets.inCluster."""
     import yaml
 
@@ -329,7 +329,11 @@ def apply_secrets(journey: Journey, cluster: Cluster, namespace: str, workdir: p
     journey.check(secrets_file.is_file(), "pangeo-render apply", f"no secrets file at {secrets_file} "
                   "(scripts/test-python copies it beside the rendered files)")
     config = json.loads(json.dumps(r.config))
-    config.setdefault("releases", {}).setdefault("daskhub", {})["namespace"] = namespace
+    # The chart is only read for the Helm step, which this apply does not run: the stand-in chart
+    # of the cluster tests keeps a target whose chart is a local checkout (2026.3.0) applicable.
+    config.setdefault("releases", {})["daskhub"] = {
+        "name": config["releases"].get("daskhub", {}).get("name", "daskhub"), "namespace": namespace,
+        "chart": str(harness.REPO / "fixtures" / "helm" / "tiny-chart"), "version": "0.1.0"}
     config["storageClass"].update({"name": f"{namespace}-sc", "default": False})
     work = workdir / "apply"
     work.mkdir(parents=True, exist_ok=True)
