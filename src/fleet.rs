@@ -77,9 +77,13 @@ pub struct Outcome {
     pub report: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// What the command printed, for the text output (not in JSON: `report` has it).
+    /// What the command printed on stdout, for the text output (not in JSON: `report` has it).
     #[serde(skip)]
     pub output: Vec<u8>,
+    /// What it printed on stderr (diagnostics, notes, errors, a generated password shown once):
+    /// printed on the fleet's stderr, as a single run would, never mixed into stdout.
+    #[serde(skip)]
+    pub notes: Vec<u8>,
     #[serde(skip)]
     pub seconds: f64,
 }
@@ -96,6 +100,7 @@ impl Outcome {
             report: None,
             error: None,
             output: Vec::new(),
+            notes: Vec::new(),
             seconds: 0.0,
         }
     }
@@ -108,7 +113,7 @@ impl Outcome {
         crate::write_error(&mut text, e);
         let text = String::from_utf8_lossy(&text).into_owned();
         self.changes = first_line(&text);
-        self.output.extend_from_slice(text.as_bytes());
+        self.notes.extend_from_slice(text.as_bytes());
         self.error = Some(strip_ansi(&text).trim_end().to_string());
         self
     }
@@ -259,16 +264,26 @@ pub fn worst(outcomes: &[Outcome]) -> i32 {
     outcomes.iter().map(|o| o.exit_code).max().unwrap_or(0)
 }
 
-/// Each deployment's output under a header, then the summary table.
+/// Each deployment's stdout under a header, then the summary table.
 pub fn write_text(out: &mut dyn Write, outcomes: &[Outcome]) -> std::io::Result<()> {
-    for o in outcomes.iter().filter(|o| !o.output.is_empty()) {
+    write_each(out, outcomes, |o| &o.output)?;
+    write_table(out, outcomes)
+}
+
+/// Each deployment's stderr under a header (for the fleet's stderr).
+pub fn write_notes(err: &mut dyn Write, outcomes: &[Outcome]) -> std::io::Result<()> {
+    write_each(err, outcomes, |o| &o.notes)
+}
+
+fn write_each(out: &mut dyn Write, outcomes: &[Outcome], text: fn(&Outcome) -> &[u8]) -> std::io::Result<()> {
+    for o in outcomes.iter().filter(|o| !text(o).is_empty()) {
         writeln!(out, "==> {} ({})", o.deployment, o.config)?;
-        out.write_all(&o.output)?;
-        if !o.output.ends_with(b"\n") {
+        out.write_all(text(o))?;
+        if !text(o).ends_with(b"\n") {
             writeln!(out)?;
         }
     }
-    write_table(out, outcomes)
+    Ok(())
 }
 
 pub fn write_table(out: &mut dyn Write, outcomes: &[Outcome]) -> std::io::Result<()> {

@@ -77,9 +77,13 @@ fn values_and_validate_run_a_folder_and_report_one_table() {
             ["gamma", "gamma (us-west-2)", "rendered", "5 written, 0 unchanged"],
         ]
     );
-    assert!(r.stdout.contains("==> beta (fleet/beta.yaml)\n"), "{}", r.stdout);
+    // Each run's stderr goes to stderr, as a single run's: the password shown once is never on
+    // stdout, which CI logs and pipes keep.
+    assert!(r.stderr.contains("==> beta (fleet/beta.yaml)\n"), "{}", r.stderr);
+    assert_eq!(r.stderr.matches("generated admin password").count(), 3, "{}", r.stderr);
+    assert!(!r.stdout.contains("password"), "{}", r.stdout);
     // The secrets files share a folder: no run takes another's staging directory for a leftover.
-    assert!(!r.stdout.contains("left by an interrupted run"), "{}", r.stdout);
+    assert!(!r.stderr.contains("left by an interrupted run"), "{}", r.stderr);
     // Off a terminal, progress is plain lines: one when each starts and one when it ends.
     assert!(r.stderr.contains("values alpha: started\n"), "{}", r.stderr);
     assert!(
@@ -128,7 +132,8 @@ fn one_failing_deployment_does_not_stop_the_others_and_the_worst_result_wins() {
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     let rows = table_rows(&r.stdout);
     assert_eq!((rows[0][2].as_str(), rows[1][2].as_str()), ("valid", "invalid"), "{}", r.stdout);
-    assert!(r.stdout.contains("error[PR013]"), "{}", r.stdout);
+    assert!(r.stderr.contains("error[PR013]"), "{}", r.stderr);
+    assert!(!r.stdout.contains("error[PR013]"), "{}", r.stdout);
 
     let r = run(&ws, &["validate", "-c", "fleet", "rendered", "-o", "json"]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);

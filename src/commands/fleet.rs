@@ -43,9 +43,8 @@ fn capture(
     if json {
         o.report = serde_json::from_slice(&out).ok();
     }
-    let mut output = out;
-    output.extend_from_slice(&err);
-    o.output = output;
+    o.output = out;
+    o.notes = err;
     match result {
         Ok(()) => o,
         Err(e) => o.failed(&e),
@@ -65,6 +64,8 @@ fn inner(format: Output) -> Output {
 /// exit code.
 fn finish(command: &str, outcomes: Vec<Outcome>, format: Output) -> Result<i32> {
     let code = fleet::worst(&outcomes);
+    // What each run said on stderr goes to stderr, in either format, before the results.
+    fleet::write_notes(&mut anstream::stderr().lock(), &outcomes).map_err(|e| Error::io("<stderr>", e))?;
     if format != Output::Text {
         let mut out = std::io::stdout().lock();
         let doc = Document { command, exit_code: code, deployments: &outcomes };

@@ -522,17 +522,7 @@ mod tests {
     #[test]
     fn absent_object_is_a_create_and_diff_is_all_additions() {
         let merged = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "a", "namespace": "n", "uid": "x"}});
-        let p = Planned {
-            object: crate::kube::ObjectRef::of(&merged).unwrap(),
-            body: merged.clone(),
-            manager: crate::kube::FIELD_MANAGER,
-            handover: false,
-            live: None,
-            merged,
-            conflicts: vec![],
-            immutable: vec![],
-            takeover: vec![],
-        };
+        let p = Planned::ours(crate::kube::ObjectRef::of(&merged).unwrap(), merged.clone(), None, merged);
         assert_eq!(p.action(), Action::Create);
         let d = p.diff(&Masker::default());
         assert!(d.contains("--- live/v1.ServiceAccount.n.a (not in the cluster)"), "{d}");

@@ -68,6 +68,21 @@ pub struct Planned {
 }
 
 impl Planned {
+    /// Our manifest, nothing in its way: no conflicts, no immutable fields, nothing taken over.
+    pub fn ours(object: ObjectRef, body: Value, live: Option<Value>, merged: Value) -> Planned {
+        Planned {
+            object,
+            body,
+            manager: FIELD_MANAGER,
+            handover: false,
+            live,
+            merged,
+            conflicts: Vec::new(),
+            immutable: Vec::new(),
+            takeover: Vec::new(),
+        }
+    }
+
     /// Whether applying this object first moves the kubectl managers' fields to ours.
     pub fn takes_over(&self) -> bool {
         !self.takeover.is_empty() && self.immutable.is_empty()
@@ -221,15 +236,9 @@ pub async fn plan(
             let mode = ApplyMode { manager: DEFAULT_CLASS_MANAGER, dry_run: true, force: true };
             let merged = cluster.apply(&object, &body, mode).await?;
             handovers.push(Planned {
-                object,
-                body,
                 manager: DEFAULT_CLASS_MANAGER,
                 handover: true,
-                live: Some(other.clone()),
-                merged,
-                conflicts: Vec::new(),
-                immutable: Vec::new(),
-                takeover: Vec::new(),
+                ..Planned::ours(object, body, Some(other.clone()), merged)
             });
         }
         planned.splice(at..at, handovers);
@@ -254,18 +263,9 @@ async fn plan_one(
         None => cluster.get(&object).await?,
     };
     if let Some(l) = live.as_ref().filter(|l| shortcut_enabled() && proven_in_sync(&body, l, FIELD_MANAGER)) {
+        // Proven a no-op: the live object is what the apply would leave.
         let merged = l.clone();
-        return Ok(Planned {
-            object,
-            body,
-            manager: FIELD_MANAGER,
-            handover: false,
-            live,
-            merged,
-            conflicts: vec![],
-            immutable: vec![],
-            takeover: vec![],
-        });
+        return Ok(Planned::ours(object, body, live, merged));
     }
     let takeover = live.as_ref().map(|l| takeover::managers(l, FIELD_MANAGER)).unwrap_or_default();
     let mode = ApplyMode { manager: FIELD_MANAGER, dry_run: true, force };
@@ -303,17 +303,7 @@ async fn plan_one(
             a.remove(takeover::LAST_APPLIED);
         }
     }
-    Ok(Planned {
-        object,
-        body,
-        manager: FIELD_MANAGER,
-        handover: false,
-        live,
-        merged,
-        conflicts,
-        immutable,
-        takeover,
-    })
+    Ok(Planned { conflicts, immutable, takeover, ..Planned::ours(object, body, live, merged) })
 }
 
 fn shortcut_enabled() -> bool {
@@ -339,17 +329,7 @@ mod tests {
     use super::*;
 
     fn planned(live: Option<Value>, merged: Value) -> Planned {
-        Planned {
-            object: ObjectRef::of(&merged).unwrap(),
-            body: merged.clone(),
-            manager: FIELD_MANAGER,
-            handover: false,
-            live,
-            merged,
-            conflicts: vec![],
-            immutable: vec![],
-            takeover: vec![],
-        }
+        Planned::ours(ObjectRef::of(&merged).unwrap(), merged.clone(), live, merged)
     }
 
     #[test]
