@@ -195,7 +195,7 @@ fn kubernetes_steps(cfg: &Config, config: &str, to: &str, image: &AutoscalerImag
         ),
         step(
             "Render and check the artifacts",
-            vec![format!("pangeo-render values -c {config} -o rendered")],
+            vec![format!("pangeo-render values -c {config} --output-dir rendered")],
             vec![format!("pangeo-render validate -c {config} rendered")],
         ),
         step(
@@ -339,7 +339,7 @@ pub fn chart_steps(cfg: &Config, config: &str, to: Chart) -> Vec<Step> {
         ),
         step(
             "Render and check the values",
-            vec![format!("pangeo-render values -c {config} -o rendered")],
+            vec![format!("pangeo-render values -c {config} --output-dir rendered")],
             vec![
                 format!("pangeo-render validate -c {config} rendered"),
                 format!("pangeo-render diff -c {config}"),

@@ -191,7 +191,7 @@ fn on_a_terminal_progress_is_drawn_live() {
     let ws = Workspace::empty();
     fleet(&ws, &["alpha", "beta", "gamma"]);
     let bin = assert_cmd::cargo::cargo_bin!("pangeo-render");
-    let cmd = format!("'{}' values -c fleet -o rendered --jobs 2", bin.display());
+    let cmd = format!("'{}' values -c fleet --output-dir rendered --jobs 2", bin.display());
     let out = std::process::Command::new("script")
         .args(["--quiet", "--return", "--command", &cmd, "/dev/null"])
         .current_dir(ws.root())

@@ -62,7 +62,7 @@ impl Sealed {
         let mut cmd = Command::new(assert_cmd::cargo::cargo_bin!("pangeo-render"));
         cmd.env("PANGEO_RENDER_TODAY", "2026-11-25").env("NO_COLOR", "1");
         self.env(&mut cmd, key);
-        cmd.arg("values").arg("-c").arg(self.ws.config()).arg("-o").arg(self.ws.out()).args(extra);
+        cmd.arg("values").arg("-c").arg(self.ws.config()).arg("--output-dir").arg(self.ws.out()).args(extra);
         cmd.output().unwrap()
     }
 
@@ -163,7 +163,7 @@ fn what_we_encrypt_sops_decrypts_and_a_second_clone_renders_the_same() {
         .arg("values")
         .arg("-c")
         .arg(clone.path().join("pangeo.yaml"))
-        .arg("-o")
+        .arg("--output-dir")
         .arg(clone.path().join("rendered"))
         .output()
         .unwrap();

@@ -66,7 +66,7 @@ fn the_next_minor_is_planned_with_dates_cost_and_commands_and_nothing_changes() 
     // The steps, in EKS's order: config, render, control plane, add-ons, each node group, autoscaler.
     let order = [
         "sed -i 's/kubernetesVersion: \"1.34\"/kubernetesVersion: \"1.35\"/' pangeo.yaml",
-        "pangeo-render values -c pangeo.yaml -o rendered",
+        "pangeo-render values -c pangeo.yaml --output-dir rendered",
         "eksctl upgrade cluster -f rendered/cluster.yaml --approve",
         "eksctl update addon --name kube-proxy --cluster pangeo --region us-west-2",
         "eksctl upgrade nodegroup --name main --cluster pangeo --region us-west-2 --kubernetes-version 1.35",

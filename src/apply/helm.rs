@@ -47,7 +47,7 @@ pub fn print_helm_commands(out: &mut impl Write, releases: &[Release], config: &
     );
     let _ = writeln!(
         out,
-        "  pangeo-render values -c {} -o {}",
+        "  pangeo-render values -c {} --output-dir {}",
         shell_word(&config.display().to_string()),
         values_dir.display()
     );
