@@ -310,17 +310,9 @@ fn recover_from_cluster(
     if config.secrets.in_cluster {
         return recover_from_secret(args, config, secrets_path, existing, err);
     }
-    let c = args.cluster();
     let rel = &config.releases.daskhub;
-    let rt = session::runtime()?;
-    let deadline = session::Deadline::start(&c);
-    let found = deadline.run(&rt, None, async {
-        // The right cluster or nothing: another hub's secrets must never be taken for this one's.
-        let cluster = session::connect_to(&c, config, false, err).await?;
-        let masker = secrets::mask::Masker::default();
-        crate::diff::release_state(&cluster, &rel.name, &rel.namespace)
-            .await
-            .map_err(|e| session::cluster_error(&cluster, &e, &masker))
+    let found = read_cluster(args, config, err, async |cluster| {
+        crate::diff::release_state(cluster, &rel.name, &rel.namespace).await
     })?;
     let where_ = format!("release {} (namespace {})", rel.name, rel.namespace);
     let release = match found {
@@ -356,21 +348,13 @@ fn recover_from_secret(
     err: &mut dyn Write,
 ) -> Result<(secrets::Stored, String)> {
     use crate::kube::ObjectRef;
-    let c = args.cluster();
     let object = ObjectRef {
         api_version: "v1".into(),
         kind: "Secret".into(),
         namespace: Some(config.releases.daskhub.namespace.clone()),
         name: render::in_cluster::secret_name(config),
     };
-    let rt = session::runtime()?;
-    let deadline = session::Deadline::start(&c);
-    let live = deadline.run(&rt, None, async {
-        // The right cluster or nothing, as for a release: another hub's secrets are not this one's.
-        let cluster = session::connect_to(&c, config, false, err).await?;
-        let masker = secrets::mask::Masker::default();
-        cluster.get(&object).await.map_err(|e| session::cluster_error(&cluster, &e, &masker))
-    })?;
+    let live = read_cluster(args, config, err, async |cluster| cluster.get(&object).await)?;
     let from = object.to_string();
     let Some(secret) = live else {
         return Err(Error::Cluster(format!(
@@ -390,6 +374,24 @@ fn recover_from_secret(
         admin_password_hash: Some(hash),
     };
     same_as_existing(stored, from, secrets_path, existing)
+}
+
+/// One read from the config's cluster for `--secrets-from-cluster`, after proving it is that
+/// cluster: another hub's secrets must never be taken for this one's.
+fn read_cluster<T>(
+    args: &ValuesArgs,
+    config: &crate::config::Config,
+    err: &mut dyn Write,
+    read: impl AsyncFnOnce(&crate::kube::Cluster) -> std::result::Result<T, crate::kube::ClusterError>,
+) -> Result<T> {
+    let c = args.cluster();
+    let rt = session::runtime()?;
+    let deadline = session::Deadline::start(&c);
+    deadline.run(&rt, None, async {
+        let cluster = session::connect_to(&c, config, false, err).await?;
+        let masker = secrets::mask::Masker::default();
+        read(&cluster).await.map_err(|e| session::cluster_error(&cluster, &e, &masker))
+    })
 }
 
 /// The recovered secrets, unless an existing secrets file holds other ones (nothing is replaced
