@@ -15,7 +15,7 @@
 use crate::aws::instances::{self, InstanceType};
 use crate::diag::Diagnostic;
 use crate::diag::ids;
-use crate::validate::facts::{Fact, Group};
+use crate::validate::facts::{Bound, Fact, Group};
 use crate::validate::rules::{Deployment, num};
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
@@ -40,13 +40,56 @@ impl Node<'_> {
         let t = largest(g)?;
         Some(Node { group: &g.name.value, t, cores: t.pod_cores(), gib: t.pod_memory_gib() })
     }
+}
 
-    fn cores_text(&self) -> String {
-        format!("a {} node of group `{}` leaves {} CPU to pods", self.t.name, self.group, num(self.cores))
+/// CPU or memory: the two sizes a pod asks for, each checked the same way against a node.
+#[derive(Clone, Copy)]
+enum Unit {
+    Cpu,
+    Memory,
+}
+
+impl Unit {
+    /// What a pod can have of it on `node` (CPU, GiB).
+    fn room(self, node: &Node) -> f64 {
+        match self {
+            Unit::Cpu => node.cores,
+            Unit::Memory => node.gib,
+        }
     }
 
-    fn gib_text(&self) -> String {
-        format!("a {} node of group `{}` leaves {} GiB to pods", self.t.name, self.group, num(self.gib))
+    /// The node's share for pods, as the messages say it.
+    fn room_text(self, node: &Node) -> String {
+        let (room, unit) = match self {
+            Unit::Cpu => (node.cores, "CPU"),
+            Unit::Memory => (node.gib, "GiB"),
+        };
+        format!("a {} node of group `{}` leaves {} {unit} to pods", node.t.name, node.group, num(room))
+    }
+
+    /// An upper bound in a hint: `2` (CPU) or `4 GiB`.
+    fn bound(self, value: f64) -> String {
+        match self {
+            Unit::Cpu => num(value),
+            Unit::Memory => format!("{} GiB", num(value)),
+        }
+    }
+
+    /// A user server's size as the facts hold it (CPU, bytes), in this unit (CPU, GiB) and as
+    /// text.
+    fn server(self, value: f64) -> (f64, String) {
+        match self {
+            Unit::Cpu => (value, format!("{} CPU", num(value))),
+            Unit::Memory => (value / GIB, format!("{} GiB of memory", num(value / GIB))),
+        }
+    }
+
+    /// A Dask worker's size (the facts hold cores and GiB) as text.
+    fn worker(self, value: f64) -> String {
+        match self {
+            Unit::Cpu => format!("{} cores", num(value)),
+            Unit::Memory => format!("{} GiB", num(value)),
+        }
     }
 }
 
@@ -64,133 +107,88 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
 
 fn notebook(node: &Node, h: &crate::validate::facts::HubFacts, out: &mut Vec<Diagnostic>) {
     let grow = "or add a larger instance type to the main node group";
-    if let Some(cpu) = &h.cpu_guarantee
-        && cpu.value > node.cores
-    {
-        out.push(
-            cpu.error(
-                ids::CAPACITY,
-                format!(
-                    "a user's server is guaranteed {} CPU, but {}: it never starts",
-                    num(cpu.value),
-                    node.cores_text()
-                ),
-            )
-            .hint(format!("lower the guarantee to at most {} {grow}", num(node.cores))),
-        );
+    let too_big = |unit: Unit, f: &Option<Fact<f64>>| {
+        let f = f.as_ref()?;
+        let (size, text) = unit.server(f.value);
+        (size > unit.room(node)).then_some((f.loc.clone(), text))
+    };
+    for (unit, guarantee) in [(Unit::Cpu, &h.cpu_guarantee), (Unit::Memory, &h.memory_guarantee)] {
+        if let Some((loc, size)) = too_big(unit, guarantee) {
+            out.push(
+                loc.error(
+                    ids::CAPACITY,
+                    format!(
+                        "a user's server is guaranteed {size}, but {}: it never starts",
+                        unit.room_text(node)
+                    ),
+                )
+                .hint(format!("lower the guarantee to at most {} {grow}", unit.bound(unit.room(node)))),
+            );
+        }
     }
-    if let Some(mem) = &h.memory_guarantee
-        && mem.value / GIB > node.gib
-    {
-        out.push(
-            mem.error(
-                ids::CAPACITY,
-                format!(
-                    "a user's server is guaranteed {} GiB of memory, but {}: it never starts",
-                    num(mem.value / GIB),
-                    node.gib_text()
-                ),
-            )
-            .hint(format!("lower the guarantee to at most {} GiB {grow}", num(node.gib))),
-        );
-    }
-    if let Some(cpu) = &h.cpu_limit
-        && cpu.value > node.cores
-    {
-        out.push(
-            cpu.warning(
-                ids::CAPACITY,
-                format!(
-                    "a user's server may use up to {} CPU, but {}: the limit can never be reached",
-                    num(cpu.value),
-                    node.cores_text()
-                ),
-            )
-            .hint(format!("lower the limit to at most {} {grow}", num(node.cores))),
-        );
-    }
-    if let Some(mem) = &h.memory_limit
-        && mem.value / GIB > node.gib
-    {
-        out.push(
-            mem.warning(
-                ids::CAPACITY,
-                format!(
-                    "a user's server may use up to {} GiB of memory, but {}: the limit can never be reached",
-                    num(mem.value / GIB),
-                    node.gib_text()
-                ),
-            )
-            .hint(format!("lower the limit to at most {} GiB {grow}", num(node.gib))),
-        );
+    for (unit, limit) in [(Unit::Cpu, &h.cpu_limit), (Unit::Memory, &h.memory_limit)] {
+        if let Some((loc, size)) = too_big(unit, limit) {
+            out.push(
+                loc.warning(
+                    ids::CAPACITY,
+                    format!(
+                        "a user's server may use up to {size}, but {}: the limit can never be reached",
+                        unit.room_text(node)
+                    ),
+                )
+                .hint(format!("lower the limit to at most {} {grow}", unit.bound(unit.room(node)))),
+            );
+        }
     }
 }
 
 fn workers(node: &Node, g: &Group, h: &crate::validate::facts::HubFacts, out: &mut Vec<Diagnostic>) {
     let grow = "or add a larger instance type to the worker node group";
-    let cores = h.worker_cores.as_ref();
-    let memory = h.worker_memory.as_ref();
-    let too_many_cores = |f: &Fact<f64>| f.value > node.cores;
-    let too_much_memory = |f: &Fact<f64>| f.value > node.gib;
-    let default_cores = cores.and_then(|b| b.default.as_ref());
-    let default_memory = memory.and_then(|b| b.default.as_ref());
-    let mut fits = true;
-    if let Some(f) = default_cores.filter(|f| too_many_cores(f)) {
-        fits = false;
-        out.push(
-            f.error(
-                ids::CAPACITY,
-                format!("the default worker asks for {} cores, but {}", num(f.value), node.cores_text()),
-            )
-            .hint(format!("lower the default to at most {} {grow}", num(node.cores))),
-        );
+    let sizes = [(Unit::Cpu, h.worker_cores.as_ref()), (Unit::Memory, h.worker_memory.as_ref())];
+    let too_big = |unit: Unit, f: &Fact<f64>| f.value > unit.room(node);
+    fn default(bound: Option<&Bound>) -> Option<&Fact<f64>> {
+        bound?.default.as_ref()
     }
-    if let Some(f) = default_memory.filter(|f| too_much_memory(f)) {
-        fits = false;
-        out.push(
-            f.error(
-                ids::CAPACITY,
-                format!("the default worker asks for {} GiB, but {}", num(f.value), node.gib_text()),
-            )
-            .hint(format!("lower the default to at most {} GiB {grow}", num(node.gib))),
-        );
+    let mut fits = true;
+    for (unit, bound) in sizes {
+        if let Some(f) = default(bound).filter(|f| too_big(unit, f)) {
+            fits = false;
+            out.push(
+                f.error(
+                    ids::CAPACITY,
+                    format!(
+                        "the default worker asks for {}, but {}",
+                        unit.worker(f.value),
+                        unit.room_text(node)
+                    ),
+                )
+                .hint(format!("lower the default to at most {} {grow}", unit.bound(unit.room(node)))),
+            );
+        }
     }
     // The largest worker a user may choose in the cluster options must fit too (a default that
     // does not fit is reported once, above).
-    if let Some(f) = cores.and_then(|b| b.max.as_ref()).filter(|f| too_many_cores(f))
-        && !default_cores.is_some_and(too_many_cores)
-    {
-        out.push(
-            f.error(
-                ids::CAPACITY,
-                format!(
-                    "users may choose workers of up to {} cores, but {}: such workers never start",
-                    num(f.value),
-                    node.cores_text()
-                ),
-            )
-            .hint(format!("lower the maximum to at most {} {grow}", num(node.cores))),
-        );
-    }
-    if let Some(f) = memory.and_then(|b| b.max.as_ref()).filter(|f| too_much_memory(f))
-        && !default_memory.is_some_and(too_much_memory)
-    {
-        out.push(
-            f.error(
-                ids::CAPACITY,
-                format!(
-                    "users may choose workers of up to {} GiB, but {}: such workers never start",
-                    num(f.value),
-                    node.gib_text()
-                ),
-            )
-            .hint(format!("lower the maximum to at most {} GiB {grow}", num(node.gib))),
-        );
+    for (unit, bound) in sizes {
+        if let Some(f) = bound.and_then(|b| b.max.as_ref()).filter(|f| too_big(unit, f))
+            && !default(bound).is_some_and(|f| too_big(unit, f))
+        {
+            out.push(
+                f.error(
+                    ids::CAPACITY,
+                    format!(
+                        "users may choose workers of up to {}, but {}: such workers never start",
+                        unit.worker(f.value),
+                        unit.room_text(node)
+                    ),
+                )
+                .hint(format!("lower the maximum to at most {} {grow}", unit.bound(unit.room(node)))),
+            );
+        }
     }
     let (Some(max_workers), Some(max_size), true) = (&h.max_workers, &g.max, fits) else { return };
-    let per_node = [default_cores.map(|c| node.cores / c.value), default_memory.map(|m| node.gib / m.value)]
+    let per_node = sizes
         .into_iter()
-        .flatten()
+        .filter_map(|(unit, bound)| default(bound).map(|f| unit.room(node) / f.value))
         .filter(|n| n.is_finite() && *n > 0.0)
         .fold(f64::INFINITY, f64::min)
         .floor();
