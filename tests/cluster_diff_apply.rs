@@ -1760,17 +1760,11 @@ fn a_fleet_diffs_and_applies_each_deployment_and_reports_the_worst() {
     assert_eq!(doc["kind"], "FleetReport");
     assert_eq!((doc["command"].as_str(), doc["exitCode"].as_i64()), (Some("diff"), Some(2)), "{doc}");
     let d = doc["deployments"].as_array().unwrap();
-    let got: Vec<(&str, &str, i64)> = d
-        .iter()
-        .map(|d| {
-            (
-                d["deployment"].as_str().unwrap(),
-                d["result"].as_str().unwrap(),
-                d["exitCode"].as_i64().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(got, [("a", "differs", 1), ("b", "error", 2), ("c", "error", 2)], "{doc}");
+    assert_eq!(
+        support::fleet_results(&doc),
+        [("a", "differs", 1), ("b", "error", 2), ("c", "error", 2)],
+        "{doc}"
+    );
     assert_eq!(d[0]["report"]["objects"].as_array().unwrap().len(), 8, "{doc}");
     assert!(
         d[1]["error"]

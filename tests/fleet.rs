@@ -143,17 +143,10 @@ fn one_failing_deployment_does_not_stop_the_others_and_the_worst_result_wins() {
     assert_eq!(doc["deployments"][0]["report"]["kind"], "ValidationReport");
     assert_eq!(doc["exitCode"], 1);
     let d = doc["deployments"].as_array().unwrap();
-    let got: Vec<(&str, &str, i64)> = d
-        .iter()
-        .map(|d| {
-            (
-                d["deployment"].as_str().unwrap(),
-                d["result"].as_str().unwrap(),
-                d["exitCode"].as_i64().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(got, [("alpha", "valid", 0), ("beta", "invalid", 1), ("gamma", "invalid", 1)]);
+    assert_eq!(
+        support::fleet_results(&doc),
+        [("alpha", "valid", 0), ("beta", "invalid", 1), ("gamma", "invalid", 1)]
+    );
     assert_eq!(d[1]["report"]["errors"], 4, "PR013 and PR025 for each group: {}", d[1]);
     assert_eq!(d[2]["report"]["diagnostics"][0]["id"], "PR001", "{}", d[2]);
 

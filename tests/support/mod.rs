@@ -127,6 +127,22 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// `(deployment, result, exitCode)` of each deployment in a `FleetReport` (`-o json` of a fleet run).
+pub fn fleet_results(doc: &serde_json::Value) -> Vec<(&str, &str, i64)> {
+    doc["deployments"]
+        .as_array()
+        .expect("a FleetReport has deployments")
+        .iter()
+        .map(|d| {
+            (
+                d["deployment"].as_str().unwrap(),
+                d["result"].as_str().unwrap(),
+                d["exitCode"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 /// Fails unless `doc` — a `-o json|yaml` document — matches `schemas/output.schema.json`.
 pub fn assert_output_schema(doc: &serde_json::Value) {
     let schema: serde_json::Value =
