@@ -12,7 +12,8 @@
 //!
 //! The command runs in a fresh temporary directory (paths in arguments and messages are relative
 //! to it), with a fixed date and no colour. `run` checks everything that was asked for and hands
-//! back the output and the directory for further looks.
+//! back the output and the directory for further looks. [`Test::at`] runs in a directory the test
+//! keeps, so that several commands can work in one workspace (`values`, then `diff`, then `apply`).
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -24,15 +25,33 @@ use assert_cmd::Command;
 /// Long enough for a slow, shared machine; only there so that a hang fails instead of blocking.
 const HANG: Duration = Duration::from_secs(300);
 
+/// The workspace a [`Test`] runs in: its own temporary directory, removed when dropped, or one
+/// that belongs to somebody else.
+pub enum Dir {
+    Temp(tempfile::TempDir),
+    At(PathBuf),
+}
+
+impl Dir {
+    pub fn path(&self) -> &Path {
+        match self {
+            Dir::Temp(dir) => dir.path(),
+            Dir::At(path) => path,
+        }
+    }
+}
+
 #[must_use]
 pub struct Test {
-    dir: tempfile::TempDir,
+    dir: Dir,
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
     stdin: Option<Vec<u8>>,
     stdout: Option<String>,
     stderr: Option<String>,
+    stdout_parts: Vec<String>,
     stderr_parts: Vec<String>,
+    absent: Vec<String>,
     status: i32,
 }
 
@@ -41,12 +60,24 @@ pub struct Output {
     pub status: i32,
     pub stdout: String,
     pub stderr: String,
-    pub dir: tempfile::TempDir,
+    pub dir: Dir,
 }
 
 impl Output {
     pub fn path(&self, rel: impl AsRef<Path>) -> PathBuf {
         self.dir.path().join(rel)
+    }
+
+    /// A workspace file's text.
+    pub fn read(&self, rel: impl AsRef<Path>) -> String {
+        let path = self.path(rel);
+        fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// Stdout as one JSON document.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
 }
 
@@ -57,15 +88,27 @@ impl Default for Test {
 }
 
 impl Test {
+    /// A command in a fresh temporary workspace.
     pub fn new() -> Self {
+        Self::in_dir(Dir::Temp(tempfile::tempdir().unwrap()))
+    }
+
+    /// A command in `dir`, which the caller keeps (it outlives the test's [`Output`]).
+    pub fn at(dir: impl Into<PathBuf>) -> Self {
+        Self::in_dir(Dir::At(dir.into()))
+    }
+
+    fn in_dir(dir: Dir) -> Self {
         Test {
-            dir: tempfile::tempdir().unwrap(),
+            dir,
             args: Vec::new(),
             env: Vec::new(),
             stdin: None,
             stdout: None,
             stderr: None,
+            stdout_parts: Vec::new(),
             stderr_parts: Vec::new(),
+            absent: Vec::new(),
             status: 0,
         }
     }
@@ -116,6 +159,7 @@ impl Test {
         self
     }
 
+    /// Text on stdin (fine if the command exits without reading it); without it, stdin is empty.
     pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Self {
         self.stdin = Some(input.into());
         self
@@ -133,9 +177,21 @@ impl Test {
         self
     }
 
+    /// A part of stdout (for output that also holds run-dependent text).
+    pub fn stdout_contains(mut self, text: impl Into<String>) -> Self {
+        self.stdout_parts.push(text.into());
+        self
+    }
+
     /// A part of stderr (for output that also holds run-dependent text).
     pub fn stderr_contains(mut self, text: impl Into<String>) -> Self {
         self.stderr_parts.push(text.into());
+        self
+    }
+
+    /// Text that must appear in neither stdout nor stderr (a secret, say).
+    pub fn output_lacks(mut self, text: impl Into<String>) -> Self {
+        self.absent.push(text.into());
         self
     }
 
@@ -157,8 +213,15 @@ impl Test {
         if let Some(want) = &self.stderr {
             assert_eq!(&out.stderr, want, "{what}: stderr");
         }
+        for part in &self.stdout_parts {
+            assert!(out.stdout.contains(part.as_str()), "{what}: stdout lacks {part:?}:\n{}", out.stdout);
+        }
         for part in &self.stderr_parts {
             assert!(out.stderr.contains(part.as_str()), "{what}: stderr lacks {part:?}:\n{}", out.stderr);
+        }
+        for text in &self.absent {
+            assert!(!out.stdout.contains(text.as_str()), "{what}: stdout holds {text:?}");
+            assert!(!out.stderr.contains(text.as_str()), "{what}: stderr holds {text:?}");
         }
         assert_eq!(out.status, self.status, "{what}: exit code; stderr:\n{}", out.stderr);
         out
