@@ -6,42 +6,14 @@
 mod support;
 
 use std::fs;
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
-use support::{Workspace, assert_output_schema, repo};
+use support::{Test, Workspace, assert_output_schema, repo};
 
 const KMS: &str = "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 const CERT: &str = "arn:aws:acm:us-west-2:111122223333:certificate/12345678-1234-1234-1234-123456789012";
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(ws: &Workspace, args: &[&str], stdin: Option<&str>) -> Run {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin!("pangeo-render"));
-    cmd.env("PANGEO_RENDER_TODAY", "2026-11-25").env("NO_COLOR", "1");
-    cmd.current_dir(ws.root()).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let mut input = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        // A command that refuses its arguments exits without reading stdin.
-        let _ = input.write_all(text.as_bytes());
-    }
-    drop(input);
-    let out = child.wait_with_output().unwrap();
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    run
-}
 
 fn init_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec![
@@ -71,8 +43,7 @@ fn bash(script: &str) -> String {
 fn bash_completes_commands_flags_and_formats() {
     let ws = Workspace::empty();
     let script = ws.root().join("pangeo-render.bash");
-    let out = run(&ws, &["completions", "bash"], None);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = ws.test().args(["completions", "bash"]).run();
     fs::write(&script, &out.stdout).unwrap();
     // The real bash loads the script and completes as it would at a prompt.
     let complete = |line: &str| -> Vec<String> {
@@ -101,19 +72,19 @@ fn bash_completes_commands_flags_and_formats() {
 
 #[test]
 fn zsh_fish_and_powershell_scripts_name_every_command() {
-    let ws = Workspace::empty();
     for shell in ["zsh", "fish", "powershell", "elvish"] {
-        let out = run(&ws, &["completions", shell], None);
-        assert_eq!(out.code, 0, "{shell}: {}", out.stderr);
+        let out = Test::new().args(["completions", shell]).run();
         for word in
             ["init", "values", "validate", "diff", "apply", "schema", "completions", "man", "output-dir"]
         {
             assert!(out.stdout.contains(word), "{shell} completions lack {word}");
         }
     }
-    let out = run(&ws, &["completions", "tcsh"], None);
-    assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("possible values: bash, elvish, fish, powershell, zsh"), "{}", out.stderr);
+    Test::new()
+        .args(["completions", "tcsh"])
+        .expect_status(2)
+        .stderr_contains("possible values: bash, elvish, fish, powershell, zsh")
+        .run();
 }
 
 /// Renders a man page with the real man toolchain (groff), as `man` shows it.
@@ -137,8 +108,7 @@ fn render_man(page: &Path) -> String {
 #[test]
 fn man_pages_render_with_groff() {
     let ws = Workspace::empty();
-    let out = run(&ws, &["man"], None);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = ws.test().args(["man"]).run();
     let top = ws.root().join("top.1");
     fs::write(&top, &out.stdout).unwrap();
     let text = render_man(&top);
@@ -149,9 +119,8 @@ fn man_pages_render_with_groff() {
         assert!(text.contains(&format!("pangeo-render-{sub}(1)")), "top page lacks {sub}:\n{text}");
     }
 
+    ws.test().args(["man", "--output-dir", "man1"]).run();
     let dir = ws.root().join("man1");
-    let out = run(&ws, &["man", "--output-dir", dir.to_str().unwrap()], None);
-    assert_eq!(out.code, 0, "{}", out.stderr);
     let values = render_man(&dir.join("pangeo-render-values.1"));
     assert!(values.contains("pangeo-render-values"), "{values}");
     assert!(values.contains("--output-dir"), "{values}");
@@ -161,12 +130,10 @@ fn man_pages_render_with_groff() {
 
 #[test]
 fn every_help_ends_with_examples() {
-    let ws = Workspace::empty();
     for sub in
         ["init", "values", "validate", "diff", "apply", "upgrade", "import", "schema", "completions", "man"]
     {
-        let out = run(&ws, &[sub, "--help"], None);
-        assert_eq!(out.code, 0);
+        let out = Test::new().args([sub, "--help"]).run();
         let tail: Vec<&str> = out.stdout.trim_end().lines().rev().take_while(|l| !l.is_empty()).collect();
         let (_, before) =
             out.stdout.split_once("Examples:\n").unwrap_or_else(|| panic!("{sub}: {}", out.stdout));
@@ -182,16 +149,14 @@ fn every_help_ends_with_examples() {
 #[test]
 fn init_writes_a_final_newline_and_its_hint_runs() {
     let ws = Workspace::empty();
-    let out = run(&ws, &init_args(&[]), None);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = ws.test().args(init_args(&[])).run();
     let text = fs::read_to_string(ws.root().join("pangeo.yaml")).unwrap();
     assert!(text.ends_with("\n") && !text.ends_with("\n\n"), "no single final newline");
     // The printed next step works as printed.
     let next = out.stderr.lines().find_map(|l| l.strip_prefix("next: ")).expect("a next: hint");
     let words: Vec<&str> = next.split_whitespace().collect();
     assert_eq!(words[0], "pangeo-render");
-    let out = run(&ws, &words[1..], None);
-    assert_eq!(out.code, 0, "{next}: {}", out.stderr);
+    ws.test().args(&words[1..]).run();
     assert!(ws.root().join("rendered/daskhub.yaml").exists());
 }
 
@@ -199,29 +164,25 @@ fn init_writes_a_final_newline_and_its_hint_runs() {
 fn init_dash_prints_the_config_and_writes_nothing() {
     let ws = Workspace::empty();
     fs::create_dir(ws.root().join(".git")).unwrap();
-    let out = run(&ws, &init_args(&["-c", "-"]), None);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = ws
+        .test()
+        .args(init_args(&["-c", "-"]))
+        .stderr_contains(
+            "note: the config's modeline names pangeo-config.schema.json; write it beside the config with: \
+             pangeo-render schema > pangeo-config.schema.json",
+        )
+        .run();
     assert!(
         out.stdout
             .starts_with("# yaml-language-server: $schema=pangeo-config.schema.json\n# pangeo-render config"),
         "{}",
         out.stdout
     );
-    assert!(
-        out.stderr.contains(
-            "note: the config's modeline names pangeo-config.schema.json; write it beside the config with: \
-             pangeo-render schema > pangeo-config.schema.json"
-        ),
-        "{}",
-        out.stderr
-    );
     assert!(out.stdout.contains("kind: PangeoDeployment") && out.stdout.ends_with("\n"));
     let left: Vec<_> = fs::read_dir(ws.root()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left, [".git"], "init -c - wrote files");
     // What it printed is a config that renders (read back from stdin).
-    let secrets = ws.root().join("s.yaml");
-    let out = run(&ws, &["values", "-c", "-", "--secrets", secrets.to_str().unwrap()], Some(&out.stdout));
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    ws.test().args(["values", "-c", "-", "--secrets", "s.yaml"]).stdin(out.stdout).run();
     assert!(ws.root().join("rendered/cluster.yaml").exists());
     let cluster = fs::read_to_string(ws.root().join("rendered/cluster.yaml")).unwrap();
     assert!(cluster.contains("stdin"), "rendered header names its source");
@@ -230,70 +191,62 @@ fn init_dash_prints_the_config_and_writes_nothing() {
 #[test]
 fn old_dash_o_paths_still_work_with_a_deprecation_warning() {
     let ws = Workspace::empty();
-    let out = run(&ws, &init_args(&["-o", "old.yaml"]), None);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    ws.test()
+        .args(init_args(&["-o", "old.yaml"]))
+        .stderr_contains(
+            "warning: deprecated: `init -o FILE` will be removed; write `init -c old.yaml` (-o is the output format: text, json or yaml)",
+        )
+        .run();
     assert!(ws.root().join("old.yaml").exists());
-    assert!(
-        out.stderr.contains(
-            "warning: deprecated: `init -o FILE` will be removed; write `init -c old.yaml` (-o is the output format: text, json or yaml)"
-        ),
-        "{}",
-        out.stderr
-    );
     // The advice, followed, works and warns no more.
     fs::remove_file(ws.root().join("old.yaml")).unwrap();
-    let out = run(&ws, &init_args(&["-c", "old.yaml"]), None);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = ws.test().args(init_args(&["-c", "old.yaml"])).run();
     assert!(!out.stderr.contains("deprecated"), "{}", out.stderr);
 
-    let out = run(&ws, &["values", "-c", "old.yaml", "-o", "out"], None);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    ws.test()
+        .args(["values", "-c", "old.yaml", "-o", "out"])
+        .stderr_contains(
+            "warning: deprecated: `values -o DIR` will be removed; write `values --output-dir out` (-o is the output format: text, json or yaml)",
+        )
+        .run();
     assert!(ws.root().join("out/daskhub.yaml").exists());
-    assert!(
-        out.stderr.contains(
-            "warning: deprecated: `values -o DIR` will be removed; write `values --output-dir out` (-o is the output format: text, json or yaml)"
-        ),
-        "{}",
-        out.stderr
-    );
-    let out = run(&ws, &["values", "-c", "old.yaml", "--output-dir", "out"], None);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        !out.stderr.contains("deprecated") && out.stderr.contains("unchanged out/daskhub.yaml"),
-        "{}",
-        out.stderr
-    );
+    let out = ws
+        .test()
+        .args(["values", "-c", "old.yaml", "--output-dir", "out"])
+        .stderr_contains("unchanged out/daskhub.yaml")
+        .run();
+    assert!(!out.stderr.contains("deprecated"), "{}", out.stderr);
 
     fs::copy(repo().join("fixtures/walkthrough/pangeo.yaml"), ws.config()).unwrap();
-    let out = run(&ws, &["validate", "--format", "json", "pangeo.yaml"], None);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("warning: deprecated: `validate --format json` will be removed; write `-o json`")
-    );
-    assert_output_schema(&serde_json::from_str(&out.stdout).unwrap());
-    let out = run(&ws, &["validate", "-o", "json", "pangeo.yaml"], None);
-    assert_eq!(out.stderr, "");
+    let out = ws
+        .test()
+        .args(["validate", "--format", "json", "pangeo.yaml"])
+        .stderr_contains("warning: deprecated: `validate --format json` will be removed; write `-o json`")
+        .run();
+    assert_output_schema(&out.json());
+    ws.test().args(["validate", "-o", "json", "pangeo.yaml"]).expect_stderr("").run();
 
     // Both spellings at once are a usage error naming the right flag.
-    let out = run(&ws, &["values", "-c", "old.yaml", "-o", "out", "--output-dir", "out"], None);
-    assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("-o takes a format (text, json, yaml); the directory goes in --output-dir"));
-    let out = run(&ws, &init_args(&["-o", "a.yaml", "-c", "b.yaml"]), None);
-    assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("-o takes a format (text, json, yaml); the file goes in -c/--config"));
+    ws.test()
+        .args(["values", "-c", "old.yaml", "-o", "out", "--output-dir", "out"])
+        .expect_status(2)
+        .stderr_contains("-o takes a format (text, json, yaml); the directory goes in --output-dir")
+        .run();
+    ws.test()
+        .args(init_args(&["-o", "a.yaml", "-c", "b.yaml"]))
+        .expect_status(2)
+        .stderr_contains("-o takes a format (text, json, yaml); the file goes in -c/--config")
+        .run();
 }
 
 #[test]
 fn dash_is_stdin_or_refused_with_the_reason() {
     let ws = Workspace::with_config(&support::fixture("walkthrough"));
     ws.write_fixed_secrets();
-    let secrets = ws.secrets_path();
-    let s = secrets.to_str().unwrap();
+    let s = "pangeo.secrets.yaml";
     let config = fs::read_to_string(ws.config()).unwrap();
     let refused = |args: &[&str], message: &str| {
-        let out = run(&ws, args, Some(&config));
-        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
-        assert!(out.stderr.contains(message), "{args:?}: {}", out.stderr);
+        ws.test().args(args).stdin(config.as_str()).expect_status(2).stderr_contains(message).run();
         assert!(!ws.root().join("-").exists(), "{args:?} created ./-");
     };
     refused(
@@ -329,22 +282,17 @@ fn dash_is_stdin_or_refused_with_the_reason() {
 
     // validate reads stdin and names it.
     let broken = config.replace("region: us-west-2", "region: us-nowhere-1");
-    let out = run(&ws, &["validate", "-o", "json", "-"], Some(&broken));
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    let doc = ws.test().args(["validate", "-o", "json", "-"]).stdin(broken).expect_status(1).run().json();
     assert_output_schema(&doc);
     assert!(doc["diagnostics"].as_array().unwrap().iter().all(|d| d["file"] == "<stdin>"), "{doc:#}");
     // values reads the config from stdin with an explicit secrets file.
-    let out = run(&ws, &["values", "-c", "-", "--secrets", s], Some(&config));
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    ws.test().args(["values", "-c", "-", "--secrets", s]).stdin(config).run();
 }
 
 #[test]
 fn json_and_yaml_documents_are_versioned_and_match_their_schema() {
     let ws = Workspace::empty();
-    let out = run(&ws, &init_args(&["-o", "json"]), None);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    let doc = ws.test().args(init_args(&["-o", "json"])).run().json();
     assert_eq!(
         (doc["apiVersion"].as_str(), doc["kind"].as_str()),
         (Some("pangeo-render/v1alpha1"), Some("InitReport"))
@@ -352,8 +300,7 @@ fn json_and_yaml_documents_are_versioned_and_match_their_schema() {
     assert_output_schema(&doc);
 
     for format in ["json", "yaml"] {
-        let out = run(&ws, &["values", "-c", "pangeo.yaml", "-o", format], None);
-        assert_eq!(out.code, 0, "{}", out.stderr);
+        let out = ws.test().args(["values", "-c", "pangeo.yaml", "-o", format]).run();
         let doc: Value = match format {
             "json" => serde_json::from_str(&out.stdout).unwrap(),
             _ => serde_saphyr::from_str(&out.stdout).unwrap(),
@@ -372,15 +319,14 @@ fn json_and_yaml_documents_are_versioned_and_match_their_schema() {
         assert_eq!(out.stderr.contains("generated admin password"), first);
     }
 
-    let out = run(&ws, &["validate", "-c", "pangeo.yaml", "rendered", "-o", "yaml"], None);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = ws.test().args(["validate", "-c", "pangeo.yaml", "rendered", "-o", "yaml"]).run();
     let doc: Value = serde_saphyr::from_str(&out.stdout).unwrap();
     assert_eq!(doc["kind"], "ValidationReport");
     assert_eq!(doc["valid"], true);
     assert_output_schema(&doc);
 
-    let out = run(&ws, &["upgrade", "-c", "pangeo.yaml", "--chart", "daskhub-2026.3.0", "-o", "yaml"], None);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out =
+        ws.test().args(["upgrade", "-c", "pangeo.yaml", "--chart", "daskhub-2026.3.0", "-o", "yaml"]).run();
     let doc: Value = serde_saphyr::from_str(&out.stdout).unwrap();
     assert_eq!(doc["kind"], "ChartUpgradePlan");
     assert_output_schema(&doc);
@@ -391,9 +337,7 @@ fn json_and_yaml_documents_are_versioned_and_match_their_schema() {
         fs::read_to_string(ws.config()).unwrap().replace("region: \"us-west-2\"", "region: \"mars-1\""),
     )
     .unwrap();
-    let out = run(&ws, &["validate", "-o", "json", "bad.yaml"], None);
-    assert_eq!(out.code, 1);
-    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    let doc = ws.test().args(["validate", "-o", "json", "bad.yaml"]).expect_status(1).run().json();
     assert!(doc["errors"].as_u64().unwrap() > 0);
     assert_output_schema(&doc);
     // The schema is not a rubber stamp: a document missing its kind fails it.
@@ -412,27 +356,27 @@ fn a_version_newer_than_the_data_renders_only_when_allowed() {
     let newer = text.replace("kubernetesVersion: \"1.34\"", "kubernetesVersion: \"1.36\"");
     assert_ne!(newer, text);
     let ws = Workspace::with_text(&newer);
-    let out = run(&ws, &["validate", "-c", "pangeo.yaml"], None);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("error[PR010]"), "{}", out.stderr);
-    assert!(out.stderr.contains("pass --allow-unsupported-version"), "{}", out.stderr);
+    ws.test()
+        .args(["validate", "-c", "pangeo.yaml"])
+        .expect_status(1)
+        .stderr_contains("error[PR010]")
+        .stderr_contains("pass --allow-unsupported-version")
+        .run();
 
     // The advice works, for validate and for values.
-    let out = run(&ws, &["validate", "--allow-unsupported-version", "-c", "pangeo.yaml"], None);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stderr.contains("warning[PR010]"), "{}", out.stderr);
-    assert!(
-        out.stderr.contains("newest version is 1.35 (standard support until 2027-03-27"),
-        "{}",
-        out.stderr
-    );
-    let out = run(&ws, &["values", "-c", "pangeo.yaml", "--allow-unsupported-version"], None);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    ws.test()
+        .args(["validate", "--allow-unsupported-version", "-c", "pangeo.yaml"])
+        .stderr_contains("warning[PR010]")
+        .stderr_contains("newest version is 1.35 (standard support until 2027-03-27")
+        .run();
+    ws.test().args(["values", "-c", "pangeo.yaml", "--allow-unsupported-version"]).run();
     let cluster = fs::read_to_string(ws.root().join("rendered/cluster.yaml")).unwrap();
     assert!(cluster.contains("version: \"1.36\""), "{cluster}");
 
     let older = text.replace("kubernetesVersion: \"1.34\"", "kubernetesVersion: \"1.20\"");
-    let ws = Workspace::with_text(&older);
-    let out = run(&ws, &["validate", "--allow-unsupported-version", "-c", "pangeo.yaml"], None);
-    assert_eq!(out.code, 1, "{}", out.stderr);
+    Test::new()
+        .config(&older)
+        .args(["validate", "--allow-unsupported-version", "-c", "pangeo.yaml"])
+        .expect_status(1)
+        .run();
 }

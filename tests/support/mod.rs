@@ -5,7 +5,6 @@
 
 pub mod test;
 pub mod walkthrough;
-#[allow(unused_imports)] // not every test crate uses the builder yet
 pub use test::Test;
 
 use assert_cmd::Command;
@@ -62,6 +61,10 @@ impl Workspace {
     }
     pub fn secrets_path(&self) -> PathBuf {
         self.root().join("pangeo.secrets.yaml")
+    }
+    /// A command in this workspace: several commands can work in one directory, one after another.
+    pub fn test(&self) -> Test {
+        Test::at(self.root())
     }
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(assert_cmd::cargo::cargo_bin!("pangeo-render"));
