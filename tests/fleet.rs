@@ -6,22 +6,11 @@ mod support;
 use std::fs;
 use std::path::Path;
 
-use serde_json::Value;
-use support::{Workspace, assert_output_schema, fixture};
+use support::{Test, Workspace, assert_output_schema, fixture, fleet_results};
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(ws: &Workspace, args: &[&str]) -> Run {
-    let out = ws.cmd().current_dir(ws.root()).args(args).output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+/// `pangeo-render` in the workspace (several commands share it), on the fleet's fixed date.
+fn test(ws: &Workspace) -> Test {
+    ws.test().env("PANGEO_RENDER_TODAY", "2026-09-01")
 }
 
 /// `fleet/NAME.yaml` for each name: the walkthrough with its cluster renamed.
@@ -62,12 +51,17 @@ fn values_and_validate_run_a_folder_and_report_one_table() {
     // Not deployments: a secrets file and an unrelated YAML file in the folder are skipped.
     fs::write(ws.root().join("fleet/notes.yaml"), "kind: Something\n").unwrap();
 
-    let r = run(&ws, &["values", "-c", "fleet", "--output-dir", "rendered", "--jobs", "2"]);
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let r = test(&ws)
+        .args(["values", "-c", "fleet", "--output-dir", "rendered", "--jobs", "2"])
+        // Each run's stderr goes to stderr, as a single run's: the password shown once is never
+        // on stdout, which CI logs and pipes keep.
+        .stderr_contains("==> beta (fleet/beta.yaml)\n")
+        // Off a terminal, progress is plain lines: one when each starts and one when it ends.
+        .stderr_contains("values alpha: started\n")
+        .run();
     for n in ["alpha", "beta", "gamma"] {
-        let cluster = fs::read_to_string(ws.root().join(format!("rendered/{n}/cluster.yaml"))).unwrap();
-        assert!(cluster.contains(&format!("  name: \"{n}\"\n")), "{cluster}");
-        assert!(ws.root().join(format!("fleet/{n}.secrets.yaml")).exists());
+        assert!(r.read(format!("rendered/{n}/cluster.yaml")).contains(&format!("  name: \"{n}\"\n")));
+        assert!(r.path(format!("fleet/{n}.secrets.yaml")).exists());
     }
     assert_eq!(
         table_rows(&r.stdout),
@@ -77,15 +71,10 @@ fn values_and_validate_run_a_folder_and_report_one_table() {
             ["gamma", "gamma (us-west-2)", "rendered", "5 written, 0 unchanged"],
         ]
     );
-    // Each run's stderr goes to stderr, as a single run's: the password shown once is never on
-    // stdout, which CI logs and pipes keep.
-    assert!(r.stderr.contains("==> beta (fleet/beta.yaml)\n"), "{}", r.stderr);
     assert_eq!(r.stderr.matches("generated admin password").count(), 3, "{}", r.stderr);
     assert!(!r.stdout.contains("password"), "{}", r.stdout);
     // The secrets files share a folder: no run takes another's staging directory for a leftover.
     assert!(!r.stderr.contains("left by an interrupted run"), "{}", r.stderr);
-    // Off a terminal, progress is plain lines: one when each starts and one when it ends.
-    assert!(r.stderr.contains("values alpha: started\n"), "{}", r.stderr);
     assert!(
         r.stderr.lines().any(|l| l.starts_with("values gamma: rendered (") && l.contains("/3, ")),
         "{}",
@@ -97,8 +86,7 @@ fn values_and_validate_run_a_folder_and_report_one_table() {
         .iter()
         .map(|n| fs::read(ws.root().join(format!("fleet/{n}.secrets.yaml"))).unwrap())
         .collect();
-    let r = run(&ws, &["values", "-c", "fleet", "--output-dir", "rendered"]);
-    assert_eq!(r.code, 0);
+    let r = test(&ws).args(["values", "-c", "fleet", "--output-dir", "rendered"]).run();
     assert!(table_rows(&r.stdout).iter().all(|row| row[3] == "0 written, 5 unchanged"), "{}", r.stdout);
     assert!(!r.stdout.contains("password"), "{}", r.stdout);
     let after: Vec<_> = ["alpha", "beta", "gamma"]
@@ -107,8 +95,7 @@ fn values_and_validate_run_a_folder_and_report_one_table() {
         .collect();
     assert_eq!(before, after);
 
-    let r = run(&ws, &["validate", "-c", "fleet", "rendered"]);
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let r = test(&ws).args(["validate", "-c", "fleet", "rendered"]).run();
     assert_eq!(table_rows(&r.stdout).len(), 3);
     assert!(table_rows(&r.stdout).iter().all(|row| row[2] == "valid"), "{}", r.stdout);
 }
@@ -117,7 +104,7 @@ fn values_and_validate_run_a_folder_and_report_one_table() {
 fn one_failing_deployment_does_not_stop_the_others_and_the_worst_result_wins() {
     let ws = Workspace::empty();
     fleet(&ws, &["alpha", "beta", "gamma"]);
-    run(&ws, &["values", "-c", "fleet", "--output-dir", "rendered"]);
+    test(&ws).args(["values", "-c", "fleet", "--output-dir", "rendered"]).run();
     // beta: a problem in its rendered files (validate exit 1); gamma: its config is broken.
     let cluster = ws.root().join("rendered/beta/cluster.yaml");
     let text = fs::read_to_string(&cluster).unwrap().replace("minSize: 1", "minSize: 50");
@@ -128,32 +115,29 @@ fn one_failing_deployment_does_not_stop_the_others_and_the_worst_result_wins() {
     )
     .unwrap();
 
-    let r = run(&ws, &["validate", "-c", "fleet/alpha.yaml", "-c", "fleet/beta.yaml", "rendered"]);
-    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let r = test(&ws)
+        .args(["validate", "-c", "fleet/alpha.yaml", "-c", "fleet/beta.yaml", "rendered"])
+        .stderr_contains("error[PR013]")
+        .expect_status(1)
+        .run();
     let rows = table_rows(&r.stdout);
     assert_eq!((rows[0][2].as_str(), rows[1][2].as_str()), ("valid", "invalid"), "{}", r.stdout);
-    assert!(r.stderr.contains("error[PR013]"), "{}", r.stderr);
     assert!(!r.stdout.contains("error[PR013]"), "{}", r.stdout);
 
-    let r = run(&ws, &["validate", "-c", "fleet", "rendered", "-o", "json"]);
-    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
-    let doc: Value = serde_json::from_str(&r.stdout).expect("one JSON document");
+    let r = test(&ws).args(["validate", "-c", "fleet", "rendered", "-o", "json"]).expect_status(1).run();
+    let doc = r.json();
     assert_output_schema(&doc);
     assert_eq!((doc["kind"].as_str(), doc["command"].as_str()), (Some("FleetReport"), Some("validate")));
     assert_eq!(doc["deployments"][0]["report"]["kind"], "ValidationReport");
     assert_eq!(doc["exitCode"], 1);
     let d = doc["deployments"].as_array().unwrap();
-    assert_eq!(
-        support::fleet_results(&doc),
-        [("alpha", "valid", 0), ("beta", "invalid", 1), ("gamma", "invalid", 1)]
-    );
+    assert_eq!(fleet_results(&doc), [("alpha", "valid", 0), ("beta", "invalid", 1), ("gamma", "invalid", 1)]);
     assert_eq!(d[1]["report"]["errors"], 4, "PR013 and PR025 for each group: {}", d[1]);
     assert_eq!(d[2]["report"]["diagnostics"][0]["id"], "PR001", "{}", d[2]);
 
     // values: gamma cannot render, the others still do; exit 1 for the problem in gamma's file.
     // The old `-o DIR` still names the folder, with one deprecation warning for the whole fleet.
-    let r = run(&ws, &["values", "-c", "fleet", "-o", "out"]);
-    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let r = test(&ws).args(["values", "-c", "fleet", "-o", "out"]).expect_status(1).run();
     assert_eq!(r.stderr.matches("warning: deprecated: `values -o DIR`").count(), 1, "{}", r.stderr);
     assert!(
         ws.root().join("out/alpha/cluster.yaml").exists() && ws.root().join("out/beta/cluster.yaml").exists()
@@ -167,13 +151,17 @@ fn one_failing_deployment_does_not_stop_the_others_and_the_worst_result_wins() {
 fn a_folder_without_deployments_is_a_usage_error() {
     let ws = Workspace::empty();
     fs::create_dir_all(ws.root().join("empty")).unwrap();
-    let r = run(&ws, &["validate", "-c", "empty"]);
-    assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("empty: no deployment configs in this folder"), "{}", r.stderr);
+    test(&ws)
+        .args(["validate", "-c", "empty"])
+        .stderr_contains("empty: no deployment configs in this folder")
+        .expect_status(2)
+        .run();
     fleet(&ws, &["alpha", "beta"]);
-    let r = run(&ws, &["values", "-c", "fleet", "--admin-password-stdin"]);
-    assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("use them with a single --config"), "{}", r.stderr);
+    test(&ws)
+        .args(["values", "-c", "fleet", "--admin-password-stdin"])
+        .stderr_contains("use them with a single --config")
+        .expect_status(2)
+        .run();
 }
 
 /// On a terminal, the deployments in flight are live lines (indicatif) and each one finished is

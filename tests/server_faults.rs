@@ -11,13 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use support::Workspace;
-
-struct Run {
-    code: i32,
-    stderr: String,
-    stdout: String,
-}
+use support::{Test, Workspace};
 
 fn workspace() -> Workspace {
     let ws = Workspace::with_config(&support::fixture("walkthrough"));
@@ -25,22 +19,17 @@ fn workspace() -> Workspace {
     ws
 }
 
-fn run(ws: &Workspace, args: &[&str], kubeconfig: &Path) -> Run {
-    let out = ws
-        .cmd()
-        .args(args)
-        .arg("-c")
-        .arg(ws.config())
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
+/// `pangeo-render CMD -c pangeo.yaml --kubeconfig KUBECONFIG` in the workspace, with no KUBECONFIG
+/// from the environment; every server here fails, so it exits 2 unless told otherwise.
+fn test(ws: &Workspace, cmd: &str, kubeconfig: &Path) -> Test {
+    ws.test()
+        .env("PANGEO_RENDER_TODAY", "2026-09-01")
         .env_remove("KUBECONFIG")
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-    }
+        .args([cmd, "-c"])
+        .args([ws.config()])
+        .args(["--kubeconfig"])
+        .args([kubeconfig])
+        .expect_status(2)
 }
 
 fn kubeconfig(ws: &Workspace, server: &str, user: &str) -> PathBuf {
@@ -83,29 +72,20 @@ fn a_hung_server_is_reported_once_naming_server_request_and_what_to_check() {
     let kc = kubeconfig(&ws, &server, TOKEN_USER);
     for cmd in ["diff", "apply"] {
         let before = connections.load(Ordering::SeqCst);
-        let out = run(&ws, &[cmd, "--request-timeout", "1s"], &kc);
-        assert_eq!(out.code, 2, "{cmd}: {}", out.stderr);
-        assert!(
-            out.stderr.contains(&format!(
+        test(&ws, cmd, &kc)
+            .args(["--request-timeout", "1s"])
+            .stderr_contains(format!(
                 "get ConfigMap/pangeo-render-identity (namespace kube-system): cannot reach the API server {server} (context \"faulty\")"
-            )),
-            "{cmd}: {}",
-            out.stderr
-        );
-        assert!(out.stderr.contains("no answer within 1 s (--request-timeout)"), "{cmd}: {}", out.stderr);
-        assert!(
-            out.stderr.contains("check: check that the server address is right"),
-            "{cmd}: {}",
-            out.stderr
-        );
+            ))
+            .stderr_contains("no answer within 1 s (--request-timeout)")
+            .stderr_contains("check: check that the server address is right")
+            .run();
         // The first requests' connections, and no second round after them.
         let made = connections.load(Ordering::SeqCst) - before;
         assert!((1..=2).contains(&made), "{cmd}: {made} connections: the requests were retried");
     }
     // The default: the same report, with kubectl's default-like 20 s per request.
-    let out = run(&ws, &["diff"], &kc);
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("no answer within 20 s (--request-timeout)"), "{}", out.stderr);
+    test(&ws, "diff", &kc).stderr_contains("no answer within 20 s (--request-timeout)").run();
 }
 
 #[test]
@@ -113,12 +93,14 @@ fn the_overall_deadline_bounds_the_whole_command() {
     let ws = workspace();
     let (server, _) = hung_server();
     let kc = kubeconfig(&ws, &server, TOKEN_USER);
-    let out = run(&ws, &["diff", "--request-timeout", "0", "--timeout", "1s"], &kc);
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("the cluster work did not finish within 1 s (--timeout)"), "{}", out.stderr);
-    let out = run(&ws, &["diff", "--request-timeout", "soon"], &kc);
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("`soon` is not a duration"), "{}", out.stderr);
+    test(&ws, "diff", &kc)
+        .args(["--request-timeout", "0", "--timeout", "1s"])
+        .stderr_contains("the cluster work did not finish within 1 s (--timeout)")
+        .run();
+    test(&ws, "diff", &kc)
+        .args(["--request-timeout", "soon"])
+        .stderr_contains("`soon` is not a duration")
+        .run();
 }
 
 /// An HTTP server that answers every request with `status` and an HTML page.
@@ -157,28 +139,21 @@ fn a_web_server_that_is_not_kubernetes_is_described_not_pasted() {
         let server = web_server(status);
         let kc = kubeconfig(&ws, &server, TOKEN_USER);
         for cmd in ["diff", "apply"] {
-            let out = run(&ws, &[cmd], &kc);
-            assert_eq!(out.code, 2, "{status} {cmd}: {}", out.stderr);
+            let out = test(&ws, cmd, &kc)
+                .stderr_contains(format!("the server at {server} answered"))
+                .stderr_contains("it is not a Kubernetes API server")
+                .stderr_contains("check the `server:` of cluster \"faulty-cluster\"")
+                .run();
             assert!(
                 !out.stderr.contains("PAGE-BODY-MARKER") && !out.stderr.contains('<'),
                 "{status} {cmd}: the page was pasted:\n{}",
                 out.stderr
             );
-            assert!(
-                out.stderr.contains(&format!("the server at {server} answered"))
-                    && out.stderr.contains("it is not a Kubernetes API server")
-                    && out.stderr.contains("check the `server:` of cluster \"faulty-cluster\""),
-                "{status} {cmd}: {}",
-                out.stderr
-            );
         }
         if status.starts_with("404") {
-            let out = run(&ws, &["diff"], &kc);
-            assert!(
-                out.stderr.contains("HTTP 404 with an HTML page titled \"Welcome to nginx\""),
-                "{}",
-                out.stderr
-            );
+            test(&ws, "diff", &kc)
+                .stderr_contains("HTTP 404 with an HTML page titled \"Welcome to nginx\"")
+                .run();
         }
     }
 }
@@ -205,16 +180,13 @@ fn a_failing_exec_plugin_shows_its_exit_code_and_stderr_never_its_stdout() {
     let (server, _) = hung_server();
     let kc = kubeconfig(&ws, &server, &user);
     for cmd in ["diff", "apply"] {
-        let out = run(&ws, &[cmd, "--request-timeout", "2s"], &kc);
-        assert_eq!(out.code, 2, "{cmd}: {}", out.stderr);
-        let all = format!("{}{}", out.stdout, out.stderr);
-        assert!(!all.contains("STDOUT-TOKEN-MARKER"), "{cmd}: the plugin's stdout leaked:\n{all}");
-        assert!(out.stderr.contains("the exec credential plugin"), "{cmd}: {}", out.stderr);
-        assert!(out.stderr.contains("failed (exit code 3)"), "{cmd}: {}", out.stderr);
-        assert!(
-            out.stderr.contains("the SSO session has expired; run aws sso login"),
-            "{cmd}: {}",
-            out.stderr
-        );
+        test(&ws, cmd, &kc)
+            .args(["--request-timeout", "2s"])
+            // The plugin's stdout (where a credential would be) is never shown.
+            .output_lacks("STDOUT-TOKEN-MARKER")
+            .stderr_contains("the exec credential plugin")
+            .stderr_contains("failed (exit code 3)")
+            .stderr_contains("the SSO session has expired; run aws sso login")
+            .run();
     }
 }

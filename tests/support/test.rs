@@ -46,6 +46,7 @@ pub struct Test {
     dir: Dir,
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
+    unset: Vec<OsString>,
     stdin: Option<Vec<u8>>,
     stdout: Option<String>,
     stderr: Option<String>,
@@ -103,6 +104,7 @@ impl Test {
             dir,
             args: Vec::new(),
             env: Vec::new(),
+            unset: Vec::new(),
             stdin: None,
             stdout: None,
             stderr: None,
@@ -156,6 +158,12 @@ impl Test {
 
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
         self.env.push((key.as_ref().to_os_string(), value.as_ref().to_os_string()));
+        self
+    }
+
+    /// An environment variable the command must not inherit (KUBECONFIG, HTTPS_PROXY, …).
+    pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Self {
+        self.unset.push(key.as_ref().to_os_string());
         self
     }
 
@@ -245,6 +253,9 @@ impl Test {
             .env("NO_COLOR", "1")
             .args(&self.args)
             .timeout(HANG);
+        for k in &self.unset {
+            cmd.env_remove(k);
+        }
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
