@@ -154,9 +154,7 @@ fn init_writes_a_final_newline_and_its_hint_runs() {
     assert!(text.ends_with("\n") && !text.ends_with("\n\n"), "no single final newline");
     // The printed next step works as printed.
     let next = out.stderr.lines().find_map(|l| l.strip_prefix("next: ")).expect("a next: hint");
-    let words: Vec<&str> = next.split_whitespace().collect();
-    assert_eq!(words[0], "pangeo-render");
-    ws.test().args(&words[1..]).run();
+    ws.test().printed(next).run();
     assert!(ws.root().join("rendered/daskhub.yaml").exists());
 }
 

@@ -7,7 +7,7 @@ mod support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use support::Workspace;
 
@@ -18,16 +18,6 @@ const ARTIFACTS: &[&str] = &[
     "storageclass.yaml",
     "daskhub.yaml",
 ];
-
-struct Run {
-    code: i32,
-    stderr: String,
-}
-
-fn run(cmd: &mut assert_cmd::Command) -> Run {
-    let out = cmd.output().unwrap();
-    Run { code: out.status.code().unwrap_or(-1), stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
-}
 
 /// Every file under `dir` with its bytes (and mode), to prove that nothing changed.
 fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>, u32)> {
@@ -62,62 +52,47 @@ fn quoted_command(message: &str, marker: &str) -> String {
     message[at..].split('`').nth(1).unwrap().to_string()
 }
 
-/// Runs a printed `pangeo-render values …` suggestion as printed, plus the workspace's -c/-o.
-fn run_suggestion(ws: &Workspace, suggestion: &str, stdin: Option<&str>) -> Run {
-    let words: Vec<&str> = suggestion.split_whitespace().collect();
-    assert_eq!(words[..2], ["pangeo-render", "values"], "not a values command: {suggestion}");
-    let mut cmd = ws.values();
-    cmd.args(&words[2..]);
-    if let Some(s) = stdin {
-        cmd.write_stdin(s.to_string());
-    }
-    run(&mut cmd)
-}
-
 #[test]
 fn a_config_named_like_an_artifact_is_never_overwritten() {
     let ws = Workspace::empty();
     let config = ws.root().join("cluster.yaml");
     fs::copy(support::fixture("walkthrough"), &config).unwrap();
     let before = tree(ws.root());
-    let out = run(ws.cmd().arg("values").arg("-c").arg(&config).arg("--output-dir").arg(ws.root()));
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(
-        out.stderr.contains(&format!(
+    ws.test()
+        .args(["values", "-c"])
+        .arg(&config)
+        .arg("--output-dir")
+        .arg(ws.root())
+        .expect_status(2)
+        .stderr_contains(format!(
             "values would write {}/cluster.yaml over the config file",
             ws.root().display()
-        )),
-        "{}",
-        out.stderr
-    );
-    assert!(out.stderr.contains("choose another --output-dir"), "{}", out.stderr);
+        ))
+        .stderr_contains("choose another --output-dir")
+        .run();
     assert_eq!(tree(ws.root()), before, "something was written");
     // The same through another spelling of the directory.
-    let out = run(ws.cmd().current_dir(ws.root()).args([
-        "values",
-        "-c",
-        "cluster.yaml",
-        "--output-dir",
-        "./sub/..",
-    ]));
-    assert_eq!(out.code, 2, "{}", out.stderr);
+    ws.test().args(["values", "-c", "cluster.yaml", "--output-dir", "./sub/.."]).expect_status(2).run();
     assert_eq!(tree(ws.root()), before, "something was written");
 }
 
 #[test]
 fn the_secrets_file_cannot_be_an_artifact_or_the_config() {
     let ws = Workspace::with_config(&support::fixture("walkthrough"));
-    ws.values().assert().success();
+    ws.test().args(["values"]).run();
     let before = tree(ws.root());
-    let cluster_yaml = ws.out().join("cluster.yaml");
-    let out = run(ws.values().arg("--secrets").arg(&cluster_yaml));
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("over the secrets file"), "{}", out.stderr);
-    let out = run(ws.values().arg("--secrets").arg(ws.config()));
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("that is the config file"), "{}", out.stderr);
+    ws.test()
+        .args(["values", "--secrets", "rendered/cluster.yaml"])
+        .expect_status(2)
+        .stderr_contains("over the secrets file")
+        .run();
+    ws.test()
+        .args(["values", "--secrets", "pangeo.yaml"])
+        .expect_status(2)
+        .stderr_contains("that is the config file")
+        .run();
     assert_eq!(tree(ws.root()), before, "something was written");
-    ws.values().assert().success();
+    ws.test().args(["values"]).run();
 }
 
 #[test]
@@ -126,13 +101,11 @@ fn a_users_own_file_in_the_output_directory_is_refused_and_nothing_is_written() 
     fs::create_dir_all(ws.out()).unwrap();
     fs::write(ws.out().join("daskhub.yaml"), "# my hand-written values\njupyterhub: {}\n").unwrap();
     let before = tree(ws.root());
-    let out = run(&mut ws.values());
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("daskhub.yaml: exists and was not rendered by pangeo-render"),
-        "{}",
-        out.stderr
-    );
+    ws.test()
+        .args(["values"])
+        .expect_status(2)
+        .stderr_contains("daskhub.yaml: exists and was not rendered by pangeo-render")
+        .run();
     assert_eq!(tree(ws.root()), before, "something was written");
     assert!(!ws.secrets_path().exists());
 }
@@ -140,7 +113,7 @@ fn a_users_own_file_in_the_output_directory_is_refused_and_nothing_is_written() 
 #[test]
 fn values_writes_every_file_or_none() {
     let ws = Workspace::with_config(&support::fixture("walkthrough"));
-    ws.values().assert().success();
+    ws.test().args(["values"]).run();
     // A change that touches every artifact, and a directory where a later one goes.
     let text = fs::read_to_string(ws.config()).unwrap();
     fs::write(ws.config(), text.replacen("name: pangeo", "name: pangeo2", 1)).unwrap();
@@ -149,13 +122,11 @@ fn values_writes_every_file_or_none() {
     fs::create_dir(&storageclass).unwrap();
     fs::write(storageclass.join("keep"), "x").unwrap();
     let before = tree(ws.root());
-    let out = run(&mut ws.values());
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("storageclass.yaml: is a directory"), "{}", out.stderr);
+    ws.test().args(["values"]).expect_status(2).stderr_contains("storageclass.yaml: is a directory").run();
     assert_eq!(tree(ws.root()), before, "earlier artifacts were replaced although a later one failed");
 
     fs::remove_dir_all(&storageclass).unwrap();
-    ws.values().assert().success();
+    ws.test().args(["values"]).run();
     for a in ARTIFACTS {
         assert!(ws.out().join(a).is_file(), "{a}");
     }
@@ -196,18 +167,7 @@ fn a_killed_run_leaves_nothing_git_would_stage_and_the_next_run_cleans_up() {
     fs::create_dir_all(ws.out()).unwrap();
     let fifo = ws.out().join("storageclass.yaml");
     assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin!("pangeo-render"))
-        .env("PANGEO_RENDER_TODAY", "2026-11-25")
-        .arg("values")
-        .arg("-c")
-        .arg(ws.config())
-        .arg("--output-dir")
-        .arg(ws.out())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = ws.test().args(["values"]).spawn();
     let staged_secrets = || {
         staging_dirs(ws.root()).iter().any(|d| {
             fs::read_dir(d)
@@ -235,8 +195,7 @@ fn a_killed_run_leaves_nothing_git_would_stage_and_the_next_run_cleans_up() {
     fs::write(&legacy, "daskhub copy").unwrap();
 
     fs::remove_file(&fifo).unwrap();
-    let out = run(&mut ws.values());
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = ws.test().args(["values"]).run();
     assert_eq!(out.stderr.matches("(left by an interrupted run)").count(), 3, "{}", out.stderr);
     assert!(staging_dirs(ws.root()).is_empty() && !legacy.exists());
     let secrets = fs::read_to_string(ws.secrets_path()).unwrap();
@@ -256,24 +215,29 @@ fn a_killed_run_leaves_nothing_git_would_stage_and_the_next_run_cleans_up() {
 #[test]
 fn a_secrets_file_others_can_read_is_refused_with_the_chmod_that_fixes_it() {
     let ws = Workspace::with_config(&support::fixture("walkthrough"));
-    ws.values().assert().success();
+    ws.test().args(["values"]).run();
     use std::os::unix::fs::PermissionsExt;
     for mode in [0o644, 0o666, 0o640] {
         fs::set_permissions(ws.secrets_path(), fs::Permissions::from_mode(mode)).unwrap();
         let before = tree(ws.root());
-        let out = run(&mut ws.values());
-        assert_eq!(out.code, 2, "{}", out.stderr);
-        assert!(out.stderr.contains(&format!("permissions {mode:04o} are too open")), "{}", out.stderr);
+        let out = ws
+            .test()
+            .args(["values"])
+            .expect_status(2)
+            .stderr_contains(format!("permissions {mode:04o} are too open"))
+            .run();
         assert_eq!(tree(ws.root()), before, "the file was used or changed");
         // diff reads the same file, and refuses it the same way before it talks to any cluster.
-        let diff =
-            run(ws.cmd().arg("diff").arg("-c").arg(ws.config()).args(["--kubeconfig", "/nonexistent"]));
-        assert!(diff.stderr.contains("are too open"), "{}", diff.stderr);
+        ws.test()
+            .args(["diff", "--kubeconfig", "/nonexistent"])
+            .expect_status(2)
+            .stderr_contains("are too open")
+            .run();
 
         let fix = quoted_command(&out.stderr, "run `");
         assert!(fix.starts_with("chmod 600 "), "{fix}");
-        assert!(Command::new("sh").arg("-c").arg(&fix).status().unwrap().success());
-        ws.values().assert().success();
+        assert!(Command::new("sh").arg("-c").arg(&fix).current_dir(ws.root()).status().unwrap().success());
+        ws.test().args(["values"]).run();
         support::assert_mode(&ws.secrets_path(), 0o600);
     }
 }
@@ -281,72 +245,66 @@ fn a_secrets_file_others_can_read_is_refused_with_the_chmod_that_fixes_it() {
 #[test]
 fn a_short_token_is_repaired_by_the_rotation_the_error_suggests() {
     let ws = Workspace::with_config(&support::fixture("walkthrough"));
-    ws.values().assert().success();
+    ws.test().args(["values"]).run();
     let hash = secrets_line(&ws, "adminPasswordHash");
     edit_secrets(&ws, "proxySecretToken", Some("proxySecretToken: \"abc123\""));
-    let out = run(&mut ws.values());
     // The verdict `validate` gives for the file: the rule, the line, the key, never the value.
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(
-        out.stderr.contains(
-            "pangeo.secrets.yaml:5:19: error[PR015]: proxySecretToken: the token is not 64 lower-case hexadecimal characters (it has 6 characters)"
-        ),
-        "{}",
-        out.stderr
-    );
-    assert!(!out.stderr.contains("abc123"), "{}", out.stderr);
+    let out = ws
+        .test()
+        .args(["values"])
+        .expect_status(1)
+        .stderr_contains(
+            "pangeo.secrets.yaml:5:19: error[PR015]: proxySecretToken: the token is not 64 lower-case hexadecimal characters (it has 6 characters)",
+        )
+        .output_lacks("abc123")
+        .run();
     let fix = quoted_command(&out.stderr, "or let");
-    let fixed = run_suggestion(&ws, &fix, None);
-    assert_eq!(fixed.code, 0, "`{fix}` failed:\n{}", fixed.stderr);
+    assert!(fix.starts_with("pangeo-render values "), "not a values command: {fix}");
+    ws.test().printed(&fix).run();
     let token = secrets_line(&ws, "proxySecretToken");
     assert_eq!(token.len(), "proxySecretToken: \"\"".len() + 64, "{token}");
     assert_eq!(secrets_line(&ws, "adminPasswordHash"), hash, "the password changed too");
     // An upper-case token is refused the same way.
     edit_secrets(&ws, "daskGatewayApiToken", Some(&format!("daskGatewayApiToken: \"{}\"", "AB".repeat(32))));
-    let out = run(&mut ws.values());
-    assert!(
-        out.stderr.contains("error[PR015]: daskGatewayApiToken: the token is not 64 lower-case"),
-        "{}",
-        out.stderr
-    );
+    ws.test()
+        .args(["values"])
+        .expect_status(1)
+        .stderr_contains("error[PR015]: daskGatewayApiToken: the token is not 64 lower-case")
+        .run();
 }
 
 #[test]
 fn a_weak_hash_is_repaired_by_the_rotation_the_error_suggests() {
     let ws = Workspace::with_config(&support::fixture("walkthrough"));
-    ws.values().assert().success();
+    ws.test().args(["values"]).run();
     let token = secrets_line(&ws, "proxySecretToken");
     let weak = pangeo_render::secrets::password::hash_with("weak-but-long", &[1u8; 16], 1000);
     edit_secrets(&ws, "adminPasswordHash", Some(&format!("adminPasswordHash: \"{weak}\"")));
-    let out = run(&mut ws.values());
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("error[PR016]: adminPasswordHash: the admin password hash is not usable: 1000 iterations is below the minimum"),
-        "{}",
-        out.stderr
-    );
+    let out = ws
+        .test()
+        .args(["values"])
+        .expect_status(1)
+        .stderr_contains("error[PR016]: adminPasswordHash: the admin password hash is not usable: 1000 iterations is below the minimum")
+        .run();
     // Both suggested ways work: the generated password, and one of the user's own.
     let generated = quoted_command(&out.stderr, "a generated one with");
     assert_eq!(generated, "pangeo-render values --rotate password");
     let own = quoted_command(&out.stderr, "your own with");
     assert_eq!(own, "pangeo-render values --rotate password --admin-password-stdin");
-    let fixed = run_suggestion(&ws, &own, Some("a-new-Passw0rd\n"));
-    assert_eq!(fixed.code, 0, "`{own}` failed:\n{}", fixed.stderr);
+    ws.test().printed(&own).stdin("a-new-Passw0rd\n").run();
     let line = secrets_line(&ws, "adminPasswordHash");
     let stored = line.trim_start_matches("adminPasswordHash: ").trim_matches('"');
     assert!(pangeo_render::secrets::password::verify("a-new-Passw0rd", stored));
     assert_eq!(secrets_line(&ws, "proxySecretToken"), token, "the tokens changed too");
 
     edit_secrets(&ws, "adminPasswordHash", Some(&format!("adminPasswordHash: \"{weak}\"")));
-    let fixed = run_suggestion(&ws, &generated, None);
-    assert_eq!(fixed.code, 0, "`{generated}` failed:\n{}", fixed.stderr);
-    assert!(fixed.stderr.contains("generated admin password"), "{}", fixed.stderr);
+    ws.test().printed(&generated).stderr_contains("generated admin password").run();
 }
 
 #[test]
 fn deleting_a_line_of_the_secrets_file_regenerates_that_secret_only_as_its_header_says() {
     let ws = Workspace::with_config(&support::fixture("walkthrough"));
-    ws.values().assert().success();
+    ws.test().args(["values"]).run();
     let header = fs::read_to_string(ws.secrets_path()).unwrap();
     assert!(header.contains("Delete a line and run `pangeo-render values` to regenerate it"), "{header}");
     let proxy = secrets_line(&ws, "proxySecretToken");
@@ -355,16 +313,12 @@ fn deleting_a_line_of_the_secrets_file_regenerates_that_secret_only_as_its_heade
 
     edit_secrets(&ws, "daskGatewayApiToken", None);
     // diff and apply need every secret, and say which one is missing and how to get it back.
-    let diff = run(ws.cmd().arg("diff").arg("-c").arg(ws.config()).args(["--kubeconfig", "/nonexistent"]));
-    assert_eq!(diff.code, 2, "{}", diff.stderr);
-    assert!(
-        diff.stderr.contains("daskGatewayApiToken is missing; run `pangeo-render values` to generate it"),
-        "{}",
-        diff.stderr
-    );
-    let out = run(&mut ws.values());
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stderr.contains("generated daskGatewayApiToken, which was missing from"), "{}", out.stderr);
+    ws.test()
+        .args(["diff", "--kubeconfig", "/nonexistent"])
+        .expect_status(2)
+        .stderr_contains("daskGatewayApiToken is missing; run `pangeo-render values` to generate it")
+        .run();
+    ws.test().args(["values"]).stderr_contains("generated daskGatewayApiToken, which was missing from").run();
     assert_eq!(
         (secrets_line(&ws, "proxySecretToken"), secrets_line(&ws, "adminPasswordHash")),
         (proxy, hash)
@@ -373,11 +327,11 @@ fn deleting_a_line_of_the_secrets_file_regenerates_that_secret_only_as_its_heade
     assert!(!secrets_line(&ws, "daskGatewayApiToken").is_empty());
 
     edit_secrets(&ws, "adminPasswordHash", None);
-    let out = run(&mut ws.values());
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("generated adminPasswordHash") && out.stderr.contains("generated admin password")
-    );
+    ws.test()
+        .args(["values"])
+        .stderr_contains("generated adminPasswordHash")
+        .stderr_contains("generated admin password")
+        .run();
     support::assert_mode(&ws.secrets_path(), 0o600);
 }
 
@@ -390,9 +344,12 @@ fn passwords_of_blanks_or_with_line_breaks_are_refused() {
         ("first-line\r\nsecond-line", "line break inside"),
     ] {
         let ws = Workspace::with_config(&support::fixture("walkthrough"));
-        let out = run(ws.values().arg("--admin-password-stdin").write_stdin(password));
-        assert_eq!(out.code, 2, "{password:?}: {}", out.stderr);
-        assert!(out.stderr.contains(why), "{password:?}: {}", out.stderr);
+        ws.test()
+            .args(["values", "--admin-password-stdin"])
+            .stdin(password)
+            .expect_status(2)
+            .stderr_contains(why)
+            .run();
         assert!(!ws.secrets_path().exists() && !ws.out().exists(), "{password:?}: something was written");
     }
 }

@@ -18,6 +18,7 @@
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::Duration;
 
 use assert_cmd::Command;
@@ -156,6 +157,20 @@ impl Test {
         self
     }
 
+    /// One argument (a path, say).
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.args.push(arg.as_ref().to_os_string());
+        self
+    }
+
+    /// The arguments of a command line as the program printed it (`pangeo-render values --rotate
+    /// tokens`), split at blanks: advice is tested by running it exactly as printed.
+    pub fn printed(self, line: &str) -> Self {
+        let mut words = line.split_whitespace();
+        assert_eq!(words.next(), Some("pangeo-render"), "not a pangeo-render command line: {line}");
+        self.args(words)
+    }
+
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
         self.env.push((key.as_ref().to_os_string(), value.as_ref().to_os_string()));
         self
@@ -242,23 +257,46 @@ impl Test {
         Output { status, stdout, stderr, dir: self.dir }
     }
 
+    /// The command line for failure messages, with its stdin when one was given.
     fn args_text(&self) -> String {
-        self.args.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ")
+        let mut text =
+            self.args.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ");
+        if let Some(input) = &self.stdin {
+            text += &format!(" <<< {:?}", String::from_utf8_lossy(&input[..input.len().min(200)]));
+        }
+        text
     }
 
-    fn output(&self) -> (i32, String, String) {
-        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin!("pangeo-render"));
+    /// Starts the command and returns at once, stdin, stdout and stderr closed: for a test that
+    /// stops it midway. Only in a directory the test keeps ([`Test::at`]).
+    pub fn spawn(self) -> std::process::Child {
+        assert!(matches!(self.dir, Dir::At(_)), "spawn needs a Test::at workspace, which outlives the Test");
+        self.command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("pangeo-render {}: {e}", self.args_text()))
+    }
+
+    fn command(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("pangeo-render"));
         cmd.current_dir(self.dir.path())
             .env("PANGEO_RENDER_TODAY", "2026-11-25")
             .env("NO_COLOR", "1")
-            .args(&self.args)
-            .timeout(HANG);
+            .args(&self.args);
         for k in &self.unset {
             cmd.env_remove(k);
         }
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
+        cmd
+    }
+
+    fn output(&self) -> (i32, String, String) {
+        let mut cmd = Command::from_std(self.command());
+        cmd.timeout(HANG);
         if let Some(input) = &self.stdin {
             cmd.write_stdin(input.clone());
         }
