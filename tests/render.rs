@@ -6,7 +6,7 @@ mod support;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use support::{Workspace, fixture_configs};
+use support::{Test, Workspace, fixture_configs};
 
 const ARTIFACTS: &[&str] = &[
     "cluster.yaml",
@@ -21,11 +21,13 @@ fn snapshots_of_every_artifact_for_every_fixture() {
     let fixtures = fixture_configs();
     assert!(fixtures.len() >= 3, "expected at least three fixtures, found {fixtures:?}");
     for (name, config) in fixtures {
-        let ws = Workspace::with_config(&config);
-        ws.write_fixed_secrets();
-        ws.values().assert().success();
+        let out = Test::new()
+            .config(&fs::read_to_string(config).unwrap())
+            .fixed_secrets("pangeo.yaml")
+            .args(["values"])
+            .run();
         for file in ARTIFACTS {
-            let text = fs::read_to_string(ws.out().join(file)).unwrap();
+            let text = out.read(format!("rendered/{file}"));
             insta::assert_snapshot!(format!("{name}__{file}"), text);
         }
     }
@@ -34,13 +36,11 @@ fn snapshots_of_every_artifact_for_every_fixture() {
 #[test]
 fn second_run_is_byte_identical_and_writes_nothing() {
     let ws = Workspace::with_config(&support::fixture("walkthrough"));
-    ws.values().write_stdin("a-good-password\n").arg("--admin-password-stdin").assert().success();
+    ws.test().args(["values", "--admin-password-stdin"]).stdin("a-good-password\n").run();
     let first: Vec<(PathBuf, Vec<u8>, std::time::SystemTime)> = snapshot_dir(&ws.out());
     let secrets_before = fs::read(ws.secrets_path()).unwrap();
-    let out = ws.values().assert().success().get_output().stderr.clone();
-    let stderr = String::from_utf8_lossy(&out);
-    assert!(stderr.contains("unchanged"), "{stderr}");
-    assert!(!stderr.contains("wrote"), "a second run rewrote files: {stderr}");
+    let out = ws.test().args(["values"]).stderr_contains("unchanged").run();
+    assert!(!out.stderr.contains("wrote"), "a second run rewrote files: {}", out.stderr);
     assert_eq!(snapshot_dir(&ws.out()), first);
     assert_eq!(fs::read(ws.secrets_path()).unwrap(), secrets_before);
 }
@@ -61,8 +61,9 @@ fn snapshot_dir(dir: &Path) -> Vec<(PathBuf, Vec<u8>, std::time::SystemTime)> {
 #[test]
 fn secrets_are_generated_distinct_hex_and_kept_0600() {
     let ws = Workspace::with_config(&support::fixture("walkthrough"));
-    let out = ws.values().assert().success().get_output().clone();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Nothing on stdout: the report is on stderr.
+    let out = ws.test().args(["values"]).expect_stdout("").run();
+    let stderr = &out.stderr;
     let secrets = fs::read_to_string(ws.secrets_path()).unwrap();
     let field = |k: &str| {
         secrets.lines().find_map(|l| l.strip_prefix(&format!("{k}: "))).unwrap().trim_matches('"').to_string()
@@ -95,7 +96,6 @@ fn secrets_are_generated_distinct_hex_and_kept_0600() {
     assert!(password.len() >= 20);
     assert!(stderr.contains("warning"));
     assert!(pangeo_render::secrets::password::verify(&password, &hash));
-    assert!(String::from_utf8_lossy(&out.stdout).is_empty());
     support::assert_nowhere(ws.root(), &password);
     // Secrets never reach stdout or stderr except that one-time password line.
     for s in [&t1, &t2, &hash] {
@@ -110,8 +110,7 @@ fn in_cluster_secrets_leave_daskhub_yaml_secret_free_and_committable() {
     // git-ignored.
     let ws = Workspace::with_config(&support::fixture("gitops"));
     std::process::Command::new("git").args(["init", "-q"]).current_dir(ws.root()).status().unwrap();
-    let out = ws.values().assert().success().get_output().clone();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = ws.test().args(["values"]).run().stderr;
     let secrets = fs::read_to_string(ws.secrets_path()).unwrap();
     let daskhub = fs::read_to_string(ws.out().join("daskhub.yaml")).unwrap();
     let values: Vec<String> = ["proxySecretToken", "daskGatewayApiToken", "adminPasswordHash"]
@@ -130,15 +129,10 @@ fn in_cluster_secrets_leave_daskhub_yaml_secret_free_and_committable() {
         assert!(!daskhub.contains(v.as_str()), "daskhub.yaml holds a secret");
     }
     // The pre-commit hook's plaintext scan (PR026) finds nothing to refuse in it either.
-    let hook = assert_cmd::Command::cargo_bin("pangeo-render")
-        .unwrap()
-        .args(["validate", "--refuse-plaintext-secrets"])
-        .arg(ws.out().join("daskhub.yaml"))
-        .env("PANGEO_RENDER_TODAY", "2026-09-01")
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&hook.stdout).into_owned() + &String::from_utf8_lossy(&hook.stderr);
-    assert!(hook.status.success() && !report.contains("PR026"), "{report}");
+    ws.test()
+        .args(["validate", "--refuse-plaintext-secrets", "rendered/daskhub.yaml"])
+        .output_lacks("PR026")
+        .run();
     assert!(daskhub.contains("    existingSecret: \"daskhub-secrets\"\n"), "{daskhub}");
     assert!(daskhub.contains("        apiTokenFromSecretName: \"daskhub-secrets\"\n"), "{daskhub}");
     support::assert_mode(&ws.out().join("daskhub.yaml"), 0o644);
@@ -150,16 +144,11 @@ fn in_cluster_secrets_leave_daskhub_yaml_secret_free_and_committable() {
 fn password_from_stdin_is_hashed_and_never_written() {
     let ws = Workspace::with_config(&support::fixture("walkthrough"));
     let password = "stdin-supplied-Passw0rd";
-    let out = ws
-        .values()
-        .arg("--admin-password-stdin")
-        .write_stdin(format!("{password}\n"))
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(!all.contains(password));
+    ws.test()
+        .args(["values", "--admin-password-stdin"])
+        .stdin(format!("{password}\n"))
+        .output_lacks(password)
+        .run();
     support::assert_nowhere(ws.root(), password);
     let daskhub = fs::read_to_string(ws.out().join("daskhub.yaml")).unwrap();
     let hash =
@@ -170,31 +159,31 @@ fn password_from_stdin_is_hashed_and_never_written() {
 #[test]
 fn rotation_changes_only_what_was_asked() {
     let ws = Workspace::with_config(&support::fixture("walkthrough"));
-    ws.values().arg("--admin-password-stdin").write_stdin("first-password\n").assert().success();
+    ws.test().args(["values", "--admin-password-stdin"]).stdin("first-password\n").run();
     let before = fs::read_to_string(ws.secrets_path()).unwrap();
     let line = |text: &str, key: &str| text.lines().find(|l| l.starts_with(key)).unwrap().to_string();
 
-    ws.values().args(["--rotate", "tokens"]).assert().success();
+    ws.test().args(["values", "--rotate", "tokens"]).run();
     let after = fs::read_to_string(ws.secrets_path()).unwrap();
     assert_ne!(line(&before, "proxySecretToken"), line(&after, "proxySecretToken"));
     assert_ne!(line(&before, "daskGatewayApiToken"), line(&after, "daskGatewayApiToken"));
     assert_eq!(line(&before, "adminPasswordHash"), line(&after, "adminPasswordHash"));
 
-    let out = ws.values().args(["--rotate", "password"]).assert().success().get_output().stderr.clone();
+    ws.test().args(["values", "--rotate", "password"]).stderr_contains("generated admin password").run();
     let rotated = fs::read_to_string(ws.secrets_path()).unwrap();
     assert_eq!(line(&after, "proxySecretToken"), line(&rotated, "proxySecretToken"));
     assert_ne!(line(&after, "adminPasswordHash"), line(&rotated, "adminPasswordHash"));
-    assert!(String::from_utf8_lossy(&out).contains("generated admin password"));
 }
 
 #[test]
 fn init_writes_a_config_that_renders() {
     let ws = Workspace::empty();
-    let cfg = ws.root().join("pangeo.yaml");
-    ws.cmd()
-        .args(["init", "-c"])
-        .arg(&cfg)
+    let cfg = ws.config();
+    ws.test()
         .args([
+            "init",
+            "-c",
+            "pangeo.yaml",
             "--name",
             "mycluster",
             "--region",
@@ -210,19 +199,18 @@ fn init_writes_a_config_that_renders() {
             "--admin-user",
             "grace",
         ])
-        .assert()
-        .success();
+        .run();
     let text = fs::read_to_string(&cfg).unwrap();
     assert!(text.contains("availabilityZones: [\"eu-west-1a\", \"eu-west-1b\"]"), "{text}");
     assert!(text.contains("kubernetesVersion: \"1.35\""), "{text}");
     assert!(text.contains("adminUsers: [\"ada\", \"grace\"]"));
     assert!(text.contains("Account 111122223333"));
     // Refuses to overwrite without --force.
-    let again = ws
-        .cmd()
-        .args(["init", "-c"])
-        .arg(&cfg)
+    ws.test()
         .args([
+            "init",
+            "-c",
+            "pangeo.yaml",
             "--name",
             "x",
             "--region",
@@ -234,15 +222,12 @@ fn init_writes_a_config_that_renders() {
             "--domain",
             "c",
         ])
-        .assert()
-        .code(2)
-        .get_output()
-        .stderr
-        .clone();
-    assert!(String::from_utf8_lossy(&again).contains("--force"));
+        .expect_status(2)
+        .stderr_contains("--force")
+        .run();
     assert_eq!(fs::read_to_string(&cfg).unwrap(), text);
     // And it renders; the role ARN carries the account from the KMS ARN.
-    ws.cmd().args(["values", "-c"]).arg(&cfg).arg("--output-dir").arg(ws.out()).assert().success();
+    ws.test().args(["values", "-c", "pangeo.yaml", "--output-dir", "rendered"]).run();
     let ca = fs::read_to_string(ws.out().join("cluster-autoscaler.yaml")).unwrap();
     assert!(ca.contains("arn:aws:iam::111122223333:role/mycluster-cluster-autoscaler"));
     assert!(ca.contains("registry.k8s.io/autoscaling/cluster-autoscaler:v1.35.2"));
@@ -252,8 +237,7 @@ fn init_writes_a_config_that_renders() {
 fn init_inside_git_ignores_the_secrets_file() {
     let ws = Workspace::empty();
     fs::create_dir(ws.root().join(".git")).unwrap();
-    ws.cmd()
-        .current_dir(ws.root())
+    ws.test()
         .args([
             "init",
             "--name",
@@ -267,8 +251,7 @@ fn init_inside_git_ignores_the_secrets_file() {
             "--domain",
             "hub.example.com",
         ])
-        .assert()
-        .success();
+        .run();
     let ignore = fs::read_to_string(ws.root().join(".gitignore")).unwrap();
     assert!(ignore.lines().any(|l| l == "/pangeo.secrets.yaml"), "{ignore}");
 }
@@ -277,11 +260,11 @@ fn init_inside_git_ignores_the_secrets_file() {
 fn init_rejects_bad_flags_with_the_field_named() {
     let ws = Workspace::empty();
     let cfg = ws.root().join("p.yaml");
-    let out = ws
-        .cmd()
-        .args(["init", "-c"])
-        .arg(&cfg)
+    ws.test()
         .args([
+            "init",
+            "-c",
+            "p.yaml",
             "--name",
             "c1",
             "--region",
@@ -293,13 +276,10 @@ fn init_rejects_bad_flags_with_the_field_named() {
             "--domain",
             "hub.example.com",
         ])
-        .assert()
-        .code(1)
-        .get_output()
-        .stderr
-        .clone();
-    let stderr = String::from_utf8_lossy(&out);
-    assert!(stderr.contains("error[PR005]") && stderr.contains("cluster.kmsKeyArn"), "{stderr}");
+        .expect_status(1)
+        .stderr_contains("error[PR005]")
+        .stderr_contains("cluster.kmsKeyArn")
+        .run();
     assert!(!cfg.exists());
 }
 
@@ -394,12 +374,16 @@ fn bad_inputs_fail_with_file_line_field_and_hint_and_write_nothing() {
         assert!(base.contains(from), "{what}: the fixture no longer contains {from:?}");
         let edited = base.replacen(from, to, 1);
         let ws = Workspace::with_text(&edited);
-        let out = ws.values().assert().code(1).get_output().clone();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let config = ws.config().display().to_string();
-        assert!(stderr.contains(&format!("{config}{at}")), "{what}: expected `{config}{at}` in:\n{stderr}");
-        assert!(stderr.contains(field), "{what}: expected field {field} in:\n{stderr}");
-        assert!(stderr.contains("hint:"), "{what}: no hint in:\n{stderr}");
+        let out = ws
+            .test()
+            .case(*what)
+            .args(["values"])
+            .expect_status(1)
+            .stderr_contains(format!("pangeo.yaml{at}"))
+            .stderr_contains(*field)
+            .stderr_contains("hint:")
+            .run();
+        let stderr = &out.stderr;
         assert!(!ws.out().exists(), "{what}: output directory was created");
         assert!(!ws.secrets_path().exists(), "{what}: secrets were written");
         // One clear message per problem: each edit introduces exactly one.
@@ -415,10 +399,8 @@ fn one_message_per_problem() {
         "minSize: -1",
         1,
     );
-    let ws = Workspace::with_text(&edited);
-    let out = ws.values().assert().code(1).get_output().stderr.clone();
-    let stderr = String::from_utf8_lossy(&out);
-    assert_eq!(stderr.matches("error[").count(), 2, "{stderr}");
+    let out = Test::new().config(&edited).args(["values"]).expect_status(1).run();
+    assert_eq!(out.stderr.matches("error[").count(), 2, "{}", out.stderr);
 }
 
 #[test]
@@ -435,13 +417,16 @@ fn charts_flag_renders_from_a_users_copy() {
         };
         fs::write(p, text).unwrap();
     }
-    ws.values().arg("--charts").arg(&charts).assert().success();
+    ws.test().args(["values", "--charts", "my-charts"]).run();
     let sc = fs::read_to_string(ws.out().join("storageclass.yaml")).unwrap();
     assert!(sc.contains("reclaimPolicy: Retain"));
     // A template that renders invalid YAML is refused before anything is written.
     fs::write(charts.join("storageclass.yaml.j2"), "a: [unclosed\n").unwrap();
     fs::remove_dir_all(ws.out()).unwrap();
-    let err = ws.values().arg("--charts").arg(&charts).assert().code(2).get_output().stderr.clone();
-    assert!(String::from_utf8_lossy(&err).contains("storageclass.yaml"));
+    ws.test()
+        .args(["values", "--charts", "my-charts"])
+        .expect_status(2)
+        .stderr_contains("storageclass.yaml")
+        .run();
     assert!(!ws.out().exists());
 }

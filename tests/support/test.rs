@@ -48,6 +48,7 @@ pub struct Test {
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
     unset: Vec<OsString>,
+    case: Option<String>,
     stdin: Option<Vec<u8>>,
     stdout: Option<String>,
     stderr: Option<String>,
@@ -106,6 +107,7 @@ impl Test {
             args: Vec::new(),
             env: Vec::new(),
             unset: Vec::new(),
+            case: None,
             stdin: None,
             stdout: None,
             stderr: None,
@@ -188,6 +190,12 @@ impl Test {
         self
     }
 
+    /// Names the case in failure messages (for a table of inputs run through one command).
+    pub fn case(mut self, label: impl Into<String>) -> Self {
+        self.case = Some(label.into());
+        self
+    }
+
     /// The whole of stdout.
     pub fn expect_stdout(mut self, text: impl Into<String>) -> Self {
         self.stdout = Some(text.into());
@@ -227,7 +235,7 @@ impl Test {
     /// Runs `pangeo-render ARGS…` and checks what was asked for.
     pub fn run(self) -> Output {
         let (status, stdout, stderr) = self.output();
-        let what = format!("pangeo-render {}", self.args_text());
+        let what = self.args_text();
         let out = Output { status, stdout, stderr, dir: self.dir };
         assert!(!out.stderr.contains("panicked"), "{what} panicked:\n{}", out.stderr);
         if let Some(want) = &self.stdout {
@@ -253,14 +261,15 @@ impl Test {
     /// Runs the command and checks only that it did not panic; for tests that compare commands.
     pub fn run_any(self) -> Output {
         let (status, stdout, stderr) = self.output();
-        assert!(!stderr.contains("panicked"), "pangeo-render {} panicked:\n{stderr}", self.args_text());
+        assert!(!stderr.contains("panicked"), "{} panicked:\n{stderr}", self.args_text());
         Output { status, stdout, stderr, dir: self.dir }
     }
 
-    /// The command line for failure messages, with its stdin when one was given.
+    /// The command line for failure messages, with its case and its stdin when given.
     fn args_text(&self) -> String {
-        let mut text =
-            self.args.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ");
+        let mut text = self.case.as_ref().map(|c| format!("[{c}] ")).unwrap_or_default();
+        text += "pangeo-render ";
+        text += &self.args.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ");
         if let Some(input) = &self.stdin {
             text += &format!(" <<< {:?}", String::from_utf8_lossy(&input[..input.len().min(200)]));
         }
@@ -276,7 +285,7 @@ impl Test {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("pangeo-render {}: {e}", self.args_text()))
+            .unwrap_or_else(|e| panic!("{}: {e}", self.args_text()))
     }
 
     fn command(&self) -> std::process::Command {
