@@ -29,6 +29,8 @@ pub struct Config {
     pub dask_gateway: DaskGateway,
     pub storage_class: StorageClass,
     #[serde(default)]
+    pub cluster_autoscaler: ClusterAutoscaler,
+    #[serde(default)]
     pub ebs_csi_driver: EbsCsiDriver,
     #[serde(default)]
     pub releases: Releases,
@@ -183,6 +185,21 @@ pub struct Singleuser {
     pub image: Image,
     pub cpu: Cpu,
     pub memory: Memory,
+    /// Which StorageClass the home volumes name: ours, or none (the cluster's default class).
+    #[serde(default)]
+    pub storage_class: HomeStorageClass,
+}
+
+/// The StorageClass of the notebooks' home volumes, as `daskhub.yaml` says it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum HomeStorageClass {
+    /// `singleuser.storage.dynamic.storageClass` names `storageClass.name`.
+    #[default]
+    Named,
+    /// No class named: Kubernetes gives each new volume the default class (the walkthrough's
+    /// hub; `storageClass.default` must then be true, PR034).
+    ClusterDefault,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -245,6 +262,10 @@ pub struct DaskGateway {
     pub image_matches_singleuser: bool,
     pub worker: WorkerOptions,
     pub max_workers_per_cluster: u32,
+    /// Dask schedulers on the dask-workers node group with the workers (default), or left
+    /// unplaced: the workers' taint keeps them off those nodes (the walkthrough's gateway).
+    #[serde(default = "yes")]
+    pub scheduler_on_dask_workers: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -273,10 +294,46 @@ pub struct StorageClass {
     pub encrypted: bool,
     #[serde(default = "default_fs_type")]
     pub fs_type: String,
+    /// The parameter that carries `fs_type`: the external-provisioner reads both spellings alike.
+    #[serde(default)]
+    pub fs_type_parameter: FsTypeParameter,
     #[serde(default)]
     pub kms_key_arn: Option<String>,
     #[serde(default = "yes")]
     pub default: bool,
+    #[serde(default = "yes")]
+    pub allow_volume_expansion: bool,
+}
+
+/// The StorageClass parameter naming the file system. The CSI external-provisioner reads
+/// `csi.storage.k8s.io/fstype` and, with a deprecation warning, `fsType` (any case) the same way
+/// (kubernetes-csi/external-provisioner, pkg/controller/controller.go); the EBS CSI driver itself
+/// only logs the old key. Parameters are immutable, so a class made with the old key keeps it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FsTypeParameter {
+    #[default]
+    #[serde(rename = "csi.storage.k8s.io/fstype")]
+    Csi,
+    #[serde(rename = "fsType")]
+    Legacy,
+}
+
+/// The Cluster Autoscaler Deployment's settings beyond what the cluster decides.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClusterAutoscaler {
+    #[serde(default)]
+    pub image_pull_policy: PullPolicy,
+}
+
+/// A container's `imagePullPolicy`. The image tag is pinned, so `IfNotPresent` (the default)
+/// pulls it once per node; `Always` (the upstream autodiscover manifest's) asks the registry at
+/// every start of the pod.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PullPolicy {
+    #[default]
+    IfNotPresent,
+    Always,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

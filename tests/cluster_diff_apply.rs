@@ -290,6 +290,52 @@ fn changed_lines(diff: &str) -> Vec<&str> {
         .collect()
 }
 
+/// The changed lines of a unified diff of Helm values, without those inside the block scalars
+/// (`key: |`) of the named keys: a line at or below the key's indentation ends the block.
+fn changed_lines_outside_blocks<'a>(diff: &'a str, keys: &[&str]) -> Vec<&'a str> {
+    let mut block: Option<usize> = None;
+    let mut out = Vec::new();
+    for line in
+        diff.lines().filter(|l| !l.starts_with("---") && !l.starts_with("+++") && !l.starts_with("@@"))
+    {
+        let text = line.get(1..).unwrap_or_default();
+        let indent = text.len() - text.trim_start().len();
+        let inside = block.is_some_and(|at| text.trim().is_empty() || indent > at);
+        if !inside {
+            block = keys.iter().any(|k| text.trim() == format!("{k}: |")).then_some(indent);
+            if line.starts_with(['-', '+']) {
+                out.push(line);
+            }
+        }
+    }
+    out
+}
+
+/// The dotted paths of the leaves in which two values documents differ, sorted.
+fn leaf_differences(a: &Value, b: &Value) -> Vec<String> {
+    fn walk(path: &str, a: Option<&Value>, b: Option<&Value>, out: &mut Vec<String>) {
+        match (a, b) {
+            (Some(Value::Object(x)), Some(Value::Object(y))) => {
+                for k in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
+                    let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    walk(&p, x.get(k), y.get(k), out);
+                }
+            }
+            (Some(Value::Object(x)), None) | (None, Some(Value::Object(x))) => {
+                let empty = serde_json::Map::new();
+                let (l, r) = if a.is_some() { (x, &empty) } else { (&empty, x) };
+                walk(path, Some(&Value::Object(l.clone())), Some(&Value::Object(r.clone())), out);
+            }
+            (x, y) if x == y => {}
+            _ => out.push(path.to_string()),
+        }
+    }
+    let mut out = Vec::new();
+    walk("", Some(a), Some(b), &mut out);
+    out.sort();
+    out
+}
+
 fn actions(report: &Value) -> Vec<(String, String)> {
     report["objects"]
         .as_array()
@@ -2171,6 +2217,17 @@ fn a_hub_built_by_hand_is_imported_and_its_objects_taken_over() {
     assert!(
         out.stderr.contains("ebsCsiDriver.regionalImageRegistry: true and releases.ebsCsiDriver namespace")
     );
+    assert!(out.stderr.contains("clusterAutoscaler.imagePullPolicy: Always (the upstream"), "{}", out.all());
+    // The advice import ends with, run as printed (apply with --helm too: the releases).
+    let advice = out.stderr.lines().find_map(|l| l.strip_prefix("next: ")).expect("import's next steps");
+    let advised: Vec<Vec<&str>> = advice
+        .split(" && ")
+        .map(|c| c.strip_prefix("pangeo-render ").unwrap().split(' ').collect())
+        .collect();
+    assert_eq!(
+        advised,
+        [["values", "-c", "pangeo.yaml"], ["diff", "-c", "pangeo.yaml"], ["apply", "-c", "pangeo.yaml"]]
+    );
     // The test's own values: the releases from the stand-in charts.
     env.edit_config(
         &format!("daskhub: {{name: \"daskhub\", namespace: \"{}\"}}", env.ns),
@@ -2188,82 +2245,120 @@ fn a_hub_built_by_hand_is_imported_and_its_objects_taken_over() {
             tiny_chart().display()
         ),
     );
-    env.values();
+    let out = env.run(&advised[0]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    // (The user's kubeconfig is the default one; here it is named.)
+    let kc = ["--kubeconfig", kubeconfig.as_str()];
+    let out = env.run(&[&advised[1][..], &kc].concat());
+    assert_eq!(out.code, 1, "{}", out.all());
 
-    // Only the intended changes: every object is taken over from the walkthrough's managers;
-    // the autoscaler gains what the walkthrough's `vi` edit adds; the password moves to the hash.
+    // Only the intended changes. Every object is taken over from the walkthrough's managers: their
+    // last-applied record goes, our managed-by label comes. The autoscaler gains the two options
+    // the walkthrough's `vi` edit adds. The password moves to the hash (with the authenticator
+    // that checks it and the names it lets in), and the notebook's extraEnv gets the doubled
+    // braces without which KubeSpawner refuses every spawn. Nothing else: import carried the
+    // walkthrough's own settings over (the autoscaler's pull policy, the StorageClass's `fsType`
+    // key and no volume expansion, the schedulers left unplaced, home volumes on the default class).
     let out = env.run(&["diff", "-o", "json"]);
     assert_eq!(out.code, 1, "{}", out.all());
     let report = out.json();
     support::assert_output_schema(&report);
-    let object = |kind: &str| {
-        report["objects"].as_array().unwrap().iter().find(|o| o["kind"] == kind).cloned().unwrap()
-    };
-    let deployment = object("Deployment");
-    assert_eq!(
-        deployment["takeover"],
-        serde_json::json!(["kubectl-client-side-apply", "kubectl-edit", "kubectl-patch", "kubectl-set"])
-    );
-    assert!(deployment.get("conflicts").is_none(), "{deployment}");
-    assert_eq!(
-        changed_lines(deployment["diff"].as_str().unwrap()),
-        [
-            "-  annotations:",
-            "-    kubectl.kubernetes.io/last-applied-configuration: (sensitive value)",
-            "+    app.kubernetes.io/managed-by: pangeo-render",
-            "+        - \"--balance-similar-node-groups\"",
-            "+        - \"--skip-nodes-with-system-pods=false\"",
-            "-        imagePullPolicy: Always",
-            "+        imagePullPolicy: IfNotPresent",
-        ],
-        "{}",
-        out.all()
-    );
-    let sa = object("ServiceAccount");
-    assert_eq!(sa["takeover"], serde_json::json!(["kubectl-annotate", "kubectl-client-side-apply"]));
-    assert_eq!(
-        changed_lines(sa["diff"].as_str().unwrap()),
-        [
-            "-    kubectl.kubernetes.io/last-applied-configuration: (sensitive value)",
-            "+    app.kubernetes.io/managed-by: pangeo-render",
-        ]
-    );
-    // The walkthrough's deprecated `fsType` key: StorageClass parameters change only by re-creating.
-    let class = object("StorageClass");
-    assert_eq!(class["action"], "recreate", "{class}");
+    let objects = report["objects"].as_array().unwrap();
+    assert_eq!(objects.len(), 8, "{}", out.all());
+    let last_applied = "    kubectl.kubernetes.io/last-applied-configuration: (sensitive value)";
+    let label = "+    app.kubernetes.io/managed-by: pangeo-render";
+    let dropped = format!("-{last_applied}");
+    let unannotated = ["-  annotations:", &dropped, label];
+    let csa: &[&str] = &["kubectl-client-side-apply"];
+    let expected: [(&str, &[&str], Vec<&str>); 7] = [
+        ("ServiceAccount", &["kubectl-annotate", "kubectl-client-side-apply"], vec![&dropped, label]),
+        ("ClusterRole", csa, unannotated.to_vec()),
+        ("Role", csa, unannotated.to_vec()),
+        ("ClusterRoleBinding", csa, unannotated.to_vec()),
+        ("RoleBinding", csa, unannotated.to_vec()),
+        ("StorageClass", &["kubectl-replace"], vec!["+  labels:", label]),
+        (
+            "Deployment",
+            &["kubectl-client-side-apply", "kubectl-edit", "kubectl-patch", "kubectl-set"],
+            [
+                &unannotated[..],
+                &[
+                    "+        - \"--balance-similar-node-groups\"",
+                    "+        - \"--skip-nodes-with-system-pods=false\"",
+                ],
+            ]
+            .concat(),
+        ),
+    ];
+    for (kind, managers, lines) in expected {
+        let o = objects.iter().find(|o| o["kind"] == kind && o["name"] != "pangeo-render-identity").unwrap();
+        assert_eq!((&o["action"], &o["takeover"]), (&"update".into(), &serde_json::json!(managers)), "{o}");
+        assert!(o.get("conflicts").is_none(), "{o}");
+        assert_eq!(changed_lines(o["diff"].as_str().unwrap()), lines, "{kind}: {}", o["diff"]);
+    }
+    // pangeo-render's record of which cluster this is, new.
+    let identity = objects.iter().find(|o| o["name"] == "pangeo-render-identity").unwrap();
+    assert_eq!(identity["action"], "create", "{identity}");
     let release = |name: &str| {
         report["releases"].as_array().unwrap().iter().find(|r| r["name"] == name).cloned().unwrap()
     };
     assert_eq!(release("aws-ebs-csi-driver")["state"], "same", "{}", out.all());
     let hub = release("daskhub");
     let hub_diff = hub["diff"].as_str().unwrap();
-    for line in [
-        "-      DummyAuthenticator:",
-        "-        password: (sensitive value)",
-        "-        authenticator_class: dummy",
-        "+      PangeoPasswordAuthenticator:",
-        "+        password_hash: (sensitive value)",
-    ] {
-        assert!(hub_diff.lines().any(|l| l == line), "no `{line}` in:\n{hub_diff}");
-    }
-
-    // The first apply: only --recreate (for the class), no --force-conflicts.
-    let out = env.run(&["apply"]);
-    assert_eq!(out.code, 2, "{}", out.all());
-    assert!(
-        out.stderr.contains("--recreate") && !out.stderr.contains("owned by other field managers"),
-        "{}",
-        out.all()
+    // Outside the two Python snippets (checked below as whole values), these lines and no others.
+    assert_eq!(
+        changed_lines_outside_blocks(hub_diff, &["optionHandler", "pangeoAuthenticator"]),
+        [
+            "-      DummyAuthenticator:",
+            "-        password: (sensitive value)",
+            "-      JupyterHub:",
+            "-        authenticator_class: dummy",
+            "+        allowed_users:",
+            "+        - admin",
+            "+      PangeoPasswordAuthenticator:",
+            "+        password_hash: (sensitive value)",
+            "+    extraConfig:",
+            "+      pangeoAuthenticator: |",
+            "-      DASK_GATEWAY__CLUSTER__OPTIONS__IMAGE: \"{JUPYTER_IMAGE_SPEC}\"",
+            "+      DASK_GATEWAY__CLUSTER__OPTIONS__IMAGE: \"{{JUPYTER_IMAGE_SPEC}}\"",
+        ],
+        "{hub_diff}"
     );
-    let out = env.run_with_helm(&["apply", "--recreate", "--helm"]);
+    // Value by value: what the release runs against what `apply --helm` installs.
+    let deployed: Value = serde_json::from_slice(
+        &env.cluster
+            .helm()
+            .args(["get", "values", "daskhub", "-n", &env.ns, "-o", "json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let rendered: Value =
+        serde_saphyr::from_str(&fs::read_to_string(env.ws.root().join("rendered/daskhub.yaml")).unwrap())
+            .unwrap();
+    assert_eq!(
+        leaf_differences(&deployed, &rendered),
+        [
+            "dask-gateway.gateway.extraConfig.optionHandler",
+            "jupyterhub.hub.config.Authenticator.allowed_users",
+            "jupyterhub.hub.config.DummyAuthenticator.password",
+            "jupyterhub.hub.config.JupyterHub.authenticator_class",
+            "jupyterhub.hub.config.PangeoPasswordAuthenticator.password_hash",
+            "jupyterhub.hub.extraConfig.pangeoAuthenticator",
+            "jupyterhub.singleuser.extraEnv.DASK_GATEWAY__CLUSTER__OPTIONS__IMAGE",
+        ]
+    );
+
+    // The first apply: no --recreate, no --force-conflicts.
+    let out = env.run_with_helm(&[&advised[2][..], &kc, &["--helm"]].concat());
     assert_eq!(out.code, 0, "{}", out.all());
-    for line in [
-        "ServiceAccount/cluster-autoscaler (namespace kube-system) taken over and configured",
-        "Deployment/cluster-autoscaler (namespace kube-system) taken over and configured",
-        "StorageClass/gp2 re-created (deleted, then created)",
-    ] {
-        assert!(out.stdout.contains(line), "no `{line}` in:\n{}", out.all());
+    for kind in ["ServiceAccount", "Deployment", "ClusterRole", "Role", "ClusterRoleBinding", "RoleBinding"] {
+        let ns = if kind.starts_with("Cluster") { "" } else { " (namespace kube-system)" };
+        let line = format!("{kind}/cluster-autoscaler{ns} taken over and configured");
+        assert!(out.stdout.contains(&line), "no `{line}` in:\n{}", out.all());
     }
+    assert!(out.stdout.contains("StorageClass/gp2 taken over and configured"), "{}", out.all());
     let live = env.kubectl_json(&[
         "-n",
         "kube-system",

@@ -21,7 +21,15 @@ fn walkthrough_files_become_a_config_that_renders_the_same_secrets() {
         .stderr_contains(
             "jupyterhub.hub.config.DummyAuthenticator.password: dropped (sensitive value) (kept only as a PBKDF2 hash",
         )
-        .stderr_contains("parameters.fsType: dropped \"ext4\"")
+        // What the walkthrough deployed is carried over, so the StorageClass differs only by our label.
+        .stderr_contains(
+            "hand/storageclass.yaml: what the rendered file does not carry over, or changes:\n  \
+             metadata.labels.app.kubernetes.io/managed-by: added \"pangeo-render\"\n\n",
+        )
+        .stderr_contains("clusterAutoscaler.imagePullPolicy: Always (the upstream cluster-autoscaler-autodiscover.yaml")
+        .stderr_contains(
+            "jupyterhub.hub.config.Authenticator.allowed_users: added [\"admin\"] (pangeo-render's authenticator",
+        )
         .stderr_contains("hub.allowedUsers: []")
         .run();
     for secret in [&filled.proxy_token, &filled.gateway_token, &filled.password] {
@@ -35,6 +43,15 @@ fn walkthrough_files_become_a_config_that_renders_the_same_secrets() {
     assert!(config.contains("memory: {guarantee: 2Gi, limit: 4Gi}"), "{config}");
     assert!(config.contains("clusterAutoscaler: \"eksctl-cluster-autoscaler-role\""), "{config}");
     assert!(config.contains("name: \"gp2\"") && config.contains(CERT), "{config}");
+    for carried in [
+        "fsTypeParameter: \"fsType\"",
+        "allowVolumeExpansion: false",
+        "schedulerOnDaskWorkers: false",
+        "storageClass: clusterDefault",
+        "imagePullPolicy: Always",
+    ] {
+        assert!(config.contains(carried), "no `{carried}` in:\n{config}");
+    }
     assert!(!config.contains(&filled.password));
     assert!(!fs::read_to_string(out.path("pangeo.secrets.yaml")).unwrap().contains(&filled.password));
     support::assert_mode(&out.path("pangeo.secrets.yaml"), 0o600);
@@ -60,7 +77,12 @@ fn walkthrough_files_become_a_config_that_renders_the_same_secrets() {
     assert!(daskhub.contains("limit: \"4G\"") && daskhub.contains("guarantee: \"2G\""));
     assert!(!daskhub.contains(&filled.password) && !daskhub.contains("DummyAuthenticator"));
     support::assert_nowhere(&out.path("rendered"), &filled.password);
+    // The walkthrough's schedulers unplaced, its home volumes on the default class, as deployed.
+    assert!(!daskhub.contains("scheduler:") && !daskhub.contains("storage:"), "{daskhub}");
+    let class = fs::read_to_string(out.path("rendered/storageclass.yaml")).unwrap();
+    assert!(class.contains("  fsType: \"ext4\"\n") && !class.contains("allowVolumeExpansion"), "{class}");
     let autoscaler = fs::read_to_string(out.path("rendered/cluster-autoscaler.yaml")).unwrap();
+    assert!(autoscaler.contains("imagePullPolicy: Always\n"), "{autoscaler}");
     assert!(autoscaler.contains("arn:aws:iam::123456789012:role/eksctl-cluster-autoscaler-role"));
     let ebs = fs::read_to_string(out.path("rendered/aws-ebs-csi-driver.yaml")).unwrap();
     assert!(ebs.contains("arn:aws:iam::123456789012:role/ebs-csi-driver-role"));

@@ -282,15 +282,15 @@ fn why(path: &str) -> Option<&'static str> {
         "jupyterhub.hub.config.JupyterHub.authenticator_class" => {
             "pangeo-render's authenticator checks the hash, set by extraConfig.pangeoAuthenticator"
         }
+        "jupyterhub.hub.config.Authenticator.allowed_users" => {
+            "pangeo-render's authenticator lets in only these names and hub.adminUsers: see hub.allowedUsers above"
+        }
         "jupyterhub.singleuser.extraEnv.DASK_GATEWAY__CLUSTER__OPTIONS__IMAGE" => {
-            "KubeSpawner formats env values, so the braces are doubled to reach the notebook as written"
+            "KubeSpawner formats env values: with single braces it refuses every spawn (KeyError); \
+             doubled, they reach the notebook as written"
         }
         "dask-gateway.gateway.extraConfig.optionHandler" => {
             "the same options and bounds, from daskGateway.worker; pangeo-render's handler also limits workers"
-        }
-        p if p.starts_with("parameters.fsType") => {
-            "the deprecated spelling of csi.storage.k8s.io/fstype; StorageClass parameters cannot change \
-             in place, so the first apply asks for --recreate (volumes keep their class)"
         }
         _ => return None,
     })

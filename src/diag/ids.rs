@@ -44,6 +44,7 @@ rules! {
     SPAWN_VALUES = "PR027", "spawn-values", "A singleuser value JupyterHub or KubeSpawner refuse when a server starts (memory units, extraEnv braces).";
     SECRET_REFERENCE = "PR032", "secret-reference", "With hub.existingSecret, the gateway does not read its token from that Secret's key hub.services.dask-gateway.apiToken.";
     SECRET_FREE = "PR033", "secret-free", "A values file whose secrets are in hub.existingSecret still holds a token or password hash itself (warning).";
+    HOME_CLASS = "PR034", "home-class", "hub.singleuser.storageClass: clusterDefault, but storageClass is not the default class: home volumes would land on another class.";
 }
 
 pub fn find(id: &str) -> Option<&'static Rule> {

@@ -17,8 +17,9 @@ pub mod compare;
 use std::path::{Path, PathBuf};
 
 use crate::config::{
-    self, Bound, Chart, Cluster, Config, Cpu, DaskGateway, EbsCsiDriver, Hub, IamRoleNames, Image, Memory,
-    NodeGroup, NodeGroups, Quantity, Release, Releases, Singleuser, StorageClass, Taint, WorkerOptions,
+    self, Bound, Chart, Cluster, ClusterAutoscaler, Config, Cpu, DaskGateway, EbsCsiDriver, FsTypeParameter,
+    HomeStorageClass, Hub, IamRoleNames, Image, Memory, NodeGroup, NodeGroups, Quantity, Release, Releases,
+    Singleuser, StorageClass, Taint, WorkerOptions,
 };
 use crate::diag::source::{self, FileText};
 use crate::diag::{Diagnostic, ids};
@@ -44,6 +45,8 @@ pub mod walkthrough {
     pub const MAX_WORKERS: u32 = 24;
     /// Its EBS CSI install sets `image.repository` to the Region's EKS registry.
     pub const REGIONAL_EBS_IMAGE: bool = true;
+    /// The upstream `cluster-autoscaler-autodiscover.yaml` it applies pulls the image `Always`.
+    pub const AUTOSCALER_PULL_POLICY: crate::config::PullPolicy = crate::config::PullPolicy::Always;
 }
 
 /// A hand-edited file, parsed with positions.
@@ -148,6 +151,12 @@ pub fn import(src: &Sources, opts: &Options) -> Result<Imported> {
         crate::diag::sort(&mut errors);
         return Err(Error::Invalid(errors));
     }
+    let mut hub = hub;
+    // No class named for the home volumes means the cluster's default class: that is ours only
+    // when ours is the default (otherwise the comparison shows the class named from now on).
+    if hub.singleuser.storage_class == HomeStorageClass::ClusterDefault && !storage_class.default {
+        hub.singleuser.storage_class = HomeStorageClass::Named;
+    }
     let releases = Releases {
         daskhub: Release {
             name: "daskhub".into(),
@@ -168,6 +177,11 @@ pub fn import(src: &Sources, opts: &Options) -> Result<Imported> {
          EKS registry)"
             .into(),
     );
+    assumptions.push(
+        "clusterAutoscaler.imagePullPolicy: Always (the upstream cluster-autoscaler-autodiscover.yaml the \
+         walkthrough applies; IfNotPresent pulls the pinned image once per node)"
+            .into(),
+    );
     let config = Config {
         api_version: config::API_VERSION.into(),
         kind: config::KIND.into(),
@@ -175,6 +189,7 @@ pub fn import(src: &Sources, opts: &Options) -> Result<Imported> {
         hub,
         dask_gateway: gateway,
         storage_class,
+        cluster_autoscaler: ClusterAutoscaler { image_pull_policy: walkthrough::AUTOSCALER_PULL_POLICY },
         ebs_csi_driver: EbsCsiDriver { regional_image_registry: walkthrough::REGIONAL_EBS_IMAGE },
         releases,
         secrets: Default::default(),
@@ -412,6 +427,10 @@ fn read_hub(
             image: Image { name: image_name?, tag: image_tag? },
             cpu: Cpu { guarantee: cpu_guarantee?, limit: cpu_limit? },
             memory: Memory { guarantee: mem_guarantee?, limit: mem_limit? },
+            storage_class: match s.at(&hub_path(&["singleuser", "storage", "dynamic", "storageClass"])) {
+                Some(n) if n.value != yaml::Value::Null => HomeStorageClass::Named,
+                _ => HomeStorageClass::ClusterDefault,
+            },
         },
     })
 }
@@ -493,6 +512,10 @@ fn read_gateway(
         image_matches_singleuser: false,
         worker: WorkerOptions { cores: cores?, memory_gib: memory? },
         max_workers_per_cluster: walkthrough::MAX_WORKERS,
+        // The walkthrough places only the workers; placed schedulers show in the comparison.
+        scheduler_on_dask_workers: s
+            .at(&["dask-gateway", "gateway", "backend", "scheduler", "extraPodConfig"])
+            .is_some_and(|n| n.value != yaml::Value::Null),
     })
 }
 
@@ -549,8 +572,18 @@ fn read_storage_class(s: &Source, errors: &mut Vec<Diagnostic>) -> Option<Storag
         fs_type: param("csi.storage.k8s.io/fstype")
             .or_else(|| param("fsType"))
             .unwrap_or_else(|| "ext4".into()),
+        // Parameters cannot change in place: the class keeps the spelling it was made with.
+        fs_type_parameter: if param("fsType").is_some() && param("csi.storage.k8s.io/fstype").is_none() {
+            FsTypeParameter::Legacy
+        } else {
+            FsTypeParameter::Csi
+        },
         kms_key_arn: param("kmsKeyId"),
         default,
+        // Kubernetes' default, when the file does not say, is false.
+        allow_volume_expansion: s
+            .at(&["allowVolumeExpansion"])
+            .is_some_and(|n| n.value == yaml::Value::Bool(true)),
     })
 }
 

@@ -19,6 +19,8 @@ pub struct ConfigFacts {
     pub image_matches: Option<Loc>,
     /// `releases.daskhub.version`.
     pub daskhub_version: Loc,
+    /// `hub.singleuser.storageClass`.
+    pub home_storage_class: Loc,
     /// `hub.singleuser.cpu.guarantee` and `.limit`.
     pub cpu: (Fact<f64>, Fact<f64>),
     /// `hub.singleuser.memory.guarantee` and `.limit`, as written.
@@ -47,6 +49,7 @@ impl ConfigFacts {
                 .image_matches_singleuser
                 .then(|| r.loc(&["daskGateway", "imageMatchesSingleuser"])),
             daskhub_version: r.loc(&["releases", "daskhub", "version"]),
+            home_storage_class: r.loc(&["hub", "singleuser", "storageClass"]),
             cpu: (
                 Fact { value: su.cpu.guarantee, loc: at("cpu", "guarantee") },
                 Fact { value: su.cpu.limit, loc: at("cpu", "limit") },

@@ -2,6 +2,7 @@
 //! server's CPU guarantee within its limit, and memory written as a quantity Z2JH understands.
 //! (Everything else a config says is checked by the same rules as the artifacts it renders.)
 
+use crate::config::HomeStorageClass;
 use crate::diag::{Diagnostic, ids};
 use crate::validate::rules::{Deployment, num};
 
@@ -39,6 +40,23 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
                 .hint(format!(
                     "remove the version (hub.chart pins {expected}), or change hub.chart; a chart of your own needs releases.daskhub.chart too"
                 )),
+        );
+    }
+    // Home volumes that name no class get the cluster's default one: that must be ours.
+    if cfg.hub.singleuser.storage_class == HomeStorageClass::ClusterDefault && !cfg.storage_class.default {
+        out.push(
+            c.home_storage_class
+                .error(
+                    ids::HOME_CLASS,
+                    format!(
+                        "clusterDefault: home volumes get the cluster's default StorageClass, but {} is not \
+                         the default (storageClass.default: false)",
+                        cfg.storage_class.name
+                    ),
+                )
+                .hint(
+                    "write storageClass: named (the volumes name the class), or make the class the default",
+                ),
         );
     }
     for q in &c.memory {
