@@ -6,39 +6,17 @@ mod support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde_json::Value;
-use support::{Workspace, fixture_configs, repo};
+use support::{Test, Workspace, fixture_configs, repo};
 
-/// Long enough for a slow, shared machine; only there so that a hang fails instead of blocking.
-const HANG: Duration = Duration::from_secs(300);
+/// A day on which the fixtures' Kubernetes 1.34 is more than 90 days from the end of EKS standard
+/// support (2026-12-02), so that PR010 says nothing unless a test asks for it.
+const TODAY: &str = "2026-09-01";
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn validate(ws: &Workspace, args: &[&dyn AsRef<std::ffi::OsStr>]) -> Run {
-    let mut cmd = ws.cmd();
-    cmd.arg("validate").timeout(HANG);
-    for a in args {
-        cmd.arg(a.as_ref());
-    }
-    let out = cmd.output().unwrap();
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(!run.stderr.contains("panicked"), "validate panicked: {}", run.stderr);
-    run
-}
-
-fn json(run: &Run) -> Value {
-    serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", run.stdout, run.stderr))
+/// `pangeo-render validate …` in the workspace, on [`TODAY`].
+fn validate(ws: &Workspace) -> Test {
+    ws.test().today(TODAY).args(["validate"])
 }
 
 /// `FILE-NAME:LINE:COL: SEVERITY[ID]` for each diagnostic of a JSON report.
@@ -65,7 +43,7 @@ fn short_lines(report: &Value) -> Vec<String> {
 fn rendered(name: &str) -> Workspace {
     let ws = Workspace::with_config(&support::fixture(name));
     ws.write_fixed_secrets();
-    ws.values().assert().success();
+    ws.test().today(TODAY).args(["values"]).run();
     ws
 }
 
@@ -81,25 +59,23 @@ fn every_fixture_renders_to_files_that_validate_clean() {
         let ws = rendered(&name);
         // Each way of giving the same deployment: the directory, the files with -c, the config
         // beside its rendered/ directory, and the config alone.
-        let out = ws.out();
-        let files: Vec<PathBuf> = fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
-        let config = ws.config();
-        let mut with_c: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"--strict", &"-o", &"json", &"-c", &config];
-        with_c.extend(files.iter().map(|f| f as &dyn AsRef<std::ffi::OsStr>));
+        let files: Vec<String> = fs::read_dir(ws.out())
+            .unwrap()
+            .map(|e| format!("rendered/{}", e.unwrap().file_name().to_string_lossy()))
+            .collect();
+        let mut with_c = vec!["--strict", "-o", "json", "-c", "pangeo.yaml"];
+        with_c.extend(files.iter().map(String::as_str));
         for args in [
-            vec![&"--strict" as &dyn AsRef<std::ffi::OsStr>, &"-o", &"json", &out],
+            vec!["--strict", "-o", "json", "rendered"],
             with_c,
-            vec![&"--strict", &"-o", &"json", &config, &out],
-            vec![&"--strict", &"-o", &"json", &"-c", &config],
+            vec!["--strict", "-o", "json", "pangeo.yaml", "rendered"],
+            vec!["--strict", "-o", "json", "-c", "pangeo.yaml"],
         ] {
-            let run = validate(&ws, &args);
-            let report = json(&run);
-            assert_eq!(run.code, 0, "{name}: {}", run.stdout);
+            let report = validate(&ws).case(&name).args(args).run().json();
             assert_eq!(report["diagnostics"], serde_json::json!([]), "{name}");
         }
         // The secrets file beside the config is recognised and its tokens and hash checked.
-        let run = validate(&ws, &[&"--strict", &ws.secrets_path()]);
-        assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{name}");
+        validate(&ws).case(&name).args(["--strict", "pangeo.secrets.yaml"]).expect_stderr("").run();
     }
 }
 
@@ -123,21 +99,17 @@ fn every_rule_fixture_triggers_exactly_its_rule_where_expected() {
         let extra: Vec<String> = fs::read_to_string(dir.join("args.txt"))
             .map(|t| t.split_whitespace().map(str::to_string).collect())
             .unwrap_or_default();
-        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = extra.iter().map(|a| a as _).collect();
-        args.extend([&"-o" as &dyn AsRef<std::ffi::OsStr>, &"json", &dir]);
-        let run = validate(&ws, &args);
-        let report = json(&run);
+        // The exit code follows the report's error count, checked below.
+        let run = validate(&ws).case(&dir_name).args(&extra).args(["-o", "json"]).arg(&dir).run_any();
+        let report = run.json();
         assert_eq!(short_lines(&report), expected, "{dir_name}: {}", run.stdout);
         for d in report["diagnostics"].as_array().unwrap() {
             assert_eq!(d["id"], id, "{dir_name} triggers another rule: {d}");
         }
         let errors = report["errors"].as_u64().unwrap();
-        assert_eq!(run.code, if errors > 0 { 1 } else { 0 }, "{dir_name}");
+        assert_eq!(run.status, if errors > 0 { 1 } else { 0 }, "{dir_name}");
         // Warnings fail only with --strict.
-        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = extra.iter().map(|a| a as _).collect();
-        args.extend([&"--strict" as &dyn AsRef<std::ffi::OsStr>, &dir]);
-        let strict = validate(&ws, &args);
-        assert_eq!(strict.code, 1, "{dir_name} with --strict: {}", strict.stderr);
+        validate(&ws).case(&dir_name).args(&extra).arg("--strict").arg(&dir).expect_status(1).run();
 
         // Configs that break the same rule, each checked alone with -c.
         let configs = dir.join("config");
@@ -149,13 +121,13 @@ fn every_rule_fixture_triggers_exactly_its_rule_where_expected() {
         files.sort();
         let mut lines = Vec::new();
         for file in &files {
-            let run = validate(&ws, &[&"-o", &"json", &"-c", file]);
-            let report = json(&run);
+            let run = validate(&ws).args(["-o", "json", "-c"]).arg(file).run_any();
+            let report = run.json();
             for d in report["diagnostics"].as_array().unwrap() {
                 assert_eq!(d["id"], id, "{} triggers another rule: {d}", file.display());
             }
             let errors = report["errors"].as_u64().unwrap();
-            assert_eq!(run.code, if errors > 0 { 1 } else { 0 }, "{}", file.display());
+            assert_eq!(run.status, if errors > 0 { 1 } else { 0 }, "{}", file.display());
             lines.extend(short_lines(&report));
         }
         let expected: Vec<String> =
@@ -192,27 +164,24 @@ fn every_rule_is_documented_with_a_fixture() {
 fn text_output_names_file_line_column_rule_field_and_hint_without_colour() {
     let ws = Workspace::empty();
     let file = repo().join("fixtures/rules/PR013-node-sizes/cluster.yaml");
-    let run = validate(&ws, &[&file]);
-    assert_eq!(run.code, 1);
-    assert_eq!(run.stdout, "");
-    assert_eq!(
-        run.stderr,
-        format!(
+    validate(&ws)
+        .arg(&file)
+        .expect_status(1)
+        .expect_stdout("")
+        .expect_stderr(format!(
             "{}:12:14: error[PR013]: managedNodeGroups[0].minSize: minSize 5 is greater than maxSize 2\n  hint: lower minSize or raise maxSize\n\
              1 error(s), 0 warning(s) in 1 file(s): invalid\n",
             file.display()
-        )
-    );
+        ))
+        .run();
 }
 
 #[test]
 fn json_output_has_a_stable_shape() {
     let ws = Workspace::empty();
     let file = repo().join("fixtures/rules/PR024-instance-type/cluster.yaml");
-    let run = validate(&ws, &[&"-o", &"json", &file]);
-    assert_eq!(run.code, 0, "a warning alone is valid");
-    assert_eq!(run.stderr, "");
-    let report = json(&run);
+    // A warning alone is valid: exit 0.
+    let report = validate(&ws).args(["-o", "json"]).arg(&file).expect_stderr("").run().json();
     assert_eq!(report["valid"], true);
     assert_eq!(report["errors"], 0);
     assert_eq!(report["warnings"], 1);
@@ -229,32 +198,19 @@ fn json_output_has_a_stable_shape() {
 #[test]
 fn exit_codes_for_usage_and_io_errors() {
     let ws = Workspace::empty();
-    let run = validate(&ws, &[]);
-    assert_eq!(run.code, 2, "no files: {}", run.stderr);
-    assert!(run.stderr.contains("nothing to validate"), "{}", run.stderr);
-
-    let missing = ws.root().join("no-such.yaml");
-    let run = validate(&ws, &[&missing]);
-    assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("no-such.yaml"), "{}", run.stderr);
-
-    let run = validate(&ws, &[&"-c", &missing]);
-    assert_eq!(run.code, 2, "{}", run.stderr);
-
-    let run = validate(&ws, &[&"-o", &"xml", &missing]);
-    assert_eq!(run.code, 2, "bad flag value: {}", run.stderr);
+    validate(&ws).expect_status(2).stderr_contains("nothing to validate").run();
+    validate(&ws).args(["no-such.yaml"]).expect_status(2).stderr_contains("no-such.yaml").run();
+    validate(&ws).args(["-c", "no-such.yaml"]).expect_status(2).run();
+    validate(&ws).case("bad flag value").args(["-o", "xml", "no-such.yaml"]).expect_status(2).run();
 }
 
 #[test]
 fn unknown_and_empty_files_are_skipped_with_a_warning() {
     let ws = Workspace::empty();
-    let other = ws.root().join("workflow.yml");
-    fs::write(&other, "on: push\njobs: {}\n").unwrap();
-    let empty = ws.root().join("empty.yaml");
-    fs::write(&empty, "# nothing\n").unwrap();
-    let run = validate(&ws, &[&"-o", &"json", &other, &empty]);
-    assert_eq!(run.code, 0, "{}", run.stdout);
-    let lines = short_lines(&json(&run));
+    fs::write(ws.root().join("workflow.yml"), "on: push\njobs: {}\n").unwrap();
+    fs::write(ws.root().join("empty.yaml"), "# nothing\n").unwrap();
+    let report = validate(&ws).args(["-o", "json", "workflow.yml", "empty.yaml"]).run().json();
+    let lines = short_lines(&report);
     assert_eq!(lines, ["empty.yaml:1:1: warning[PR023]", "workflow.yml:1:1: warning[PR023]"]);
 }
 
@@ -286,11 +242,8 @@ fn hostile_yaml_gets_a_clear_error_and_no_panic() {
         ("binary.yaml", "\u{0}\u{1}\u{2}".into(), ""),
     ];
     for (name, text, word) in &cases {
-        let path = ws.root().join(name);
-        fs::write(&path, text).unwrap();
-        let run = validate(&ws, &[&"-o", &"json", &path]);
-        let report = json(&run);
-        assert_eq!(run.code, 1, "{name}: {}", run.stdout);
+        fs::write(ws.root().join(name), text).unwrap();
+        let report = validate(&ws).args(["-o", "json", name]).expect_status(1).run().json();
         let d = &report["diagnostics"][0];
         assert_eq!(d["id"], "PR001", "{name}: {d}");
         assert!(d["message"].as_str().unwrap().to_lowercase().contains(word), "{name}: {d}");
@@ -300,15 +253,16 @@ fn hostile_yaml_gets_a_clear_error_and_no_panic() {
     let big = ws.root().join("big.yaml");
     let line = format!("key: {}\n", "x".repeat(1018));
     fs::write(&big, line.repeat(50 * 1024)).unwrap();
-    let run = validate(&ws, &[&big]);
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("error[PR001]") && run.stderr.contains("larger than"), "{}", run.stderr);
+    validate(&ws)
+        .args(["big.yaml"])
+        .expect_status(1)
+        .stderr_contains("error[PR001]")
+        .stderr_contains("larger than")
+        .run();
     // Not UTF-8: a finding, not a crash.
     let latin = ws.root().join("latin1.yaml");
     fs::write(&latin, b"name: caf\xe9\n").unwrap();
-    let run = validate(&ws, &[&latin]);
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("error[PR001]: not UTF-8"), "{}", run.stderr);
+    validate(&ws).args(["latin1.yaml"]).expect_status(1).stderr_contains("error[PR001]: not UTF-8").run();
 }
 
 #[test]
@@ -358,16 +312,11 @@ fn secrets_are_never_printed() {
         fs::write(&daskhub, &original).unwrap();
         edit(&daskhub, from, to);
         for format in ["text", "json"] {
-            let run = validate(&ws, &[&"-o", &format, &"-c", &ws.config(), &ws.out()]);
-            assert_eq!(run.code, 1, "edit {to:?} was not refused: {}{}", run.stdout, run.stderr);
-            for n in &needles {
-                assert!(
-                    !run.stdout.contains(n.as_str()) && !run.stderr.contains(n.as_str()),
-                    "output shows a secret after edit {to:?}:\n{}{}",
-                    run.stdout,
-                    run.stderr
-                );
-            }
+            let refused = validate(&ws)
+                .case(format!("edit {to:?}"))
+                .args(["-o", format, "-c", "pangeo.yaml", "rendered"])
+                .expect_status(1);
+            needles.iter().fold(refused, |test, n| test.output_lacks(n.as_str())).run();
         }
     }
 }
@@ -375,17 +324,15 @@ fn secrets_are_never_printed() {
 #[test]
 fn files_beside_the_named_ones_are_context() {
     let ws = rendered("walkthrough");
-    let (cluster, daskhub, sc) =
-        (ws.out().join("cluster.yaml"), ws.out().join("daskhub.yaml"), ws.out().join("storageclass.yaml"));
+    let (cluster, sc) = (ws.out().join("cluster.yaml"), ws.out().join("storageclass.yaml"));
     // An old problem in a file nobody named is not reported ...
     edit(&sc, "name: \"gp3-encrypted\"", "name: \"<storage-class-name>\"");
-    let run = validate(&ws, &[&"-o", &"json", &daskhub]);
-    assert_eq!((run.code, short_lines(&json(&run))), (0, vec![]), "{}", run.stdout);
+    let run = validate(&ws).args(["-o", "json", "rendered/daskhub.yaml"]).run();
+    assert_eq!(short_lines(&run.json()), Vec::<String>::new(), "{}", run.stdout);
     // ... but a change to the named cluster.yaml that breaks the unnamed daskhub.yaml is.
     edit(&cluster, "effect: \"NoExecute\"", "effect: \"NoSchedule\"");
-    let run = validate(&ws, &[&"-o", &"json", &cluster]);
-    let lines = short_lines(&json(&run));
-    assert_eq!(run.code, 1);
+    let report = validate(&ws).args(["-o", "json", "rendered/cluster.yaml"]).expect_status(1).run().json();
+    let lines = short_lines(&report);
     assert!(lines.iter().any(|l| l.starts_with("daskhub.yaml:") && l.ends_with("error[PR017]")), "{lines:?}");
     assert!(!lines.iter().any(|l| l.starts_with("storageclass.yaml:")), "{lines:?}");
 }
@@ -395,17 +342,11 @@ fn artifacts_are_checked_against_the_config() {
     let ws = rendered("eu-central-1");
     let cluster = ws.out().join("cluster.yaml");
     edit(&cluster, "region: \"eu-central-1\"", "region: \"eu-west-1\"");
-    for args in
-        [vec![&"-c" as &dyn AsRef<std::ffi::OsStr>, &ws.config(), &cluster], vec![&ws.config(), &ws.out()]]
-    {
-        let mut all = vec![&"-o" as &dyn AsRef<std::ffi::OsStr>, &"json"];
-        all.extend(args);
-        let run = validate(&ws, &all);
-        let report = json(&run);
-        assert_eq!(run.code, 1);
+    for args in [["-c", "pangeo.yaml", "rendered/cluster.yaml"].as_slice(), &["pangeo.yaml", "rendered"]] {
+        let report = validate(&ws).args(["-o", "json"]).args(args).expect_status(1).run().json();
         let drift: Vec<&Value> =
             report["diagnostics"].as_array().unwrap().iter().filter(|d| d["id"] == "PR025").collect();
-        assert_eq!(drift.len(), 1, "{}", run.stdout);
+        assert_eq!(drift.len(), 1, "{report:#}");
         assert_eq!(drift[0]["message"], "the Region is `eu-west-1`, the config says `eu-central-1`");
         assert_eq!(drift[0]["field"], "metadata.region");
     }
@@ -417,10 +358,8 @@ fn a_config_alone_gets_the_capacity_rule() {
     let ws = Workspace::with_text(
         &text.replace("cores: {default: 0.8, min: 0.8, max: 4.0}", "cores: {default: 24, min: 0.8, max: 32}"),
     );
-    let run = validate(&ws, &[&"-o", &"json", &"-c", &ws.config()]);
-    let report = json(&run);
-    assert_eq!(run.code, 1);
-    assert_eq!(short_lines(&report), ["pangeo.yaml:41:22: error[PR020]"], "{}", run.stdout);
+    let report = validate(&ws).args(["-o", "json", "-c", "pangeo.yaml"]).expect_status(1).run().json();
+    assert_eq!(short_lines(&report), ["pangeo.yaml:41:22: error[PR020]"], "{report:#}");
     assert_eq!(report["diagnostics"][0]["field"], "daskGateway.worker.cores.default");
 }
 
@@ -428,9 +367,8 @@ fn a_config_alone_gets_the_capacity_rule() {
 fn a_broken_config_reports_the_config_loaders_findings() {
     let text = fs::read_to_string(support::fixture("walkthrough")).unwrap();
     let ws = Workspace::with_text(&text.replace("region: us-west-2", "region: us-west-9"));
-    let run = validate(&ws, &[&"-o", &"json", &ws.config()]);
-    assert_eq!(run.code, 1);
-    let ids: Vec<String> = json(&run)["diagnostics"]
+    let report = validate(&ws).args(["-o", "json", "pangeo.yaml"]).expect_status(1).run().json();
+    let ids: Vec<String> = report["diagnostics"]
         .as_array()
         .unwrap()
         .iter()
@@ -451,36 +389,26 @@ fn every_artifact_schema_compiles() {
 #[test]
 fn the_kubernetes_version_warns_90_days_before_standard_support_ends_and_fails_after_extended() {
     let ws = Workspace::with_config(&support::fixture("walkthrough"));
-    let config = ws.config();
-    let run_on = |today: &str, strict: bool| {
-        let mut cmd = ws.cmd();
-        cmd.env("PANGEO_RENDER_TODAY", today).arg("validate").arg("-o").arg("json").timeout(HANG);
-        if strict {
-            cmd.arg("--strict");
-        }
-        let out = cmd.arg("-c").arg(&config).output().unwrap();
-        let run = Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
-        let report = json(&run);
-        let pr010: Vec<Value> = report["diagnostics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|d| d["id"] == "PR010")
-            .cloned()
-            .collect();
-        (run.code, pr010)
+    // The PR010 findings of `validate` on `today`, which must exit with `code`.
+    let run_on = |today: &str, strict: bool, code: i32| -> Vec<Value> {
+        let report = ws
+            .test()
+            .today(today)
+            .args(["validate", "-o", "json"])
+            .args(strict.then_some("--strict"))
+            .args(["-c", "pangeo.yaml"])
+            .expect_status(code)
+            .run()
+            .json();
+        report["diagnostics"].as_array().unwrap().iter().filter(|d| d["id"] == "PR010").cloned().collect()
     };
 
     // 91 days before: nothing to say.
-    assert_eq!(run_on("2026-09-02", true), (0, vec![]));
+    assert_eq!(run_on("2026-09-02", true, 0), Vec::<Value>::new());
 
     // 90 days before: a warning with both dates, the source, and the command that plans the upgrade.
-    let (code, d) = run_on("2026-09-03", false);
-    assert_eq!((code, d.len()), (0, 1), "{d:?}");
+    let d = run_on("2026-09-03", false, 0);
+    assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!(d[0]["severity"], "warning");
     assert_eq!(d[0]["field"], "cluster.kubernetesVersion");
     let msg = d[0]["message"].as_str().unwrap();
@@ -488,15 +416,13 @@ fn the_kubernetes_version_warns_90_days_before_standard_support_ends_and_fails_a
     assert!(msg.contains("ends on 2027-12-02"), "{msg}");
     assert!(msg.contains("source: AWS EKS User Guide"), "{msg}");
     let hint = d[0]["hint"].as_str().unwrap();
-    assert!(
-        hint.contains(&format!("plan the upgrade to 1.35: `pangeo-render upgrade -c {}`", config.display())),
-        "{hint}"
-    );
-    assert_eq!(run_on("2026-09-03", true).0, 1, "--strict fails on the warning");
+    assert!(hint.contains("plan the upgrade to 1.35: `pangeo-render upgrade -c pangeo.yaml`"), "{hint}");
+    // --strict fails on the warning.
+    run_on("2026-09-03", true, 1);
 
     // In extended support: still a warning, now with the end of extended support.
-    let (code, d) = run_on("2026-12-02", false);
-    assert_eq!((code, d[0]["severity"].as_str()), (0, Some("warning")), "{d:?}");
+    let d = run_on("2026-12-02", false, 0);
+    assert_eq!(d[0]["severity"], "warning", "{d:?}");
     let msg = d[0]["message"].as_str().unwrap();
     assert!(
         msg.contains("left EKS standard support on 2026-12-02")
@@ -505,8 +431,8 @@ fn the_kubernetes_version_warns_90_days_before_standard_support_ends_and_fails_a
     );
 
     // After extended support: an error.
-    let (code, d) = run_on("2027-12-02", false);
-    assert_eq!((code, d[0]["severity"].as_str()), (1, Some("error")), "{d:?}");
+    let d = run_on("2027-12-02", false, 1);
+    assert_eq!(d[0]["severity"], "error", "{d:?}");
     assert!(d[0]["message"].as_str().unwrap().contains("left EKS extended support on 2027-12-02"), "{d:?}");
 }
 
@@ -518,11 +444,10 @@ fn capacity_names_the_nodes_max_workers_need_and_its_advice_works() {
     let text = text.replace("maxWorkersPerCluster: 24", "maxWorkersPerCluster: 2000");
     assert!(text.contains("maxWorkersPerCluster: 2000"));
     let ws = Workspace::with_text(&text);
-    let run = validate(&ws, &[&"-o", &"json", &"-c", &ws.config()]);
-    let report = json(&run);
+    let report = validate(&ws).args(["-o", "json", "-c", "pangeo.yaml"]).expect_status(1).run().json();
     let found: Vec<&Value> =
         report["diagnostics"].as_array().unwrap().iter().filter(|d| d["id"] == "PR020").collect();
-    assert_eq!(found.len(), 1, "{}", run.stdout);
+    assert_eq!(found.len(), 1, "{report:#}");
     let message = found[0]["message"].as_str().unwrap();
     let hint = found[0]["hint"].as_str().unwrap();
     assert!(message.contains("a user may ask for 2000 workers"), "{message}");
@@ -538,6 +463,6 @@ fn capacity_names_the_nodes_max_workers_need_and_its_advice_works() {
     let fixed = text.replace("maxSize: 30", &format!("maxSize: {needed}"));
     assert_ne!(fixed, text);
     let ws = Workspace::with_text(&fixed);
-    let run = validate(&ws, &[&"-o", &"json", &"-c", &ws.config()]);
+    let run = validate(&ws).args(["-o", "json", "-c", "pangeo.yaml"]).run();
     assert!(!run.stdout.contains("PR020"), "the advice did not work: {}", run.stdout);
 }

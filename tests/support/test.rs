@@ -173,6 +173,11 @@ impl Test {
         self.args(words)
     }
 
+    /// The date the command takes for today (`PANGEO_RENDER_TODAY`; 2026-11-25 unless said).
+    pub fn today(self, date: &str) -> Self {
+        self.env("PANGEO_RENDER_TODAY", date)
+    }
+
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
         self.env.push((key.as_ref().to_os_string(), value.as_ref().to_os_string()));
         self
