@@ -9,7 +9,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use support::Workspace;
+use support::{Test, Workspace};
+
+/// Where SOPS looks for age identities besides `$HOME`; reset for every command of a test.
+const SOPS_KEY_VARS: [&str; 4] = ["XDG_CONFIG_HOME", "SOPS_AGE_KEY", "SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY_CMD"];
 
 fn tools() -> PathBuf {
     if let Some(p) = std::env::var_os("PANGEO_SOPS_TOOLS") {
@@ -46,30 +49,31 @@ impl Sealed {
         Sealed { ws, home, key, recipient }
     }
 
-    /// Runs a command with SOPS's variables reset: only `key` (if any) is an identity.
-    fn env(&self, cmd: &mut Command, key: Option<&Path>) {
-        cmd.env("HOME", self.home.path())
-            .env_remove("XDG_CONFIG_HOME")
-            .env_remove("SOPS_AGE_KEY")
-            .env_remove("SOPS_AGE_KEY_FILE")
-            .env_remove("SOPS_AGE_KEY_CMD");
-        if let Some(k) = key {
-            cmd.env("SOPS_AGE_KEY_FILE", k);
+    /// `pangeo-render` in the workspace with SOPS's variables reset: only `key` (if any) is an
+    /// identity.
+    fn test(&self, key: Option<&Path>) -> Test {
+        self.test_in(self.ws.root(), key)
+    }
+
+    /// The same in another directory (a teammate's clone).
+    fn test_in(&self, dir: &Path, key: Option<&Path>) -> Test {
+        let test =
+            SOPS_KEY_VARS.iter().fold(Test::at(dir).env("HOME", self.home.path()), |t, v| t.env_remove(v));
+        match key {
+            Some(k) => test.env("SOPS_AGE_KEY_FILE", k),
+            None => test,
         }
     }
 
-    fn values(&self, key: Option<&Path>, extra: &[&str]) -> Output {
-        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin!("pangeo-render"));
-        cmd.env("PANGEO_RENDER_TODAY", "2026-11-25").env("NO_COLOR", "1");
-        self.env(&mut cmd, key);
-        cmd.arg("values").arg("-c").arg(self.ws.config()).arg("--output-dir").arg(self.ws.out()).args(extra);
-        cmd.output().unwrap()
-    }
-
-    /// The real `sops`, run in the workspace (it finds `.sops.yaml` from its working directory).
+    /// The real `sops`, run in the workspace (it finds `.sops.yaml` from its working directory)
+    /// with SOPS's variables reset and our key as its identity.
     fn sops(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(tools().join("sops"));
-        self.env(&mut cmd, Some(&self.key));
+        cmd.env("HOME", self.home.path());
+        for v in SOPS_KEY_VARS {
+            cmd.env_remove(v);
+        }
+        cmd.env("SOPS_AGE_KEY_FILE", &self.key);
         cmd.current_dir(self.ws.root()).args(args).output().unwrap()
     }
 
@@ -97,10 +101,6 @@ fn ok(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 /// The plaintext secrets as `sops -d` prints them.
 fn decrypted(s: &Sealed) -> pangeo_render::secrets::Secrets {
     let plain = ok(&s.sops(&["decrypt", "pangeo.secrets.yaml"]));
@@ -123,18 +123,20 @@ fn what_we_encrypt_sops_decrypts_and_a_second_clone_renders_the_same() {
     let s = Sealed::new();
     // `init` lists the plaintext secrets file in .gitignore; the encrypted one can be committed.
     fs::write(s.ws.root().join(".gitignore"), "/pangeo.secrets.yaml\n").unwrap();
-    let first = s.values(Some(&s.key), &[]);
-    ok(&first);
+    let first = s
+        .test(Some(&s.key))
+        .args(["values"])
+        .stderr_contains("encrypted with SOPS for")
+        .stderr_contains(&s.recipient)
+        .stderr_contains("once `/pangeo.secrets.yaml` is removed from")
+        .run();
     let text = s.secrets_text();
     assert!(text.contains("\nsops:\n") && text.contains(&s.recipient), "{text}");
-    let said = stderr(&first);
-    assert!(said.contains("encrypted with SOPS for") && said.contains(&s.recipient), "{said}");
-    assert!(said.contains("once `/pangeo.secrets.yaml` is removed from"), "{said}");
 
     let secrets = decrypted(&s);
     for value in pangeo_render::secrets::values(&secrets) {
         assert!(!text.contains(value), "a secret is in the encrypted file in plaintext");
-        assert!(!stderr(&first).contains(value), "a secret is on stderr");
+        assert!(!first.stderr.contains(value), "a secret is on stderr");
     }
     assert_eq!(secrets.kind, "PangeoSecrets");
     let daskhub = fs::read_to_string(s.ws.out().join("daskhub.yaml")).unwrap();
@@ -145,7 +147,7 @@ fn what_we_encrypt_sops_decrypts_and_a_second_clone_renders_the_same() {
     assert!(ok(&s.sops(&["filestatus", "pangeo.secrets.yaml"])).contains("\"encrypted\":true"));
 
     // A re-run changes nothing: the encrypted file is not rewritten.
-    ok(&s.values(Some(&s.key), &[]));
+    s.test(Some(&s.key)).args(["values"]).run();
     assert_eq!(s.secrets_text(), text);
 
     // A teammate's clone: the config, .sops.yaml and the encrypted file, plus the key.
@@ -156,19 +158,8 @@ fn what_we_encrypt_sops_decrypts_and_a_second_clone_renders_the_same() {
     // git checks files out 0644; an encrypted secrets file may be readable by others.
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(clone.path().join("pangeo.secrets.yaml"), fs::Permissions::from_mode(0o644)).unwrap();
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin!("pangeo-render"));
-    cmd.env("PANGEO_RENDER_TODAY", "2026-11-25").env("NO_COLOR", "1");
-    s.env(&mut cmd, Some(&s.key));
-    let out = cmd
-        .arg("values")
-        .arg("-c")
-        .arg(clone.path().join("pangeo.yaml"))
-        .arg("--output-dir")
-        .arg(clone.path().join("rendered"))
-        .output()
-        .unwrap();
-    ok(&out);
-    assert!(!stderr(&out).contains("generated admin password"), "{}", stderr(&out));
+    let out = s.test_in(clone.path(), Some(&s.key)).args(["values"]).run();
+    assert!(!out.stderr.contains("generated admin password"), "{}", out.stderr);
     assert_eq!(files_under(&clone.path().join("rendered")), files_under(&s.ws.out()));
     assert_eq!(fs::read(clone.path().join("pangeo.secrets.yaml")).unwrap(), text.as_bytes());
 }
@@ -181,27 +172,25 @@ fn what_sops_encrypts_and_sets_we_read() {
     let by_sops = s.secrets_text();
     assert!(by_sops.contains("ENC[AES256_GCM"));
 
-    ok(&s.values(Some(&s.key), &[]));
+    s.test(Some(&s.key)).args(["values"]).run();
     let daskhub = fs::read_to_string(s.ws.out().join("daskhub.yaml")).unwrap();
     assert!(daskhub.contains(&"1".repeat(64)), "the token sops encrypted is rendered");
     assert_eq!(s.secrets_text(), by_sops, "an unchanged encrypted file is left as sops wrote it");
 
     let new_token = "3".repeat(64);
     ok(&s.sops(&["set", "pangeo.secrets.yaml", "[\"proxySecretToken\"]", &format!("\"{new_token}\"")]));
-    let out = s.values(Some(&s.key), &[]);
-    ok(&out);
+    s.test(Some(&s.key)).args(["values"]).output_lacks(&new_token).run();
     let daskhub = fs::read_to_string(s.ws.out().join("daskhub.yaml")).unwrap();
     assert!(daskhub.contains(&new_token) && !daskhub.contains(&"1".repeat(64)));
-    assert!(!stderr(&out).contains(&new_token));
 }
 
 #[test]
 fn rotating_keeps_the_file_encrypted_for_its_recipients_and_unchanged_values_as_they_were() {
     let s = Sealed::new();
-    ok(&s.values(Some(&s.key), &[]));
+    s.test(Some(&s.key)).args(["values"]).run();
     let before = s.secrets_text();
     let old = decrypted(&s);
-    ok(&s.values(Some(&s.key), &["--rotate", "tokens"]));
+    s.test(Some(&s.key)).args(["values", "--rotate", "tokens"]).run();
     let after = s.secrets_text();
     let new = decrypted(&s);
     assert_ne!(new.proxy_secret_token, old.proxy_secret_token);
@@ -215,22 +204,17 @@ fn rotating_keeps_the_file_encrypted_for_its_recipients_and_unchanged_values_as_
 fn a_plaintext_file_is_encrypted_once_a_rule_asks_for_it() {
     let s = Sealed::new();
     s.ws.write_fixed_secrets();
-    let out = s.values(Some(&s.key), &[]);
-    ok(&out);
-    assert!(stderr(&out).contains("encrypted"), "{}", stderr(&out));
+    s.test(Some(&s.key)).args(["values"]).stderr_contains("encrypted").run();
     assert_eq!(decrypted(&s).proxy_secret_token, "1".repeat(64));
     assert!(!s.secrets_text().contains(&"1".repeat(64)));
 }
 
-/// Runs `values` expecting exit 2 and nothing written; returns stderr.
+/// `values` refused with exit 2, one error naming the file, and nothing written; its stderr.
 fn refused(s: &Sealed, key: Option<&Path>) -> String {
-    let out = s.values(key, &[]);
-    assert_eq!(out.status.code(), Some(2), "stderr:\n{}", stderr(&out));
+    let out = s.test(key).args(["values"]).expect_status(2).stderr_contains("pangeo.secrets.yaml").run();
     assert!(!s.ws.out().exists(), "nothing may be written");
-    let err = stderr(&out);
-    assert!(err.contains("pangeo.secrets.yaml"), "the error names the file: {err}");
-    assert_eq!(err.trim().lines().count(), 1, "one error: {err}");
-    err
+    assert_eq!(out.stderr.trim().lines().count(), 1, "one error: {}", out.stderr);
+    out.stderr
 }
 
 #[test]
@@ -261,7 +245,7 @@ fn a_tampered_file_is_refused_as_sops_refuses_it() {
 #[test]
 fn no_identity_or_someone_elses_is_one_clear_error() {
     let s = Sealed::new();
-    ok(&s.values(Some(&s.key), &[]));
+    s.test(Some(&s.key)).args(["values"]).run();
     fs::remove_dir_all(s.ws.out()).unwrap();
 
     let err = refused(&s, None);
@@ -278,5 +262,5 @@ fn no_identity_or_someone_elses_is_one_clear_error() {
     let default = s.home.path().join(".config/sops/age");
     fs::create_dir_all(&default).unwrap();
     fs::copy(&s.key, default.join("keys.txt")).unwrap();
-    ok(&s.values(None, &[]));
+    s.test(None).args(["values"]).run();
 }
