@@ -5,29 +5,11 @@ mod support;
 
 use std::fs;
 
-use serde_json::Value;
-use support::{Workspace, fixture};
+use support::{Test, Workspace, fixture};
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn upgrade(ws: &Workspace, today: &str, args: &[&str]) -> Run {
-    let out = ws
-        .cmd()
-        .env("PANGEO_RENDER_TODAY", today)
-        .current_dir(ws.root())
-        .args(["upgrade", "-c", "pangeo.yaml"])
-        .args(args)
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+/// `pangeo-render upgrade -c pangeo.yaml` in the workspace, on `today`.
+fn upgrade(ws: &Workspace, today: &str) -> Test {
+    ws.test().today(today).args(["upgrade", "-c", "pangeo.yaml"])
 }
 
 /// Every file under the workspace with its bytes: `upgrade` must leave them exactly so.
@@ -47,8 +29,7 @@ fn snapshot(ws: &Workspace) -> Vec<(String, Vec<u8>)> {
 fn the_next_minor_is_planned_with_dates_cost_and_commands_and_nothing_changes() {
     let ws = Workspace::with_config(&fixture("walkthrough"));
     let before = snapshot(&ws);
-    let run = upgrade(&ws, "2026-11-27", &[]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = upgrade(&ws, "2026-11-27").run();
     let out = &run.stdout;
     assert!(out.starts_with("Upgrade plan for hub.example.org (EKS cluster pangeo, us-west-2), as of 2026-11-27: Kubernetes 1.34 → 1.35\n"), "{out}");
     assert!(
@@ -80,9 +61,7 @@ fn the_next_minor_is_planned_with_dates_cost_and_commands_and_nothing_changes() 
     assert_eq!(snapshot(&ws), before, "upgrade changed a file");
 
     // The same plan as one JSON document; in extended support the upgrade saves the surcharge.
-    let run = upgrade(&ws, "2026-12-10", &["-o", "json"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let plan: Value = serde_json::from_str(&run.stdout).unwrap();
+    let plan = upgrade(&ws, "2026-12-10").args(["-o", "json"]).run().json();
     support::assert_output_schema(&plan);
     assert_eq!(plan["kind"], "KubernetesUpgradePlan");
     assert_eq!(plan["current"]["support"], "extended");
@@ -98,19 +77,20 @@ fn skipping_or_reversing_a_minor_is_refused_the_way_eks_refuses() {
     let ws = Workspace::with_config(&fixture("walkthrough"));
     let text = fs::read_to_string(ws.config()).unwrap().replace("\"1.34\"", "\"1.33\"");
     fs::write(ws.config(), text).unwrap();
-    let run = upgrade(&ws, "2026-11-27", &["--to", "1.35"]);
-    assert_eq!(run.code, 2, "{}", run.stdout);
-    assert_eq!(run.stdout, "");
-    assert!(run.stderr.contains("--to 1.35: EKS upgrades a cluster one minor version at a time; go to 1.34 first (`pangeo-render upgrade -c pangeo.yaml --to 1.34`)"), "{}", run.stderr);
-    let run = upgrade(&ws, "2026-11-27", &["--to", "1.32"]);
-    assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("cannot downgrade"), "{}", run.stderr);
-    let run = upgrade(&ws, "2026-11-27", &["--to", "1.34"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    upgrade(&ws, "2026-11-27")
+        .args(["--to", "1.35"])
+        .expect_status(2)
+        .expect_stdout("")
+        .stderr_contains("--to 1.35: EKS upgrades a cluster one minor version at a time; go to 1.34 first (`pangeo-render upgrade -c pangeo.yaml --to 1.34`)")
+        .run();
+    upgrade(&ws, "2026-11-27")
+        .args(["--to", "1.32"])
+        .expect_status(2)
+        .stderr_contains("cannot downgrade")
+        .run();
+    upgrade(&ws, "2026-11-27").args(["--to", "1.34"]).run();
     // A version past extended support still gets its plan (that is what it is for).
-    let run = upgrade(&ws, "2027-08-01", &[]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("1.33 (ended support)"), "{}", run.stdout);
+    upgrade(&ws, "2027-08-01").stdout_contains("1.33 (ended support)").run();
 }
 
 #[test]
@@ -120,8 +100,7 @@ fn a_chart_target_change_lists_the_values_changes_and_the_breaking_changes_that_
         fs::read_to_string(ws.config()).unwrap().replace("allowedUsers: []", "allowedUsers: [Alice.Smith]");
     fs::write(ws.config(), text).unwrap();
     let before = snapshot(&ws);
-    let run = upgrade(&ws, "2026-11-27", &["--chart", "daskhub-2026.3.0"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = upgrade(&ws, "2026-11-27").args(["--chart", "daskhub-2026.3.0"]).run();
     let out = &run.stdout;
     assert!(
         out.starts_with("Chart target change for hub.example.org: daskhub-2024.1.1 → daskhub-2026.3.0\n"),
@@ -137,7 +116,9 @@ fn a_chart_target_change_lists_the_values_changes_and_the_breaking_changes_that_
     assert!(out.contains("helm upgrade --install daskhub ./helm-chart/daskhub --namespace daskhub --values rendered/daskhub.yaml"), "{out}");
     assert_eq!(snapshot(&ws), before, "upgrade --chart wrote a file (a secrets file?)");
 
-    let run = upgrade(&ws, "2026-11-27", &["--chart", "daskhub-2024.1.1"]);
-    assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("already targets it"), "{}", run.stderr);
+    upgrade(&ws, "2026-11-27")
+        .args(["--chart", "daskhub-2024.1.1"])
+        .expect_status(2)
+        .stderr_contains("already targets it")
+        .run();
 }
