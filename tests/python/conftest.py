@@ -1,8 +1,10 @@
-"""pytest wiring: one test per rendered fixture, skipped when the fixture targets the other chart."""
+"""pytest wiring: one test per rendered fixture, skipped when the fixture targets the other chart; the
+journey tests' test control plane (`cluster`) and failure labels (`trip`)."""
 
 import pytest
 
 import harness
+import journey
 
 
 def pytest_configure(config):
@@ -42,3 +44,13 @@ def rendered(request):
         pytest.skip(f"{r.name}: the secrets are in Secret {r.existing_secret} (secrets.inCluster), "
                     "which only the journey tests have (they apply it to the test control plane)")
     return r
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    return journey.control_plane()
+
+
+@pytest.fixture(scope="module")
+def trip(rendered):
+    return journey.Journey(rendered)

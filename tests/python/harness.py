@@ -15,10 +15,16 @@ the `gateway.extraConfig` snippets are pasted, in sorted key order, into the con
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import json
 import os
 import pathlib
+import shutil
+import signal
 import socket
+import subprocess
+import sys
+import time
 from typing import Any
 
 import yaml
@@ -252,6 +258,145 @@ def write_hub_config(r: Rendered, workdir: pathlib.Path, *, chp: str = "configur
     (workdir / "jupyterhub_config.py").write_text(text)
     local["config_file"] = str(workdir / "jupyterhub_config.py")
     return local
+
+
+# -- server processes ---------------------------------------------------------------------------
+
+
+class Server:
+    """A server process in a process group of its own (so what it starts goes down with it), logging
+    to a file. Its group id is recorded in PANGEO_PID_DIR, where scripts/test-python finds and kills
+    what is left of the group if pytest itself is killed."""
+
+    STOP_TIMEOUT = 15  # seconds between SIGTERM and SIGKILL
+
+    def __init__(self, argv: list[str], workdir: pathlib.Path, env: dict[str, str], log_path: pathlib.Path):
+        self.argv, self.workdir, self.env, self.log_path = argv, workdir, env, log_path
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(self.argv, cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+        pid_dir = os.environ.get("PANGEO_PID_DIR")
+        if pid_dir:
+            pathlib.Path(pid_dir, str(self.proc.pid)).write_text(str(self.workdir) + "\n")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def wait_exit(self, timeout: float) -> int | None:
+        """The exit code, or None if the process still runs after `timeout` seconds."""
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self) -> None:
+        """SIGTERM to the group, SIGKILL to what is left of it."""
+        if self.proc is None or self.proc.poll() is not None and not self._group_alive():
+            return
+        for sig, wait in ((signal.SIGTERM, self.STOP_TIMEOUT), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.proc.wait(timeout=wait)
+            except subprocess.TimeoutExpired:
+                continue
+            if not self._group_alive():
+                break
+            time.sleep(0.5)
+            if not self._group_alive():
+                break
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def _group_alive(self) -> bool:
+        try:
+            os.killpg(self.proc.pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+
+
+def chp_command() -> str:
+    """configurable-http-proxy from npm (scripts/python-env installs it and prints PANGEO_CHP)."""
+    chp = os.environ.get("PANGEO_CHP") or shutil.which("configurable-http-proxy")
+    if not chp:
+        raise RuntimeError("configurable-http-proxy not found: set PANGEO_CHP (scripts/python-env prints it)")
+    return chp
+
+
+class HubServer(Server):
+    """A real `jupyterhub` process on 127.0.0.1:`port`, run with `config_file` in `workdir` (where it
+    keeps its database, cookie secret and the pid of its proxy), logging to jupyterhub.log there."""
+
+    def __init__(self, config_file: str | pathlib.Path, workdir: pathlib.Path, port: int, env: dict[str, str]):
+        super().__init__([sys.executable, "-m", "jupyterhub", f"--config={config_file}"], workdir, env,
+                         workdir / "jupyterhub.log")
+        self.port = port
+
+    def request(self, method: str, path: str, body: str | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, http.client.HTTPMessage, str]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, resp.headers, resp.read().decode("utf-8", "replace")
+        finally:
+            conn.close()
+
+    def wait_ready(self, timeout: float) -> str | None:
+        """Waits until GET /hub/login answers 200: None then, else what went wrong instead."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return f"jupyterhub exited with {self.proc.returncode}"
+            try:
+                if self.request("GET", "/hub/login")[0] == 200:
+                    return None
+            except OSError:
+                pass
+            time.sleep(0.3)
+        return f"/hub/login did not answer within {timeout} s"
+
+    def stop(self) -> None:
+        super().stop()
+        self._stop_proxy()
+
+    def _stop_proxy(self) -> None:
+        """JupyterHub starts the proxy in a session of its own and records its pid in the work dir;
+        a hub that died without stopping it leaves it running."""
+        try:
+            pid = int((self.workdir / "jupyterhub-proxy.pid").read_text().strip())
+            cmdline = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return
+        if b"configurable-http-proxy" not in cmdline:
+            return
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                return
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                if not pathlib.Path(f"/proc/{pid}").exists() or _is_zombie(pid):
+                    return
+                time.sleep(0.1)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 # -- the gateway --------------------------------------------------------------------------------

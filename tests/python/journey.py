@@ -21,7 +21,6 @@ import os
 import pathlib
 import re
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -89,6 +88,18 @@ def spawner_component(part: str = "") -> str:
 
 
 # -- the test control plane ---------------------------------------------------------------------
+
+
+def control_plane() -> Cluster:
+    """The test control plane of the journey tests: skips them when PANGEO_SKIP_CLUSTER_TESTS=1
+    (`scripts/test --no-cluster`), fails them when none is named."""
+    if os.environ.get("PANGEO_SKIP_CLUSTER_TESTS") == "1":
+        pytest.skip("PANGEO_SKIP_CLUSTER_TESTS=1: no test control plane for the journey")
+    try:
+        return Cluster()
+    except (RuntimeError, ClusterError) as e:
+        problem = str(e)
+    pytest.fail(f"[test control plane] {problem}", pytrace=False)
 
 
 class Cluster:
@@ -182,15 +193,6 @@ def quantity(value: Any) -> Decimal:
 # -- the hub ------------------------------------------------------------------------------------
 
 
-def chp_command() -> str:
-    import shutil
-
-    chp = os.environ.get("PANGEO_CHP") or shutil.which("configurable-http-proxy")
-    if not chp:
-        raise RuntimeError("configurable-http-proxy not found: set PANGEO_CHP (scripts/python-env prints it)")
-    return chp
-
-
 class Hub:
     """A real jupyterhub process with KubeSpawner, configured as the chart configures the hub pod."""
 
@@ -227,7 +229,7 @@ class Hub:
             "port": self.port,
             "hub_port": harness.free_port(),
             "proxy_api_port": harness.free_port(),
-            "chp": chp_command(),
+            "chp": harness.chp_command(),
             "record_dir": str(self.record_dir),
             "service_urls": service_urls or {},
             "config": config or {},
@@ -246,8 +248,8 @@ class Hub:
             "KUBECONFIG": str(kubeconfig or cluster.kubeconfig),
             **(env or {}),
         })
-        self.log_path = workdir / "jupyterhub.log"
-        self.proc: subprocess.Popen | None = None
+        self.server = harness.HubServer(HERE / "hub_config.py", workdir, self.port, self.env)
+        self.log_path = self.server.log_path
         self.mark = 0  # log offset at the last request (Browser), where a failure's search starts
         journey.hub = self
 
@@ -256,63 +258,19 @@ class Hub:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "jupyterhub", f"--config={HERE / 'hub_config.py'}"],
-                cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=self.env, start_new_session=True,
-            )
-        # scripts/test-python kills what is left of these groups if pytest itself is killed.
-        pid_dir = os.environ.get("PANGEO_PID_DIR")
-        if pid_dir:
-            pathlib.Path(pid_dir, str(self.proc.pid)).write_text(str(self.workdir) + "\n")
-        deadline = time.monotonic() + HUB_START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                self.journey.fail(hub_component("start"), f"jupyterhub exited with {self.proc.returncode}: "
-                                  + first_error(self.log()), self.log_tail())
-            try:
-                if Browser(self).get("/hub/login")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.3)
-        self.journey.fail(hub_component("start"), f"/hub/login did not answer within {HUB_START_TIMEOUT} s",
-                          self.log_tail())
+        self.server.start()
+        problem = self.server.wait_ready(HUB_START_TIMEOUT)
+        if problem:
+            self.journey.fail(hub_component("start"), f"{problem}: {first_error(self.log())}", self.log_tail())
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return self.server.log()
 
     def log_tail(self, n: int = 4000) -> str:
         return "hub log (end):\n" + self.log()[-n:]
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.proc.wait(timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self._stop_proxy()
-
-    def _stop_proxy(self) -> None:
-        # JupyterHub starts the proxy in a session of its own and records its pid in its cwd.
-        try:
-            pid = int((self.workdir / "jupyterhub-proxy.pid").read_text().strip())
-            if b"configurable-http-proxy" in pathlib.Path(f"/proc/{pid}/cmdline").read_bytes():
-                os.kill(pid, signal.SIGKILL)
-        except (OSError, ValueError):
-            pass
+        self.server.stop()
 
 
 def apply_secrets(journey: Journey, cluster: Cluster, namespace: str, workdir: pathlib.Path) -> None:
@@ -454,6 +412,20 @@ class Browser:
             return status, text
 
 
+def non_admin(r: harness.Rendered) -> str | None:
+    """A user the config allows who is not an admin, if it names one."""
+    return next((u for u in r.allowed if u not in r.admins), None)
+
+
+def logged_in(journey: Journey, hub: Hub, user: str, password: str) -> Browser:
+    """A browser in which `user` has logged in through the login form (302 and the login cookie)."""
+    b = Browser(hub)
+    status, _, body = b.login(user, password)
+    journey.check(status == 302 and "jupyterhub-hub-login" in b.cookies, hub_component("login"),
+                  f"{user!r} was not logged in: POST /hub/login answered {status}", body[:300] + "\n" + hub.log_tail())
+    return b
+
+
 def user_token(journey: Journey, browser: Browser, user: str, note: str) -> str:
     """A new API token for the logged-in `user`, made as on the hub's token page
     (POST /hub/api/users/NAME/tokens with the login cookie)."""
@@ -584,40 +556,6 @@ def strict_dry_run(cluster: Cluster, obj: dict) -> subprocess.CompletedProcess:
                            input=json.dumps(obj), check=False)
 
 
-class _Server:
-    """A server process in a process group of its own, logging to a file."""
-
-    def __init__(self, argv: list[str], workdir: pathlib.Path, env: dict[str, str], log_name: str):
-        self.argv, self.workdir, self.env = argv, workdir, env
-        self.log_path = workdir / log_name
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(self.argv, cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
-        pid_dir = os.environ.get("PANGEO_PID_DIR")
-        if pid_dir:  # scripts/test-python kills what is left of the group if pytest is killed
-            pathlib.Path(pid_dir, str(self.proc.pid)).write_text(str(self.workdir) + "\n")
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.proc.wait(timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-
-
 def gateway_token(journey: Journey, cluster: Cluster, namespace: str) -> str:
     """The gateway container's JUPYTERHUB_API_TOKEN as templates/gateway/deployment.yaml l.60-70
     (2024.1.0 and 2026.3.0 alike) sets it: from the chart's own Secret, whose jupyterhub-api-token
@@ -663,7 +601,8 @@ class Gateway:
             "HUB_SERVICE_HOST": "127.0.0.1",
             "HUB_SERVICE_PORT": str(hub_port),
         })
-        self.server = _Server([server, "--config", str(config)], config.parent, env, "dask-gateway.log")
+        self.server = harness.Server([server, "--config", str(config)], config.parent, env,
+                                     config.parent / "dask-gateway.log")
 
         config = gateway_config.write(workdir / "controller" / "dask_gateway_config.py",
                                       gateway_config.controller_config(r.values, journey.target, self.release,
@@ -672,8 +611,8 @@ class Gateway:
         env = dict(base)
         env["KUBECONFIG"] = str(cluster_identity(cluster, "journey-dask-gateway-controller",
                                                  "pangeo-test-dask-gateway-controller"))
-        self.controller = _Server([server, "kube-controller", "--config", str(config)], config.parent, env,
-                                  "dask-gateway-controller.log")
+        self.controller = harness.Server([server, "kube-controller", "--config", str(config)], config.parent, env,
+                                         config.parent / "dask-gateway-controller.log")
 
     @property
     def address(self) -> str:

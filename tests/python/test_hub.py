@@ -9,15 +9,8 @@ logged in to over HTTP.
 import asyncio
 import base64
 import hashlib
-import http.client
 import os
-import pathlib
 import re
-import shutil
-import signal
-import subprocess
-import sys
-import time
 import urllib.parse
 
 import pytest
@@ -25,7 +18,6 @@ import pytest
 import harness
 
 START_TIMEOUT = 60  # seconds for a hub to answer /hub/login
-STOP_TIMEOUT = 10
 
 INTRUDER = "pangeo-render-not-allowed"
 
@@ -236,126 +228,25 @@ def test_malformed_hash_stops_the_hub(rendered, tmp_path, variant):
 # -- a real hub process -------------------------------------------------------------------------
 
 
-def chp_command():
-    chp = os.environ.get("PANGEO_CHP") or shutil.which("configurable-http-proxy")
-    if not chp:
-        pytest.fail("configurable-http-proxy not found: set PANGEO_CHP (scripts/python-env prints it)")
-    return chp
+class HubProcess(harness.HubServer):
+    """The hub of a rendered fixture as a real process, configured by harness.write_hub_config."""
 
-
-class HubProcess:
     def __init__(self, r, workdir, password_hash=harness._MISSING):
         self.r = r
-        self.local = harness.write_hub_config(r, workdir, chp=chp_command(), password_hash=password_hash)
-        self.log_path = workdir / "jupyterhub.log"
-        self.proc = None
-
-    def start(self):
+        try:
+            chp = harness.chp_command()
+        except RuntimeError as e:
+            pytest.fail(str(e))
+        self.local = harness.write_hub_config(r, workdir, chp=chp, password_hash=password_hash)
         env = dict(os.environ)
         env.pop("JUPYTERHUB_API_TOKEN", None)
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "jupyterhub", f"--config={self.local['config_file']}"],
-                cwd=self.local["dir"],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,  # its own process group: the proxy goes down with it
-            )
-        # scripts/test-python kills what is left of these groups if pytest itself is killed.
-        pid_dir = os.environ.get("PANGEO_PID_DIR")
-        if pid_dir:
-            pathlib.Path(pid_dir, str(self.proc.pid)).write_text(self.local["dir"] + "\n")
+        super().__init__(self.local["config_file"], workdir, self.local["port"], env)
 
-    def log(self):
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def wait_ready(self):
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(
-                    f"{self.r.where(harness.AUTH_SNIPPET_KEY)}: jupyterhub exited with {self.proc.returncode}:\n"
-                    + self.log()[-4000:]
-                )
-            try:
-                status, _, _ = self.request("GET", "/hub/login")
-                if status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.3)
-        pytest.fail(f"jupyterhub did not serve /hub/login within {START_TIMEOUT}s:\n" + self.log()[-4000:])
-
-    def wait_exit(self, timeout):
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return None
-
-    def stop(self):
-        if self.proc is None or self.proc.poll() is not None and not self._group_alive():
-            return
-        for sig, wait in ((signal.SIGTERM, STOP_TIMEOUT), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.proc.wait(timeout=wait)
-            except subprocess.TimeoutExpired:
-                continue
-            if not self._group_alive():
-                break
-            time.sleep(0.5)
-            if not self._group_alive():
-                break
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self._stop_proxy()
-
-    def _stop_proxy(self):
-        """JupyterHub starts the proxy in a session of its own and records its pid in the work dir;
-        a hub that died without stopping it leaves it running."""
-        pid_file = pathlib.Path(self.local["dir"], "jupyterhub-proxy.pid")
-        try:
-            pid = int(pid_file.read_text().strip())
-            cmdline = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
-        except (OSError, ValueError):
-            return
-        if b"configurable-http-proxy" not in cmdline:
-            return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                return
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline:
-                if not pathlib.Path(f"/proc/{pid}").exists() or _is_zombie(pid):
-                    return
-                time.sleep(0.1)
-
-    def _group_alive(self):
-        try:
-            os.killpg(self.proc.pid, 0)
-            return True
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-
-    def request(self, method, path, body=None, headers=None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.local["port"], timeout=30)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            resp = conn.getresponse()
-            return resp.status, resp.headers, resp.read().decode("utf-8", "replace")
-        finally:
-            conn.close()
+    def start_and_wait(self):
+        self.start()
+        problem = self.wait_ready(START_TIMEOUT)
+        if problem:
+            pytest.fail(f"{self.r.where(harness.AUTH_SNIPPET_KEY)}: {problem}:\n" + self.log()[-4000:])
 
     def post_login(self, username, password):
         """GET /hub/login for the _xsrf cookie and field, then POST the form like a browser."""
@@ -375,13 +266,6 @@ class HubProcess:
         return self.request("POST", "/hub/login?next=%2Fhub%2Fhome", urllib.parse.urlencode(form), headers)
 
 
-def _is_zombie(pid):
-    try:
-        return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
-
-
 def login_cookies(headers):
     return [v.split("=", 1)[0] for v in headers.get_all("Set-Cookie") or []]
 
@@ -390,8 +274,7 @@ def login_cookies(headers):
 def hub_process(rendered, tmp_path_factory):
     p = HubProcess(rendered, tmp_path_factory.mktemp(f"hubproc-{rendered.name}"))
     try:
-        p.start()
-        p.wait_ready()
+        p.start_and_wait()
         yield p
     finally:
         p.stop()

@@ -34,7 +34,6 @@ import urllib.parse
 
 import pytest
 
-import harness
 import journey
 from journey import gateway_component, hub_component
 
@@ -47,25 +46,16 @@ CHOSEN_IMAGE = "docker.io/pangeo/base-notebook:2025.11.13"
 
 
 @pytest.fixture(scope="session")
-def cluster():
-    if os.environ.get("PANGEO_SKIP_CLUSTER_TESTS") == "1":
-        pytest.skip("PANGEO_SKIP_CLUSTER_TESTS=1: no test control plane for the journey")
+def crd(cluster):
+    """The DaskCluster CRD and the chart's ClusterRoles, as the dask-gateway chart ships them."""
     try:
-        c = journey.Cluster()
-        journey.install_dask_gateway_crd(c)
-        return c
-    except (RuntimeError, journey.ClusterError) as e:
-        problem = str(e)
-    pytest.fail(f"[test control plane] {problem}", pytrace=False)
+        journey.install_dask_gateway_crd(cluster)
+    except journey.ClusterError as e:
+        pytest.fail(f"[test control plane] {e}", pytrace=False)
 
 
 @pytest.fixture(scope="module")
-def trip(rendered):
-    return journey.Journey(rendered)
-
-
-@pytest.fixture(scope="module")
-def deployment(rendered, trip, cluster, tmp_path_factory):
+def deployment(rendered, trip, cluster, crd, tmp_path_factory):
     """A namespace, the hub (with the chart's hub Role there), the gateway and the controller."""
     namespace = hub = gateway = None
     workdir = tmp_path_factory.mktemp(f"gateway-{rendered.name}")
@@ -106,28 +96,17 @@ def gateway(deployment):
     return deployment[1]
 
 
-def non_admin(r: harness.Rendered) -> str | None:
-    return next((u for u in r.allowed if u not in r.admins), None)
-
-
-def logged_in(trip, hub, user, password):
-    b = journey.Browser(hub)
-    status, _, body = b.login(user, password)
-    trip.check(status == 302, hub_component("login"), f"{user!r}: POST /hub/login answered {status}", body[:300])
-    return b
-
-
 @pytest.fixture(scope="module")
 def admin(rendered, trip, hub):
-    return logged_in(trip, hub, rendered.admins[0], rendered.password)
+    return journey.logged_in(trip, hub, rendered.admins[0], rendered.password)
 
 
 @pytest.fixture(scope="module")
 def notebook(rendered, trip, cluster, hub, admin):
     """A configured user's notebook as KubeSpawner created it (the user is an allowed non-admin when
     the fixture has one): its Pod's env holds the token the notebook's dask-gateway client sends."""
-    user = non_admin(rendered) or rendered.admins[0]
-    browser = admin if user == rendered.admins[0] else logged_in(trip, hub, user, rendered.password)
+    user = journey.non_admin(rendered) or rendered.admins[0]
+    browser = admin if user == rendered.admins[0] else journey.logged_in(trip, hub, user, rendered.password)
     spawn = journey.start_spawn(trip, hub, cluster, browser, user)
     yield spawn
     try:
@@ -384,7 +363,7 @@ def test_stopping_the_cluster_removes_its_pod(rendered, trip, cluster, gateway, 
 
 def test_every_configured_user_may_create_a_cluster(rendered, trip, hub, gateway):
     for user in dict.fromkeys(rendered.admins + rendered.allowed):
-        token = journey.user_token(trip, logged_in(trip, hub, user, rendered.password), user, "journey")
+        token = journey.user_token(trip, journey.logged_in(trip, hub, user, rendered.password), user, "journey")
         async def create_and_stop(g):
             await g.stop_cluster(await g.submit())
 
@@ -400,9 +379,7 @@ def outsider_token(rendered, trip, admin):
     token the admin makes for it."""
     status, body = admin.api("POST", f"/users/{OUTSIDER}")
     trip.check(status in (201, 409), hub_component("users API"), f"admin could not add {OUTSIDER}: {status} {body}")
-    status, body = admin.api("POST", f"/users/{OUTSIDER}/tokens", {"note": "outsider"})
-    trip.check(status == 201, hub_component("users API"), f"admin could not make a token for {OUTSIDER}: {status} {body}")
-    return body["token"]
+    return journey.user_token(trip, admin, OUTSIDER, "outsider")
 
 
 def test_hub_user_outside_the_config(rendered, trip, gateway, admin):

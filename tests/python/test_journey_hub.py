@@ -23,7 +23,6 @@ one clean end on both targets.)
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import pytest
@@ -37,26 +36,6 @@ API = "kube-apiserver"
 # a Pod that cannot start here before it gives the spawn up. It must outlast the checks made while
 # the spawn is pending (a few seconds).
 START_TIMEOUT = 30
-
-
-@pytest.fixture(scope="session")
-def cluster():
-    if os.environ.get("PANGEO_SKIP_CLUSTER_TESTS") == "1":
-        pytest.skip("PANGEO_SKIP_CLUSTER_TESTS=1: no test control plane for the journey")
-    try:
-        return journey.Cluster()
-    except (RuntimeError, journey.ClusterError) as e:
-        problem = str(e)
-    pytest.fail(f"[test control plane] {problem}", pytrace=False)
-
-
-@pytest.fixture(scope="module")
-def trip(rendered):
-    return journey.Journey(rendered)
-
-
-def non_admin(r: harness.Rendered) -> str | None:
-    return next((u for u in r.allowed if u not in r.admins), None)
 
 
 @pytest.fixture(scope="module")
@@ -97,25 +76,16 @@ def deployment(rendered, trip, cluster, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def admin(rendered, trip, deployment):
-    b = journey.Browser(deployment)
-    status, headers, body = b.login(rendered.admins[0], rendered.password)
-    trip.check(status == 302 and "jupyterhub-hub-login" in b.cookies, hub_component("login"),
-               f"admin {rendered.admins[0]!r} was not logged in: POST /hub/login answered {status}",
-               body[:300] + "\n" + deployment.log_tail())
-    return b
+    return journey.logged_in(trip, deployment, rendered.admins[0], rendered.password)
 
 
 @pytest.fixture(scope="module")
 def spawner_user(rendered, trip, deployment, admin):
     """The user who spawns: an allowed non-admin when the fixture has one, else the admin."""
-    name = non_admin(rendered)
+    name = journey.non_admin(rendered)
     if name is None:
         return rendered.admins[0], admin
-    b = journey.Browser(deployment)
-    status, _, body = b.login(name, rendered.password)
-    trip.check(status == 302, hub_component("login"), f"allowed user {name!r}: POST /hub/login answered {status}",
-               body[:300])
-    return name, b
+    return name, journey.logged_in(trip, deployment, name, rendered.password)
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +125,7 @@ def test_allowed_user_logs_in_over_http_not_as_admin(rendered, trip, deployment,
 
 def test_every_chart_target_has_a_non_admin_journey():
     target = harness.current_target()
-    names = [r.name for r in harness.discover() if r.chart == target and non_admin(r)]
+    names = [r.name for r in harness.discover() if r.chart == target and journey.non_admin(r)]
     assert names, f"no rendered fixture for {target} has a non-admin in hub.allowedUsers (fixtures/*/pangeo.yaml)"
 
 
