@@ -41,7 +41,7 @@ fn eksctl(file: &Path) -> Verdict {
 
 fn rendered_cluster_yaml(ws: &Workspace) -> String {
     ws.write_fixed_secrets();
-    ws.values().assert().success();
+    ws.test().args(["values"]).run();
     fs::read_to_string(ws.out().join("cluster.yaml")).unwrap()
 }
 
@@ -118,24 +118,20 @@ fn eksctl_and_pangeo_render_refuse_the_same_mistakes_at_the_same_field() {
     fs::create_dir_all(&dir).unwrap();
     for (i, (what, from, to, eksctl_says, field)) in MISTAKES.iter().enumerate() {
         assert!(good.contains(from), "{what}: the rendered cluster.yaml no longer contains {from:?}");
-        let file = dir.join(format!("{i}-cluster.yaml"));
+        let name = format!("mistakes/{i}-cluster.yaml");
+        let file = ws.root().join(&name);
         fs::write(&file, good.replacen(from, to, 1)).unwrap();
 
         let v = eksctl(&file);
         assert!(!v.ok, "{what}: eksctl accepted it");
         assert!(v.error.contains(eksctl_says), "{what}: eksctl said {:?}", v.error);
 
-        let out = ws.cmd().arg("validate").arg(&file).output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "{what}: pangeo-render validate exit code; output:\n{stdout}{stderr}"
-        );
+        let out = ws.test().case(*what).args(["validate", &name]).expect_status(1).run();
         assert!(
-            stdout.contains(field) || stderr.contains(field),
-            "{what}: pangeo-render does not name {field}:\n{stdout}{stderr}"
+            out.stdout.contains(field) || out.stderr.contains(field),
+            "{what}: pangeo-render does not name {field}:\n{}{}",
+            out.stdout,
+            out.stderr
         );
     }
 }
