@@ -13,12 +13,13 @@ mod support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use cluster::{TestCluster, unique_name};
 use serde_json::Value;
-use support::Workspace;
+use support::test::Output;
+use support::{Test, Workspace};
 
 const ALL_OBJECTS: &[&str] = &[
     "v1.ServiceAccount.kube-system.cluster-autoscaler",
@@ -31,22 +32,22 @@ const ALL_OBJECTS: &[&str] = &[
     "apps.v1.Deployment.kube-system.cluster-autoscaler",
 ];
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
+/// What these tests read from a finished command.
+trait Seen {
+    /// Both streams, for failure messages.
+    fn all(&self) -> String;
+    /// The `-o json|yaml` report on stdout, checked against schemas/output.schema.json.
+    fn report(&self) -> Value;
 }
 
-impl Out {
-    /// The `-o json` document on stdout, checked against schemas/output.schema.json.
-    fn json(&self) -> Value {
-        let doc = serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout));
-        support::assert_output_schema(&doc);
-        doc
-    }
+impl Seen for Output {
     fn all(&self) -> String {
         format!("--- stdout:\n{}\n--- stderr:\n{}", self.stdout, self.stderr)
+    }
+    fn report(&self) -> Value {
+        let doc = self.json();
+        support::assert_output_schema(&doc);
+        doc
     }
 }
 
@@ -149,36 +150,38 @@ impl Env {
         fs::write(self.ws.config(), text.replacen(from, to, 1)).unwrap();
     }
 
-    /// Runs pangeo-render with `args` (+ `-c CONFIG --kubeconfig KC` for diff/apply) in the
-    /// workspace, and checks that no secret string appears in its output.
-    fn run(&self, args: &[&str]) -> Out {
-        self.run_as(args, self.cluster.kubeconfig(), |_| {})
+    /// `pangeo-render` in the workspace, with no KUBECONFIG from the environment; none of the
+    /// deployment's secret strings may appear in its output.
+    fn test(&self) -> Test {
+        let test = self.ws.test().env("PANGEO_RENDER_TODAY", "2026-09-01").env_remove("KUBECONFIG");
+        self.secrets.iter().fold(test, |test, s| test.output_lacks(s.as_str()))
     }
 
-    fn run_as(&self, args: &[&str], kubeconfig: &Path, tweak: impl FnOnce(&mut Command)) -> Out {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pangeo-render"));
-        cmd.env("NO_COLOR", "1")
-            .env("PANGEO_RENDER_TODAY", "2026-09-01")
-            .current_dir(self.ws.root())
-            .args(args)
-            .env_remove("KUBECONFIG")
-            .stdin(Stdio::null());
-        // A test that names its configs (a fleet) names its kubeconfig too.
-        if matches!(args.first(), Some(&"diff") | Some(&"apply")) && !args.contains(&"-c") {
-            cmd.arg("-c").arg(self.ws.config()).arg("--kubeconfig").arg(kubeconfig);
-        }
-        tweak(&mut cmd);
-        let out = cmd.output().expect("run pangeo-render");
-        let out = Out {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
+    /// `pangeo-render CMD -c pangeo.yaml --kubeconfig KUBECONFIG` (`diff` or `apply`).
+    fn on(&self, cmd: &str, kubeconfig: &Path) -> Test {
+        self.test().args([cmd, "-c"]).args([self.ws.config()]).args(["--kubeconfig"]).args([kubeconfig])
+    }
+
+    /// `pangeo-render diff` of the workspace's config against the test cluster, as admin.
+    fn diff(&self) -> Test {
+        self.on("diff", self.cluster.kubeconfig())
+    }
+
+    /// `pangeo-render apply` of the workspace's config to the test cluster, as admin.
+    fn apply(&self) -> Test {
+        self.on("apply", self.cluster.kubeconfig())
+    }
+
+    /// `test … -o json` of a diff (exit 0 in sync, 1 differs): its report, checked against the
+    /// output schema.
+    fn report(&self, test: Test) -> Value {
+        let out = test.args(["-o", "json"]).run_any();
         self.assert_no_secrets(&out);
-        out
+        assert!(out.status == 0 || out.status == 1, "{}", out.all());
+        out.report()
     }
 
-    fn assert_no_secrets(&self, out: &Out) {
+    fn assert_no_secrets(&self, out: &Output) {
         for s in &self.secrets {
             assert!(
                 !out.stdout.contains(s.as_str()) && !out.stderr.contains(s.as_str()),
@@ -188,9 +191,38 @@ impl Env {
         }
     }
 
+    /// `pangeo-render values` into rendered/.
     fn values(&self) {
-        let out = self.run(&["values", "-c", "pangeo.yaml", "--output-dir", "rendered"]);
-        assert_eq!(out.code, 0, "{}", out.all());
+        self.test().args(["values", "-c", "pangeo.yaml", "--output-dir", "rendered"]).run();
+    }
+
+    /// `test` with the built helm as `helm` on PATH, and helm's own state dirs.
+    fn with_helm(&self, test: Test) -> Test {
+        let bin = self.ws.root().join("helm-bin");
+        if !bin.exists() {
+            fs::create_dir_all(&bin).unwrap();
+            std::os::unix::fs::symlink(self.cluster.helm_path(), bin.join("helm")).unwrap();
+        }
+        let helm_env = self.cluster.helm();
+        let test = test.env("PATH", format!("{}:/usr/bin:/bin", bin.display()));
+        helm_env.get_envs().fold(test, |test, (k, v)| match v {
+            Some(v) => test.env(k, v),
+            None => test,
+        })
+    }
+
+    /// `test` with the built helm, proving that the values (tokens, password hash) go to helm on
+    /// its stdin, never to a temporary file: TMPDIR names a plain file, so creating anything in
+    /// it fails.
+    fn with_helm_values_on_stdin(&self, test: Test) -> Test {
+        let tmp = self.ws.root().join("not-a-folder");
+        fs::write(&tmp, "").unwrap();
+        self.with_helm(test).env("TMPDIR", &tmp)
+    }
+
+    /// `apply --helm` with the built helm, its values on stdin.
+    fn apply_helm(&self) -> Test {
+        self.with_helm_values_on_stdin(self.apply().args(["--helm"]))
     }
 
     fn kubectl(&self, args: &[&str]) -> String {
@@ -351,11 +383,9 @@ fn actions(report: &Value) -> Vec<(String, String)> {
 }
 
 fn assert_objects_in_sync(env: &Env) {
-    let out = env.run(&["diff", "-o", "json"]);
-    assert!(out.code == 0 || out.code == 1, "{}", out.all());
-    let report = out.json();
+    let report = env.report(env.diff());
     for (obj, action) in actions(&report) {
-        assert_eq!(action, "unchanged", "{obj} is not in sync:\n{}", out.all());
+        assert_eq!(action, "unchanged", "{obj} is not in sync:\n{report:#}");
     }
 }
 
@@ -364,8 +394,7 @@ fn empty_cluster_diff_lists_everything_then_apply_converges() {
     let Some(env) = Env::new("empty") else { return };
     env.values();
 
-    let out = env.run(&["diff"]);
-    assert_eq!(out.code, 1, "{}", out.all());
+    let out = env.diff().expect_status(1).run();
     for key in object_keys(&env.sc) {
         assert!(
             out.stdout.contains(&format!("--- live/{key} (not in the cluster)\n+++ merged/{key}\n")),
@@ -384,9 +413,8 @@ fn empty_cluster_diff_lists_everything_then_apply_converges() {
     assert!(out.stdout.contains("+  progressDeadlineSeconds: 600"), "{}", out.all());
     assert!(out.stderr.contains("objects: 8 to create"), "{}", out.all());
 
-    let out = env.run(&["diff", "-o", "json"]);
-    assert_eq!(out.code, 1, "{}", out.all());
-    let report = out.json();
+    let out = env.diff().args(["-o", "json"]).expect_status(1).run();
+    let report = out.report();
     assert_eq!(report["differences"], true);
     assert_eq!(actions(&report).len(), 8);
     assert!(actions(&report).iter().all(|(_, a)| a == "create"), "{}", out.all());
@@ -394,8 +422,7 @@ fn empty_cluster_diff_lists_everything_then_apply_converges() {
         report["releases"].as_array().unwrap().iter().map(|r| r["state"].as_str().unwrap()).collect();
     assert_eq!(states, ["not-installed", "not-installed"]);
 
-    let out = env.run(&["apply"]);
-    assert_eq!(out.code, 0, "{}", out.all());
+    let out = env.apply().run();
     let created: Vec<&str> = out.stdout.lines().filter(|l| l.ends_with(" created")).collect();
     assert_eq!(
         created,
@@ -442,18 +469,11 @@ fn empty_cluster_diff_lists_everything_then_apply_converges() {
     assert_eq!(managers, [("pangeo-render", "Apply")]);
 
     env.helm_install();
-    let out = env.run(&["diff"]);
-    assert_eq!(out.code, 0, "{}", out.all());
-    assert_eq!(out.stdout, "", "{}", out.all());
-    assert!(out.stderr.contains("objects: 8 unchanged; Helm releases: 0 of 2 differ"), "{}", out.all());
+    env.diff().stderr_contains("objects: 8 unchanged; Helm releases: 0 of 2 differ").expect_stdout("").run();
     // The server's dry run of every object agrees with the in-sync shortcut.
-    let out = env.run_as(&["diff"], env.cluster.kubeconfig(), |c| {
-        c.env("PANGEO_RENDER_ALWAYS_DRY_RUN", "1");
-    });
-    assert_eq!((out.code, out.stdout.as_str()), (0, ""), "{}", out.all());
+    env.diff().env("PANGEO_RENDER_ALWAYS_DRY_RUN", "1").expect_stdout("").run();
 
-    let out = env.run(&["apply"]);
-    assert_eq!(out.code, 0, "{}", out.all());
+    let out = env.apply().run();
     assert_eq!(out.stdout.lines().filter(|l| l.ends_with(" unchanged")).count(), 8, "{}", out.all());
 }
 
@@ -461,16 +481,14 @@ fn empty_cluster_diff_lists_everything_then_apply_converges() {
 fn a_config_change_shows_exactly_that_change() {
     let Some(env) = Env::new("change") else { return };
     env.values();
-    assert_eq!(env.run(&["apply"]).code, 0);
+    env.apply().run();
     env.helm_install();
-    let out = env.run(&["diff"]);
-    assert_eq!(out.code, 0, "{}", out.all());
+    env.diff().run();
 
     // The Kubernetes minor decides the autoscaler image, and nothing else that is applied.
     env.edit_config("kubernetesVersion: \"1.34\"", "kubernetesVersion: \"1.33\"");
-    let out = env.run(&["diff", "-o", "json"]);
-    assert_eq!(out.code, 1, "{}", out.all());
-    let report = out.json();
+    let out = env.diff().args(["-o", "json"]).expect_status(1).run();
+    let report = out.report();
     let changed: Vec<(String, String)> =
         actions(&report).into_iter().filter(|(_, a)| a != "unchanged").collect();
     assert_eq!(
@@ -491,32 +509,22 @@ fn a_config_change_shows_exactly_that_change() {
     );
     assert!(report["releases"].as_array().unwrap().iter().all(|r| r["state"] == "same"), "{}", out.all());
 
-    let out = env.run(&["diff"]);
-    assert_eq!(out.code, 1);
+    let out = env.diff().expect_status(1).run();
     assert!(
         out.stdout.starts_with("--- live/apps.v1.Deployment.kube-system.cluster-autoscaler\n"),
         "{}",
         out.all()
     );
-    let always = env.run_as(&["diff"], env.cluster.kubeconfig(), |c| {
-        c.env("PANGEO_RENDER_ALWAYS_DRY_RUN", "1");
-    });
-    assert_eq!((always.code, &always.stdout), (1, &out.stdout), "{}", always.all());
+    env.diff().env("PANGEO_RENDER_ALWAYS_DRY_RUN", "1").expect_stdout(&out.stdout).expect_status(1).run();
 
-    let out = env.run(&["apply"]);
-    assert_eq!(out.code, 0, "{}", out.all());
-    assert!(
-        out.stdout.contains("Deployment/cluster-autoscaler (namespace kube-system) configured"),
-        "{}",
-        out.all()
-    );
-    assert_eq!(env.run(&["diff"]).code, 0);
+    env.apply().stdout_contains("Deployment/cluster-autoscaler (namespace kube-system) configured").run();
+    env.diff().run();
 }
 
 #[test]
 fn drift_by_another_client_is_shown_and_apply_restores_it() {
     let Some(env) = Env::new("drift") else { return };
-    assert_eq!(env.run(&["apply"]).code, 0);
+    env.apply().run();
 
     // Another client removes a label and an annotation that we own.
     env.kubectl(&["-n", "kube-system", "label", "serviceaccount", "cluster-autoscaler", "k8s-app-"]);
@@ -530,9 +538,8 @@ fn drift_by_another_client_is_shown_and_apply_restores_it() {
         "-p",
         r#"[{"op":"remove","path":"/spec/template/metadata/annotations/prometheus.io~1scrape"}]"#,
     ]);
-    let out = env.run(&["diff", "-o", "json"]);
-    assert_eq!(out.code, 1, "{}", out.all());
-    let report = out.json();
+    let out = env.diff().args(["-o", "json"]).expect_status(1).run();
+    let report = out.report();
     let changed: Vec<(String, String)> =
         actions(&report).into_iter().filter(|(_, a)| a != "unchanged").collect();
     assert_eq!(
@@ -552,13 +559,7 @@ fn drift_by_another_client_is_shown_and_apply_restores_it() {
     assert_eq!(diff_of("ServiceAccount"), ["+    k8s-app: cluster-autoscaler"]);
     assert_eq!(diff_of("Deployment"), ["+        prometheus.io/scrape: \"true\""]);
 
-    let out = env.run(&["apply"]);
-    assert_eq!(out.code, 0, "{}", out.all());
-    assert!(
-        out.stdout.contains("ServiceAccount/cluster-autoscaler (namespace kube-system) configured"),
-        "{}",
-        out.all()
-    );
+    env.apply().stdout_contains("ServiceAccount/cluster-autoscaler (namespace kube-system) configured").run();
     let sa = env.kubectl_json(&["-n", "kube-system", "get", "serviceaccount", "cluster-autoscaler"]);
     assert_eq!(sa["metadata"]["labels"]["k8s-app"], "cluster-autoscaler");
     assert_objects_in_sync(&env);
@@ -567,7 +568,7 @@ fn drift_by_another_client_is_shown_and_apply_restores_it() {
 #[test]
 fn conflicting_field_manager_is_reported_then_forced() {
     let Some(env) = Env::new("conflict") else { return };
-    assert_eq!(env.run(&["apply"]).code, 0);
+    env.apply().run();
 
     // `kubectl patch` (an Update) takes .spec.replicas over from us; a removal elsewhere shows
     // that a refused apply writes nothing at all.
@@ -582,31 +583,32 @@ fn conflicting_field_manager_is_reported_then_forced() {
     ]);
     env.kubectl(&["-n", "kube-system", "label", "serviceaccount", "cluster-autoscaler", "k8s-app-"]);
 
-    let out = env.run(&["diff"]);
-    assert_eq!(out.code, 1, "{}", out.all());
-    assert!(out.stdout.contains("fields owned by other field managers"), "{}", out.all());
-    assert!(out.stdout.contains("  .spec.replicas (manager \"kubectl-patch\")"), "{}", out.all());
-    assert!(out.stdout.contains("-  replicas: 3\n+  replicas: 1\n"), "{}", out.all());
-    let report = env.run(&["diff", "-o", "json"]).json();
+    env.diff()
+        .stdout_contains("fields owned by other field managers")
+        .stdout_contains("  .spec.replicas (manager \"kubectl-patch\")")
+        .stdout_contains("-  replicas: 3\n+  replicas: 1\n")
+        .expect_status(1)
+        .run();
+    let report = env.report(env.diff());
     let dep = report["objects"].as_array().unwrap().iter().find(|o| o["kind"] == "Deployment").unwrap();
     assert_eq!(
         dep["conflicts"],
         serde_json::json!([{"field": ".spec.replicas", "manager": "kubectl-patch"}])
     );
 
-    let out = env.run(&["apply"]);
-    assert_eq!(out.code, 2, "{}", out.all());
-    assert!(out.stderr.contains("nothing was applied"), "{}", out.all());
-    assert!(out.stderr.contains("Deployment/cluster-autoscaler (namespace kube-system):\n    .spec.replicas (manager \"kubectl-patch\")"), "{}", out.all());
-    assert!(out.stderr.contains("--force-conflicts"), "{}", out.all());
-    assert_eq!(out.stdout, "", "{}", out.all());
+    env.apply()
+        .stderr_contains("nothing was applied")
+        .stderr_contains("Deployment/cluster-autoscaler (namespace kube-system):\n    .spec.replicas (manager \"kubectl-patch\")")
+        .stderr_contains("--force-conflicts")
+        .expect_stdout("")
+        .expect_status(2)
+        .run();
     let sa = env.kubectl_json(&["-n", "kube-system", "get", "serviceaccount", "cluster-autoscaler"]);
     assert!(sa["metadata"]["labels"].get("k8s-app").is_none(), "the refused apply wrote the ServiceAccount");
     let dep = env.kubectl_json(&["-n", "kube-system", "get", "deployment", "cluster-autoscaler"]);
     assert_eq!(dep["spec"]["replicas"], 3);
 
-    let out = env.run(&["apply", "--force-conflicts"]);
-    assert_eq!(out.code, 0, "{}", out.all());
+    env.apply().args(["--force-conflicts"]).run();
     let dep = env.kubectl_json(&[
         "-n",
         "kube-system",
@@ -646,17 +648,12 @@ fn in_tree_gp2_needs_recreate_and_hands_over_the_default_annotation() {
     let Some(env) = Env::with_class("gp2", "gp2") else { return };
     env.kubectl_apply(IN_TREE_GP2);
 
-    let out = env.run(&["diff"]);
-    assert_eq!(out.code, 1, "{}", out.all());
-    assert!(
-        out.stdout.contains(
-            "StorageClass/gp2: the server refuses to change immutable fields in place; apply --recreate"
-        ),
-        "{}",
-        out.all()
-    );
-    assert!(out.stdout.contains("Forbidden: updates to provisioner are forbidden"), "{}", out.all());
-    assert!(out.stdout.contains("--- live/storage.k8s.io.v1.StorageClass.gp2\n+++ merged/storage.k8s.io.v1.StorageClass.gp2 (re-created)"), "{}", out.all());
+    let out = env.diff()
+        .stdout_contains("StorageClass/gp2: the server refuses to change immutable fields in place; apply --recreate")
+        .stdout_contains("Forbidden: updates to provisioner are forbidden")
+        .stdout_contains("--- live/storage.k8s.io.v1.StorageClass.gp2\n+++ merged/storage.k8s.io.v1.StorageClass.gp2 (re-created)")
+        .expect_status(1)
+        .run();
     assert!(
         out.stdout.contains("\n-provisioner: kubernetes.io/aws-ebs\n")
             && out.stdout.contains("\n+provisioner: ebs.csi.aws.com\n"),
@@ -677,9 +674,7 @@ fn in_tree_gp2_needs_recreate_and_hands_over_the_default_annotation() {
         out.all()
     );
 
-    let out = env.run(&["apply"]);
-    assert_eq!(out.code, 2, "{}", out.all());
-    assert!(out.stderr.contains("nothing was applied"), "{}", out.all());
+    let out = env.apply().stderr_contains("nothing was applied").expect_status(2).run();
     assert!(
         out.stderr
             .contains("StorageClass/gp2:\n    parameters: Forbidden: updates to parameters are forbidden."),
@@ -701,18 +696,16 @@ fn in_tree_gp2_needs_recreate_and_hands_over_the_default_annotation() {
         .unwrap();
     assert!(!sa.status.success(), "the refused apply created objects");
 
-    let out = env.run(&["apply", "--recreate", "--dry-run"]);
-    assert_eq!(out.code, 0, "{}", out.all());
-    assert!(
-        out.stdout.contains("StorageClass/gp2 would be re-created (deleted, then created) (server dry run)"),
-        "{}",
-        out.all()
-    );
+    env.apply()
+        .args(["--recreate", "--dry-run"])
+        .stdout_contains("StorageClass/gp2 would be re-created (deleted, then created) (server dry run)")
+        .run();
     assert_eq!(env.kubectl_json(&["get", "storageclass", "gp2"])["provisioner"], "kubernetes.io/aws-ebs");
 
-    let out = env.run(&["apply", "--recreate"]);
-    assert_eq!(out.code, 0, "{}", out.all());
-    assert!(out.stdout.contains("StorageClass/gp2 re-created (deleted, then created)\n"), "{}", out.all());
+    env.apply()
+        .args(["--recreate"])
+        .stdout_contains("StorageClass/gp2 re-created (deleted, then created)\n")
+        .run();
     let gp2 = env.kubectl_json(&["get", "storageclass", "gp2"]);
     assert_eq!(gp2["provisioner"], "ebs.csi.aws.com");
     assert_eq!(gp2["parameters"]["type"], "gp3");
@@ -722,22 +715,18 @@ fn in_tree_gp2_needs_recreate_and_hands_over_the_default_annotation() {
     // Part 2: our class has its own name; EKS's in-tree gp2 is the default too.
     let Some(env) = Env::new("handover") else { return };
     env.kubectl_apply(IN_TREE_GP2);
-    let out = env.run(&["diff"]);
-    assert_eq!(out.code, 1, "{}", out.all());
-    assert!(out.stdout.contains("StorageClass/gp2 is also marked as the default StorageClass; apply sets its annotation to \"false\""), "{}", out.all());
-    assert!(
-        out.stdout.contains("-    storageclass.kubernetes.io/is-default-class: \"true\"\n+    storageclass.kubernetes.io/is-default-class: \"false\""),
-        "{}",
-        out.all()
-    );
-    let report = env.run(&["diff", "-o", "json"]).json();
+    env.diff()
+        .stdout_contains("StorageClass/gp2 is also marked as the default StorageClass; apply sets its annotation to \"false\"")
+        .stdout_contains("-    storageclass.kubernetes.io/is-default-class: \"true\"\n+    storageclass.kubernetes.io/is-default-class: \"false\"")
+        .expect_status(1)
+        .run();
+    let report = env.report(env.diff());
     let handover: Vec<&Value> =
         report["objects"].as_array().unwrap().iter().filter(|o| o["defaultClassHandover"] == true).collect();
     assert_eq!(handover.len(), 1);
     assert_eq!(handover[0]["name"], "gp2");
 
-    let out = env.run(&["apply"]);
-    assert_eq!(out.code, 0, "{}", out.all());
+    let out = env.apply().run();
     let lines: Vec<&str> = out.stdout.lines().collect();
     let ours =
         lines.iter().position(|l| *l == format!("StorageClass/{} created", env.sc)).expect("our class");
@@ -756,7 +745,7 @@ fn in_tree_gp2_needs_recreate_and_hands_over_the_default_annotation() {
     let ours = env.kubectl_json(&["get", "storageclass", &env.sc]);
     assert_eq!(ours["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"], "true");
 
-    let report = env.run(&["diff", "-o", "json"]).json();
+    let report = env.report(env.diff());
     assert!(actions(&report).iter().all(|(o, a)| a == "unchanged" && o != "StorageClass/gp2"), "{report}");
 }
 
@@ -765,7 +754,7 @@ fn helm_release_values_are_diffed_with_secrets_masked() {
     let Some(mut env) = Env::new("helm") else { return };
     env.values();
     env.helm_install();
-    let report = env.run(&["diff", "-o", "json"]).json();
+    let report = env.report(env.diff());
     let rel = |r: &Value, name: &str| {
         r["releases"].as_array().unwrap().iter().find(|x| x["name"] == name).unwrap().clone()
     };
@@ -779,14 +768,13 @@ fn helm_release_values_are_diffed_with_secrets_masked() {
     // A new image tag and a rotated proxy token: one shows, the other only says it changed.
     env.edit_config("tag: \"2023.10.28\"}\n    cpu", "tag: \"2024.01.01\"}\n    cpu");
     env.write_secrets();
-    let out = env.run(&["diff"]);
-    assert_eq!(out.code, 1, "{}", out.all());
+    let out = env.diff().expect_status(1).run();
     let header = format!(
         "--- live/helm.{}.daskhub (revision 1, user-supplied values)\n+++ rendered/daskhub.yaml\n",
         env.ns
     );
     assert!(out.stdout.contains(&header), "{}", out.all());
-    let report = env.run(&["diff", "-o", "json"]).json();
+    let report = env.report(env.diff());
     let daskhub = rel(&report, "daskhub");
     assert_eq!(daskhub["state"], "changed");
     let mut lines = changed_lines(daskhub["diff"].as_str().unwrap());
@@ -813,7 +801,7 @@ fn helm_release_values_are_diffed_with_secrets_masked() {
     let mut helm = env.cluster.helm();
     helm.args(["uninstall", "aws-ebs-csi-driver", "--namespace", &env.ns]);
     assert!(helm.output().unwrap().status.success());
-    let report = env.run(&["diff", "-o", "json"]).json();
+    let report = env.report(env.diff());
     assert_eq!(rel(&report, "aws-ebs-csi-driver")["state"], "not-installed");
 }
 
@@ -822,11 +810,12 @@ fn read_only_identities_fail_with_verb_and_resource() {
     let Some(env) = Env::new("rbac") else { return };
     // `reader` has no bindings: the first request (the cluster's identity record) is refused.
     let reader = env.cluster.user_kubeconfig("reader", None);
-    let out = env.run_as(&["diff"], &reader, |_| {});
-    assert_eq!(out.code, 2, "{}", out.all());
-    assert!(out.stderr.contains(r#"get ConfigMap/pangeo-render-identity (namespace kube-system): configmaps "pangeo-render-identity" is forbidden: User "reader" cannot get resource "configmaps""#), "{}", out.all());
-    assert!(out.stderr.contains("(403 Forbidden)"), "{}", out.all());
-    assert!(out.stderr.contains("identity: kubeconfig user \"reader\""), "{}", out.all());
+    let out = env.on("diff", &reader)
+        .stderr_contains(r#"get ConfigMap/pangeo-render-identity (namespace kube-system): configmaps "pangeo-render-identity" is forbidden: User "reader" cannot get resource "configmaps""#)
+        .stderr_contains("(403 Forbidden)")
+        .stderr_contains("identity: kubeconfig user \"reader\"")
+        .expect_status(2)
+        .run();
     assert!(!out.stderr.contains("panicked"), "{}", out.all());
 
     // May read everything, write nothing: the server dry run is a patch, and is refused.
@@ -835,16 +824,11 @@ fn read_only_identities_fail_with_verb_and_resource() {
     );
     let all_reader = env.cluster.user_kubeconfig("all-reader", Some("pangeo-test-read-all"));
     for cmd in ["diff", "apply"] {
-        let out = env.run_as(&[cmd], &all_reader, |_| {});
-        assert_eq!(out.code, 2, "{}", out.all());
-        assert!(
-            out.stderr.contains(
-                "apply (server dry run) ServiceAccount/cluster-autoscaler (namespace kube-system):"
-            ),
-            "{}",
-            out.all()
-        );
-        assert!(out.stderr.contains(r#"User "all-reader" cannot patch resource "serviceaccounts" in API group "" in the namespace "kube-system""#), "{}", out.all());
+        env.on(cmd, &all_reader)
+            .stderr_contains("apply (server dry run) ServiceAccount/cluster-autoscaler (namespace kube-system):")
+            .stderr_contains(r#"User "all-reader" cannot patch resource "serviceaccounts" in API group "" in the namespace "kube-system""#)
+            .expect_status(2)
+            .run();
     }
     let sa = env
         .cluster
@@ -865,38 +849,34 @@ fn kubeconfig_problems_and_an_unreachable_server_are_clear_errors() {
     env.secrets.push(token.clone());
 
     let missing = env.ws.root().join("no-such-kubeconfig");
-    let out = env.run_as(&["diff"], &missing, |_| {});
-    assert_eq!(out.code, 2, "{}", out.all());
-    assert!(out.stderr.contains(&format!("cannot read kubeconfig {}", missing.display())), "{}", out.all());
+    env.on("diff", &missing)
+        .stderr_contains(format!("cannot read kubeconfig {}", missing.display()))
+        .expect_status(2)
+        .run();
 
     let broken = env.ws.root().join("broken-kubeconfig");
     fs::write(&broken, format!("apiVersion: v1\nusers:\n- name: x\n  user: {{token: {token}\n")).unwrap();
-    let out = env.run_as(&["apply"], &broken, |_| {});
-    assert_eq!(out.code, 2, "{}", out.all());
-    assert!(out.stderr.contains("not a valid kubeconfig (YAML syntax error"), "{}", out.all());
+    env.on("apply", &broken)
+        .stderr_contains("not a valid kubeconfig (YAML syntax error")
+        .expect_status(2)
+        .run();
 
-    let out = env.run_as(&["diff"], env.cluster.kubeconfig(), |c| {
-        c.args(["--context", "nope"]);
-    });
-    assert_eq!(out.code, 2, "{}", out.all());
-    assert!(
-        out.stderr.contains("context \"nope\" is not in kubeconfig")
-            && out.stderr.contains("(contexts: pangeo-test)"),
-        "{}",
-        out.all()
-    );
+    env.diff()
+        .args(["--context", "nope"])
+        .stderr_contains("context \"nope\" is not in kubeconfig")
+        .stderr_contains("(contexts: pangeo-test)")
+        .expect_status(2)
+        .run();
 
     let unreachable = env.ws.root().join("unreachable-kubeconfig");
     let server = admin.lines().find_map(|l| l.trim().strip_prefix("server: ")).unwrap();
     fs::write(&unreachable, admin.replace(server, "https://127.0.0.1:1")).unwrap();
     for cmd in ["diff", "apply"] {
-        let out = env.run_as(&[cmd], &unreachable, |_| {});
-        assert_eq!(out.code, 2, "{}", out.all());
-        assert!(
-            out.stderr.contains("cannot reach the API server https://127.0.0.1:1 (context \"pangeo-test\")"),
-            "{}",
-            out.all()
-        );
+        let out = env
+            .on(cmd, &unreachable)
+            .stderr_contains("cannot reach the API server https://127.0.0.1:1 (context \"pangeo-test\")")
+            .expect_status(2)
+            .run();
         assert!(out.stderr.to_lowercase().contains("connection refused"), "{}", out.all());
     }
 }
@@ -906,11 +886,12 @@ fn apply_helm_needs_helm_on_path_and_reports_partial_failure() {
     let Some(env) = Env::new("with-helm") else { return };
     let empty_bin = env.ws.root().join("empty-bin");
     fs::create_dir_all(&empty_bin).unwrap();
-    let out = env.run_as(&["apply", "--helm"], env.cluster.kubeconfig(), |c| {
-        c.env("PATH", &empty_bin);
-    });
-    assert_eq!(out.code, 2, "{}", out.all());
-    assert!(out.stderr.contains("--helm: `helm` is not on PATH"), "{}", out.all());
+    env.apply()
+        .args(["--helm"])
+        .env("PATH", &empty_bin)
+        .stderr_contains("--helm: `helm` is not on PATH")
+        .expect_status(2)
+        .run();
     let sa = env
         .cluster
         .kubectl()
@@ -930,19 +911,7 @@ fn apply_helm_needs_helm_on_path_and_reports_partial_failure() {
         ),
         &format!("ebsCsiDriver: {{name: aws-ebs-csi-driver, namespace: {}}}", env.ns),
     );
-    let bin = env.ws.root().join("bin");
-    fs::create_dir_all(&bin).unwrap();
-    std::os::unix::fs::symlink(env.cluster.helm_path(), bin.join("helm")).unwrap();
-    let helm_env = env.cluster.helm();
-    let out = env.run_as(&["apply", "--helm"], env.cluster.kubeconfig(), |c| {
-        c.env("PATH", format!("{}:/usr/bin:/bin", bin.display()));
-        for (k, v) in helm_env.get_envs() {
-            if let Some(v) = v {
-                c.env(k, v);
-            }
-        }
-    });
-    assert_eq!(out.code, 2, "{}", out.all());
+    let out = env.with_helm(env.apply().args(["--helm"])).expect_status(2).run();
     assert!(
         out.stdout.contains("Deployment/cluster-autoscaler (namespace kube-system) created"),
         "{}",
@@ -971,8 +940,7 @@ fn apply_helm_needs_helm_on_path_and_reports_partial_failure() {
 #[test]
 fn apply_dry_run_writes_nothing() {
     let Some(env) = Env::new("dry-run") else { return };
-    let out = env.run(&["apply", "--dry-run"]);
-    assert_eq!(out.code, 0, "{}", out.all());
+    let out = env.apply().args(["--dry-run"]).run();
     let lines: Vec<&str> = out.stdout.lines().filter(|l| l.ends_with("(server dry run)")).collect();
     assert_eq!(lines.len(), 8, "{}", out.all());
     assert!(lines.iter().all(|l| l.ends_with(" would be created (server dry run)")), "{}", out.all());
@@ -984,7 +952,7 @@ fn apply_dry_run_writes_nothing() {
         .unwrap();
     assert!(!sa.status.success(), "--dry-run created the ServiceAccount");
     assert_eq!(
-        env.run(&["diff", "-o", "json"]).json()["objects"]
+        env.report(env.diff())["objects"]
             .as_array()
             .unwrap()
             .iter()
@@ -1065,23 +1033,12 @@ fn a_failure_midway_names_what_was_applied_and_a_rerun_converges() {
     env.kubectl_apply(&deny_policy());
     wait_for_policy(&env, true);
 
-    let out = env.run(&["apply"]);
-    assert_eq!(out.code, 2, "{}", out.all());
-    assert!(
-        out.stdout.contains("ServiceAccount/cluster-autoscaler (namespace kube-system) created"),
-        "{}",
-        out.all()
-    );
-    assert!(
-        out.stderr.contains("apply stopped at Deployment/cluster-autoscaler (namespace kube-system): apply Deployment/cluster-autoscaler (namespace kube-system):"),
-        "{}",
-        out.all()
-    );
-    assert!(
-        out.stderr.contains("test policy: cluster-autoscaler Deployments may not be written"),
-        "{}",
-        out.all()
-    );
+    let out = env.apply()
+        .stdout_contains("ServiceAccount/cluster-autoscaler (namespace kube-system) created")
+        .stderr_contains("apply stopped at Deployment/cluster-autoscaler (namespace kube-system): apply Deployment/cluster-autoscaler (namespace kube-system):")
+        .stderr_contains("test policy: cluster-autoscaler Deployments may not be written")
+        .expect_status(2)
+        .run();
     let applied = format!(
         "applied before it: ServiceAccount/cluster-autoscaler (namespace kube-system), ConfigMap/pangeo-render-identity (namespace kube-system), ClusterRole/cluster-autoscaler, Role/cluster-autoscaler (namespace kube-system), ClusterRoleBinding/cluster-autoscaler, RoleBinding/cluster-autoscaler (namespace kube-system), StorageClass/{}",
         env.sc
@@ -1092,8 +1049,7 @@ fn a_failure_midway_names_what_was_applied_and_a_rerun_converges() {
 
     env.kubectl(&["delete", "validatingadmissionpolicybinding", DENY_POLICY]);
     wait_for_policy(&env, false);
-    let out = env.run(&["apply"]);
-    assert_eq!(out.code, 0, "{}", out.all());
+    let out = env.apply().run();
     assert_eq!(out.stdout.lines().filter(|l| l.ends_with(" unchanged")).count(), 7, "{}", out.all());
     assert!(
         out.stdout.contains("Deployment/cluster-autoscaler (namespace kube-system) created"),
@@ -1129,16 +1085,13 @@ fn server_errors_that_quote_a_secret_are_masked() {
         .unwrap();
 
     for cmd in ["diff", "apply"] {
-        let out = env.run_as(&[cmd], env.cluster.kubeconfig(), |c| {
-            c.arg("--charts").arg(&charts);
-        });
-        assert_eq!(out.code, 2, "{}", out.all());
-        assert!(out.stderr.contains(&format!("StorageClass/{}", env.sc)), "{}", out.all());
-        assert!(
-            out.stderr.contains(r#"reclaimPolicy: Unsupported value: "(sensitive value)""#),
-            "{}",
-            out.all()
-        );
+        env.on(cmd, env.cluster.kubeconfig())
+            .args(["--charts"])
+            .args([&charts])
+            .stderr_contains(format!("StorageClass/{}", env.sc))
+            .stderr_contains(r#"reclaimPolicy: Unsupported value: "(sensitive value)""#)
+            .expect_status(2)
+            .run();
     }
 }
 
@@ -1155,8 +1108,7 @@ fn secrets_recovered_from_the_deployed_release_render_what_is_deployed() {
 
     // A clone without the secrets file: `values` says it makes new ones, and how to recover instead.
     fs::remove_file(&secrets_path).unwrap();
-    let out = env.run(&["values", "-c", "pangeo.yaml", "--output-dir", "fresh"]);
-    assert_eq!(out.code, 0, "{}", out.all());
+    let out = env.test().args(["values", "-c", "pangeo.yaml", "--output-dir", "fresh"]).run();
     assert!(
         out.stderr.contains("there was no secrets file")
             && out.stderr.contains("pangeo-render values -c pangeo.yaml --secrets-from-cluster"),
@@ -1165,8 +1117,7 @@ fn secrets_recovered_from_the_deployed_release_render_what_is_deployed() {
     );
     // Following that advice: delete the new file, recover the running secrets.
     fs::remove_file(&secrets_path).unwrap();
-    let out = env.run(&[&recover[..], &[kubeconfig.as_str()]].concat());
-    assert_eq!(out.code, 0, "{}", out.all());
+    let out = env.test().args(recover).args([&kubeconfig]).run();
     assert!(
         out.stderr.contains(&format!("release daskhub (namespace {}), revision 1", env.ns)),
         "{}",
@@ -1174,15 +1125,14 @@ fn secrets_recovered_from_the_deployed_release_render_what_is_deployed() {
     );
     assert!(!out.stderr.contains("generated admin password"), "{}", out.all());
     assert_eq!(fs::read(&secrets_path).unwrap(), original, "the same secrets file as before");
-    let report = env.run(&["diff", "-o", "json"]).json();
+    let report = env.report(env.diff());
     let daskhub = report["releases"].as_array().unwrap().iter().find(|r| r["name"] == "daskhub").unwrap();
     assert_eq!(daskhub["state"], "same", "{daskhub}");
 
     // A secrets file that holds other secrets is not replaced.
     env.write_secrets();
     let before = fs::read(&secrets_path).unwrap();
-    let out = env.run(&[&recover[..], &[kubeconfig.as_str()]].concat());
-    assert_eq!(out.code, 2, "{}", out.all());
+    let out = env.test().args(recover).args([&kubeconfig]).expect_status(2).run();
     assert!(out.stderr.contains("proxySecretToken, daskGatewayApiToken differ"), "{}", out.all());
     assert_eq!(fs::read(&secrets_path).unwrap(), before);
 
@@ -1199,8 +1149,7 @@ fn secrets_recovered_from_the_deployed_release_render_what_is_deployed() {
             tiny_chart().display()
         ),
     );
-    let out = env.run(&[&recover[..], &[kubeconfig.as_str()]].concat());
-    assert_eq!(out.code, 2, "{}", out.all());
+    let out = env.test().args(recover).args([&kubeconfig]).expect_status(2).run();
     assert!(out.stderr.contains("there is no release nohub (namespace nowhere)"), "{}", out.all());
     assert!(!secrets_path.exists());
 }
@@ -1223,28 +1172,6 @@ impl Env {
             chart.display()
         );
         fs::write(self.ws.config(), format!("{}{line}{}", &text[..start], &text[end..])).unwrap();
-    }
-
-    /// `pangeo-render ARGS` with the built helm as `helm` on PATH (and helm's own state dirs).
-    /// The values (tokens, password hash) go to helm on its stdin, never to a temporary file:
-    /// TMPDIR names a plain file here, so creating anything in it fails.
-    fn run_with_helm(&self, args: &[&str]) -> Out {
-        let bin = self.ws.root().join("helm-bin");
-        if !bin.exists() {
-            fs::create_dir_all(&bin).unwrap();
-            std::os::unix::fs::symlink(self.cluster.helm_path(), bin.join("helm")).unwrap();
-        }
-        let tmp = self.ws.root().join("not-a-folder");
-        fs::write(&tmp, "").unwrap();
-        let helm_env = self.cluster.helm();
-        self.run_as(args, self.cluster.kubeconfig(), |c| {
-            c.env("PATH", format!("{}:/usr/bin:/bin", bin.display())).env("TMPDIR", &tmp);
-            for (k, v) in helm_env.get_envs() {
-                if let Some(v) = v {
-                    c.env(k, v);
-                }
-            }
-        })
     }
 
     /// Every object of the namespace's releases, as the server has them (managedFields and
@@ -1300,29 +1227,19 @@ fn charts_are_pinned_and_another_chart_version_is_a_difference() {
     let Some(env) = Env::new("pin") else { return };
     env.values();
     env.pin_daskhub(&hub_chart(), "0.1.0");
-    assert_eq!(env.run(&["apply"]).code, 0);
+    env.apply().run();
     // Installed by apply --helm: only what differs (both are new), from the pinned local charts.
-    let out = env.run_with_helm(&["apply", "--helm"]);
-    assert_eq!(out.code, 0, "{}", out.all());
-    assert!(
-        out.stdout.contains(&format!("Helm release daskhub (namespace {}) differs: not installed", env.ns)),
-        "{}",
-        out.all()
-    );
-    assert!(
-        out.stdout.contains(&format!(
+    env.apply_helm()
+        .stdout_contains(format!("Helm release daskhub (namespace {}) differs: not installed", env.ns))
+        .stdout_contains(format!(
             "running: helm upgrade --install daskhub {} --namespace {} --create-namespace --kubeconfig {} --values -",
             hub_chart().display(),
             env.ns,
-            env.cluster.kubeconfig().display()
-        )),
-        "{}",
-        out.all()
-    );
-    let out = env.run_with_helm(&["diff"]);
-    assert_eq!((out.code, out.stdout.as_str()), (0, ""), "{}", out.all());
-    let out = env.run_with_helm(&["apply", "--helm"]);
-    assert_eq!(out.code, 0, "{}", out.all());
+            env.cluster.kubeconfig().display(),
+        ))
+        .run();
+    env.with_helm(env.diff()).expect_stdout("").run();
+    let out = env.apply_helm().run();
     assert!(!out.stdout.contains("running: helm"), "nothing differs, nothing upgraded:\n{}", out.all());
     for name in ["aws-ebs-csi-driver", "daskhub"] {
         assert!(
@@ -1335,40 +1252,32 @@ fn charts_are_pinned_and_another_chart_version_is_a_difference() {
     // The same values on another chart version: a difference, both versions named.
     let newer = hub_chart_version(env.ws.root(), "0.2.0");
     env.pin_daskhub(&newer, "0.2.0");
-    let out = env.run(&["diff"]);
-    assert_eq!(out.code, 1, "{}", out.all());
-    assert!(
-        out.stdout.contains(&format!(
+    env.diff()
+        .stdout_contains(format!(
             "Helm release daskhub (namespace {}) is installed from chart test-hub-0.1.0 (revision 1); the config pins test-hub-0.2.0",
-            env.ns
-        )),
-        "{}",
-        out.all()
-    );
-    let report = env.run(&["diff", "-o", "json"]).json();
+            env.ns,
+        ))
+        .expect_status(1)
+        .run();
+    let report = env.report(env.diff());
     let r = release(&report, "daskhub");
     assert_eq!(
         (r["state"].as_str(), r["chart"].as_str(), r["pinnedChart"].as_str()),
         (Some("other-chart"), Some("test-hub-0.1.0"), Some("test-hub-0.2.0"))
     );
-    let out = env.run_with_helm(&["apply", "--helm"]);
-    assert_eq!(out.code, 0, "{}", out.all());
-    assert!(
-        out.stdout.contains("differs: installed from chart test-hub-0.1.0, the config pins test-hub-0.2.0"),
-        "{}",
-        out.all()
-    );
-    let out = env.run(&["diff"]);
-    assert_eq!((out.code, out.stdout.as_str()), (0, ""), "{}", out.all());
+    env.apply_helm()
+        .stdout_contains("differs: installed from chart test-hub-0.1.0, the config pins test-hub-0.2.0")
+        .run();
+    env.diff().expect_stdout("").run();
 
     // A local chart whose Chart.yaml says another version than the pin: stopped, the field named.
     env.pin_daskhub(&newer, "0.3.0");
-    let out = env.run(&["diff"]);
-    assert_eq!(out.code, 2, "{}", out.all());
-    assert!(out.stderr.contains("releases.daskhub.chart: the chart at"), "{}", out.all());
-    assert!(out.stderr.contains("is version 0.2.0 (its Chart.yaml), not the pinned 0.3.0"), "{}", out.all());
-    let out = env.run_with_helm(&["apply", "--helm"]);
-    assert_eq!(out.code, 2, "{}", out.all());
+    env.diff()
+        .stderr_contains("releases.daskhub.chart: the chart at")
+        .stderr_contains("is version 0.2.0 (its Chart.yaml), not the pinned 0.3.0")
+        .expect_status(2)
+        .run();
+    let out = env.apply_helm().expect_status(2).run();
     assert!(!out.stdout.contains("running: helm"), "{}", out.all());
     assert!(!out.all().contains(&env.cookie_secret()), "{}", out.all());
 }
@@ -1378,13 +1287,12 @@ fn drift_since_helm_is_named_with_field_and_manager_and_upgrade_restores_it() {
     let Some(env) = Env::new("drift") else { return };
     env.values();
     env.pin_daskhub(&hub_chart(), "0.1.0");
-    assert_eq!(env.run_with_helm(&["apply", "--helm"]).code, 0);
-    assert_eq!(env.run(&["diff"]).code, 0);
+    env.apply_helm().run();
+    env.diff().run();
 
     env.kubectl(&["-n", &env.ns, "set", "image", "deployment/hub", "hub=quay.io/jupyterhub/k8s-hub:9.9.9"]);
     env.kubectl(&["-n", &env.ns, "scale", "deployment/proxy", "--replicas=3"]);
-    let out = env.run(&["diff"]);
-    assert_eq!(out.code, 1, "{}", out.all());
+    let out = env.diff().expect_status(1).run();
     let drift = format!(
         "drift: Deployment/hub (namespace {ns}) of Helm release daskhub was changed since helm applied it:\n  \
          .spec.template.spec.containers[name=\"hub\"].image: helm applied \"quay.io/jupyterhub/k8s-hub:3.2.1\", now \"quay.io/jupyterhub/k8s-hub:9.9.9\" (by field manager \"kubectl-set\")\n",
@@ -1399,21 +1307,21 @@ fn drift_since_helm_is_named_with_field_and_manager_and_upgrade_restores_it() {
         "{}",
         out.all()
     );
-    let report = env.run(&["diff", "-o", "json"]).json();
+    let report = env.report(env.diff());
     let r = release(&report, "daskhub");
     assert_eq!(r["state"], "drifted", "{r}");
     assert_eq!(r["drift"].as_array().unwrap().len(), 2, "{r}");
     assert_eq!(release(&report, "aws-ebs-csi-driver")["state"], "same");
 
-    let out = env.run_with_helm(&["apply", "--helm"]);
-    assert_eq!(out.code, 0, "{}", out.all());
-    assert!(out.stdout.contains("differs: 2 object(s) changed since helm applied them"), "{}", out.all());
-    assert!(out.stdout.contains("Helm release aws-ebs-csi-driver"), "{}", out.all());
+    let out = env
+        .apply_helm()
+        .stdout_contains("differs: 2 object(s) changed since helm applied them")
+        .stdout_contains("Helm release aws-ebs-csi-driver")
+        .run();
     assert!(!out.stdout.contains("running: helm upgrade --install aws-ebs-csi-driver"), "{}", out.all());
     let hub = env.kubectl_json(&["-n", &env.ns, "get", "deployment", "hub"]);
     assert_eq!(hub["spec"]["template"]["spec"]["containers"][0]["image"], "quay.io/jupyterhub/k8s-hub:3.2.1");
-    let out = env.run(&["diff"]);
-    assert_eq!((out.code, out.stdout.as_str()), (0, ""), "{}", out.all());
+    env.diff().expect_stdout("").run();
 }
 
 #[test]
@@ -1421,7 +1329,7 @@ fn upgrade_preview_shows_exactly_the_objects_helm_then_changes() {
     let Some(mut env) = Env::new("preview") else { return };
     env.values();
     env.pin_daskhub(&hub_chart(), "0.1.0");
-    assert_eq!(env.run_with_helm(&["apply", "--helm"]).code, 0);
+    env.apply_helm().run();
     let cookie = env.cookie_secret();
     env.secrets.push(cookie.clone());
 
@@ -1430,9 +1338,8 @@ fn upgrade_preview_shows_exactly_the_objects_helm_then_changes() {
     env.edit_config("maxWorkersPerCluster: 24", "maxWorkersPerCluster: 40");
     env.values();
     let helm = env.cluster.helm_path().display().to_string();
-    let out = env.run(&["diff", "--helm", &helm]);
-    assert_eq!(out.code, 1, "{}", out.all());
-    let report = env.run(&["diff", "--helm", &helm, "-o", "json"]).json();
+    let out = env.diff().args(["--helm", &helm]).expect_status(1).run();
+    let report = env.report(env.diff().args(["--helm", &helm]));
     let preview = &release(&report, "daskhub")["preview"];
     let changed: std::collections::BTreeSet<String> = preview["objects"]
         .as_array()
@@ -1482,8 +1389,7 @@ fn upgrade_preview_shows_exactly_the_objects_helm_then_changes() {
 
     // helm upgrade changes exactly those objects.
     let before = env.release_objects();
-    let out = env.run_with_helm(&["apply", "--helm"]);
-    assert_eq!(out.code, 0, "{}", out.all());
+    env.apply_helm().run();
     let after = env.release_objects();
     let really: std::collections::BTreeSet<String> = after
         .iter()
@@ -1500,7 +1406,7 @@ fn upgrade_preview_shows_exactly_the_objects_helm_then_changes() {
     // Rotated tokens: the preview shows only masked lines.
     env.write_secrets();
     env.values();
-    let report = env.run(&["diff", "--helm", &helm, "-o", "json"]).json();
+    let report = env.report(env.diff().args(["--helm", &helm]));
     let preview = &release(&report, "daskhub")["preview"];
     for o in preview["objects"].as_array().unwrap() {
         for line in changed_lines(o["diff"].as_str().unwrap()) {
@@ -1590,41 +1496,27 @@ fn an_eks_context_of_another_cluster_is_refused_before_any_request() {
     let other = "arn:aws:eks:us-east-1:111122223333:cluster/other";
     let kc = eks_kubeconfig(&env, other, "other", "us-east-1");
     for cmd in ["diff", "apply"] {
-        let out = env.run_as(&[cmd], &kc.path, |_| {});
-        assert_eq!(out.code, 2, "{}", out.all());
-        assert!(
-            out.stderr.contains(&format!(
+        env.on(cmd, &kc.path)
+            .stderr_contains(format!(
                 "refusing to work on this cluster: kube context \"{other}\" points at EKS cluster other in us-east-1, account 111122223333, but {} is for EKS cluster pangeo in us-west-2, account 123456789012; nothing was read or written",
-                env.ws.config().display()
-            )),
-            "{}",
-            out.all()
-        );
-        assert!(
-            out.stderr.contains("cluster other (from the exec plugin exec-credential --cluster-name)"),
-            "{}",
-            out.all()
-        );
-        assert!(
-            out.stderr.contains("account 111122223333 (from the context name (cluster ARN))"),
-            "{}",
-            out.all()
-        );
-        assert!(
-            out.stderr.contains("arn:aws:eks:us-west-2:123456789012:cluster/pangeo with --context"),
-            "{}",
-            out.all()
-        );
-        assert_eq!(out.stdout, "", "{}", out.all());
+                env.ws.config().display(),
+            ))
+            .stderr_contains("cluster other (from the exec plugin exec-credential --cluster-name)")
+            .stderr_contains("account 111122223333 (from the context name (cluster ARN))")
+            .stderr_contains("arn:aws:eks:us-west-2:123456789012:cluster/pangeo with --context")
+            .expect_stdout("")
+            .expect_status(2)
+            .run();
     }
     assert!(!kc.mark.exists(), "a request was prepared (the exec plugin ran) before the refusal");
     assert!(record(&env).is_none() && !autoscaler_exists(&env));
 
     // The exec plugin alone (a context with a plain name) is enough to refuse.
     let kc = eks_kubeconfig(&env, "work", "other", "us-west-2");
-    let out = env.run_as(&["apply"], &kc.path, |_| {});
-    assert_eq!(out.code, 2, "{}", out.all());
-    assert!(out.stderr.contains("points at EKS cluster other in us-west-2"), "{}", out.all());
+    env.on("apply", &kc.path)
+        .stderr_contains("points at EKS cluster other in us-west-2")
+        .expect_status(2)
+        .run();
     assert!(!kc.mark.exists() && !autoscaler_exists(&env));
 
     // values --secrets-from-cluster reads the cluster too: another hub's secrets are never taken.
@@ -1632,8 +1524,7 @@ fn an_eks_context_of_another_cluster_is_refused_before_any_request() {
     let kubeconfig = kc.path.display().to_string();
     let recover =
         ["values", "-c", "pangeo.yaml", "--output-dir", "rendered", "--secrets-from-cluster", "--kubeconfig"];
-    let out = env.run_as(&[&recover[..], &[kubeconfig.as_str()]].concat(), &kc.path, |_| {});
-    assert_eq!(out.code, 2, "{}", out.all());
+    let out = env.test().args(recover).args([&kubeconfig]).expect_status(2).run();
     assert!(out.stderr.contains("refusing to work on this cluster: kube context"), "{}", out.all());
     assert!(!env.ws.secrets_path().exists() && !env.ws.root().join("rendered").exists());
     assert!(!kc.mark.exists());
@@ -1662,21 +1553,14 @@ fn an_eks_endpoint_in_another_region_is_refused_before_any_request() {
     )
     .unwrap();
     for cmd in ["diff", "apply"] {
-        let out = env.run_as(&[cmd], &path, |_| {});
-        assert_eq!(out.code, 2, "{}", out.all());
-        assert!(
-            out.stderr.contains(&format!(
+        env.on(cmd, &path)
+            .stderr_contains(format!(
                 "kube context \"work\" points at an EKS cluster in eu-west-1, but {} is for EKS cluster pangeo in us-west-2, account 123456789012",
-                env.ws.config().display()
-            )),
-            "{}",
-            out.all()
-        );
-        assert!(
-            out.stderr.contains(&format!("Region eu-west-1 (from the server {server})")),
-            "{}",
-            out.all()
-        );
+                env.ws.config().display(),
+            ))
+            .stderr_contains(format!("Region eu-west-1 (from the server {server})"))
+            .expect_status(2)
+            .run();
     }
     assert!(!mark.exists(), "the exec plugin ran: a request was about to be sent");
 }
@@ -1687,8 +1571,7 @@ fn an_eks_context_of_this_cluster_applies_and_writes_the_identity_record() {
     env.values();
     let arn = "arn:aws:eks:us-west-2:123456789012:cluster/pangeo";
     let kc = eks_kubeconfig(&env, arn, "pangeo", "us-west-2");
-    let out = env.run_as(&["apply"], &kc.path, |_| {});
-    assert_eq!(out.code, 0, "{}", out.all());
+    let out = env.on("apply", &kc.path).run();
     assert!(kc.mark.exists(), "the exec plugin's token was not used");
     assert!(!out.stderr.contains("does not say which EKS cluster"), "{}", out.all());
     assert!(
@@ -1703,7 +1586,7 @@ fn an_eks_context_of_this_cluster_applies_and_writes_the_identity_record() {
     assert_eq!(data["deployment"], "hub.example.org");
     assert_eq!(data["clusterArn"], arn);
 
-    let report = env.run_as(&["diff", "-o", "json"], &kc.path, |_| {}).json();
+    let report = env.report(env.on("diff", &kc.path));
     assert!(actions(&report).iter().all(|(_, a)| a == "unchanged"), "{report}");
 }
 
@@ -1712,8 +1595,7 @@ fn a_context_that_proves_nothing_is_named_then_the_record_decides() {
     let Some(env) = Env::new("record") else { return };
     env.values();
     // The test control plane's context names no EKS cluster: allowed, and said so.
-    let out = env.run(&["diff"]);
-    assert_eq!(out.code, 1, "{}", out.all());
+    let out = env.diff().expect_status(1).run();
     let note = "note: kube context \"pangeo-test\" (server https://127.0.0.1:";
     assert!(out.stderr.contains(note), "{}", out.all());
     assert!(out.stderr.contains("does not say which EKS cluster it is, and the cluster has no identity record (ConfigMap kube-system/pangeo-render-identity) yet: taking it as EKS cluster pangeo in us-west-2, account 123456789012 on trust; `apply` writes one"), "{}", out.all());
@@ -1722,12 +1604,11 @@ fn a_context_that_proves_nothing_is_named_then_the_record_decides() {
         "{}",
         out.all()
     );
-    let out = env.run(&["apply"]);
-    assert_eq!(out.code, 0, "{}", out.all());
-    assert!(out.stderr.contains("this apply writes one"), "{}", out.all());
+    env.apply().stderr_contains("this apply writes one").run();
     assert!(record(&env).is_some());
     // From now on the record speaks for the cluster.
-    let out = env.run(&["diff"]);
+    let out = env.diff().run_any();
+    env.assert_no_secrets(&out);
     assert!(!out.stderr.contains(note), "{}", out.all());
 
     // Another deployment's config on this cluster: refused, both identities named, nothing written.
@@ -1736,20 +1617,15 @@ fn a_context_that_proves_nothing_is_named_then_the_record_decides() {
     let text = fs::read_to_string(env.ws.config()).unwrap().replace("us-west-2", "eu-west-1");
     fs::write(env.ws.config(), text).unwrap();
     for cmd in ["diff", "apply"] {
-        let out = env.run(&[cmd]);
-        assert_eq!(out.code, 2, "{}", out.all());
-        assert!(out.stderr.contains(&format!(
-            "refusing to work on this cluster: its identity record (ConfigMap kube-system/pangeo-render-identity, reached through kube context \"pangeo-test\") says EKS cluster pangeo in us-west-2, account 123456789012 (deployment hub.example.org), but {} is for EKS cluster pangeo in eu-west-1, account 123456789012; nothing was written",
-            env.ws.config().display()
-        )), "{}", out.all());
-        assert!(
-            out.stderr.contains(
-                "kubectl --context pangeo-test -n kube-system delete configmap pangeo-render-identity"
-            ),
-            "{}",
-            out.all()
-        );
-        assert_eq!(out.stdout, "", "{}", out.all());
+        env.on(cmd, env.cluster.kubeconfig())
+            .stderr_contains(format!(
+                "refusing to work on this cluster: its identity record (ConfigMap kube-system/pangeo-render-identity, reached through kube context \"pangeo-test\") says EKS cluster pangeo in us-west-2, account 123456789012 (deployment hub.example.org), but {} is for EKS cluster pangeo in eu-west-1, account 123456789012; nothing was written",
+                env.ws.config().display(),
+            ))
+            .stderr_contains("kubectl --context pangeo-test -n kube-system delete configmap pangeo-render-identity")
+            .expect_stdout("")
+            .expect_status(2)
+            .run();
     }
     let after = env.kubectl_json(&["-n", "kube-system", "get", "deployment", "cluster-autoscaler"]);
     assert_eq!(before["metadata"]["resourceVersion"], after["metadata"]["resourceVersion"]);
@@ -1795,14 +1671,9 @@ fn a_fleet_diffs_and_applies_each_deployment_and_reports_the_worst() {
     }
 
     let kc = kubeconfig.display().to_string();
-    let fleet = |args: &[&str]| {
-        let mut all = args.to_vec();
-        all.extend(["-c", "fleet", "--kubeconfig", &kc]);
-        env.run_as(&all, &kubeconfig, |_| {})
-    };
-    let out = fleet(&["diff", "-o", "json"]);
-    assert_eq!(out.code, 2, "{}", out.all());
-    let doc = out.json();
+    let fleet = |args: &[&str]| env.test().args(args).args(["-c", "fleet", "--kubeconfig", &kc]);
+    let out = fleet(&["diff", "-o", "json"]).expect_status(2).run();
+    let doc = out.report();
     assert_eq!(doc["kind"], "FleetReport");
     assert_eq!((doc["command"].as_str(), doc["exitCode"].as_i64()), (Some("diff"), Some(2)), "{doc}");
     let d = doc["deployments"].as_array().unwrap();
@@ -1822,8 +1693,7 @@ fn a_fleet_diffs_and_applies_each_deployment_and_reports_the_worst() {
     assert!(d[2]["error"].as_str().unwrap().contains("context \"nope\" is not in kubeconfig"), "{doc}");
     assert!(out.stderr.contains("diff a: differs ("), "plain progress lines off a terminal:\n{}", out.all());
 
-    let out = fleet(&["apply"]);
-    assert_eq!(out.code, 2, "{}", out.all());
+    let out = fleet(&["apply"]).expect_status(2).run();
     assert!(out.stdout.contains("==> a (fleet/a.yaml)\n"), "{}", out.all());
     let table = &out.stdout[out.stdout.find("DEPLOYMENT  ").expect("a summary table")..];
     let rows: Vec<&str> = table.lines().collect();
@@ -1842,9 +1712,8 @@ fn a_fleet_diffs_and_applies_each_deployment_and_reports_the_worst() {
     assert!(autoscaler_exists(&env) && record(&env).is_some());
 
     // -o json: one FleetReport holding each deployment's ApplyReport; progress lines on stderr.
-    let out = fleet(&["apply", "--dry-run", "-o", "json"]);
-    assert_eq!(out.code, 2, "{}", out.all());
-    let doc = out.json();
+    let out = fleet(&["apply", "--dry-run", "-o", "json"]).expect_status(2).run();
+    let doc = out.report();
     assert_eq!(
         (doc["kind"].as_str(), doc["command"].as_str()),
         (Some("FleetReport"), Some("apply")),
@@ -1875,8 +1744,7 @@ fn a_fleet_diffs_and_applies_each_deployment_and_reports_the_worst() {
     assert_eq!(doc["deployments"][1]["exitCode"], 2, "{doc}");
 
     // A single apply -o yaml: the same report, and stdout holds nothing else.
-    let out = env.run(&["apply", "--dry-run", "-o", "yaml"]);
-    assert_eq!(out.code, 0, "{}", out.all());
+    let out = env.apply().args(["--dry-run", "-o", "yaml"]).run();
     let doc: Value = serde_saphyr::from_str(&out.stdout).expect("one YAML document");
     support::assert_output_schema(&doc);
     assert_eq!(doc["kind"], "ApplyReport");
@@ -1940,24 +1808,6 @@ impl Env {
         let out = self.cluster.helm().args(args).stdin(Stdio::null()).output().unwrap();
         assert!(out.status.success(), "helm {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
     }
-
-    /// `apply --helm` with the built helm as `helm` on PATH.
-    fn apply_with_helm(&self) -> Out {
-        let bin = self.ws.root().join("bin");
-        if !bin.join("helm").exists() {
-            fs::create_dir_all(&bin).unwrap();
-            std::os::unix::fs::symlink(self.cluster.helm_path(), bin.join("helm")).unwrap();
-        }
-        let helm_env = self.cluster.helm();
-        self.run_as(&["apply", "--helm"], self.cluster.kubeconfig(), |c| {
-            c.env("PATH", format!("{}:/usr/bin:/bin", bin.display()));
-            for (k, v) in helm_env.get_envs() {
-                if let Some(v) = v {
-                    c.env(k, v);
-                }
-            }
-        })
-    }
 }
 
 fn release_report(report: &Value, name: &str) -> Value {
@@ -1977,8 +1827,7 @@ fn releases_left_pending_or_failed_are_reported_and_stop_apply_helm_until_the_fi
     env.helm_ok(&["uninstall", "aws-ebs-csi-driver", "--namespace", &ns]);
     env.kill_helm_midway(&["install"], "aws-ebs-csi-driver", 1, "pending-install");
 
-    let out = env.run(&["diff"]);
-    assert_eq!(out.code, 1, "{}", out.all());
+    let out = env.diff().expect_status(1).run();
     let rollback = format!("helm rollback daskhub 1 --namespace {ns}");
     let uninstall = format!("helm uninstall aws-ebs-csi-driver --namespace {ns}");
     assert!(
@@ -1989,7 +1838,7 @@ fn releases_left_pending_or_failed_are_reported_and_stop_apply_helm_until_the_fi
         out.all()
     );
     assert!(out.stdout.contains("newest revision 1 is pending-install") && out.stdout.contains(&uninstall));
-    let report = env.run(&["diff", "-o", "json"]).json();
+    let report = env.report(env.diff());
     let daskhub = release_report(&report, "daskhub");
     assert_eq!(
         (&daskhub["state"], &daskhub["status"], &daskhub["revision"], &daskhub["deployedRevision"]),
@@ -1998,9 +1847,11 @@ fn releases_left_pending_or_failed_are_reported_and_stop_apply_helm_until_the_fi
     );
 
     // apply --helm stops before it applies anything, naming both releases and their fixes.
-    let out = env.apply_with_helm();
-    assert_eq!(out.code, 2, "{}", out.all());
-    assert!(out.stderr.contains("nothing was applied: helm cannot upgrade"), "{}", out.all());
+    let out = env
+        .with_helm(env.apply().args(["--helm"]))
+        .stderr_contains("nothing was applied: helm cannot upgrade")
+        .expect_status(2)
+        .run();
     assert!(out.stderr.contains(&rollback) && out.stderr.contains(&uninstall), "{}", out.all());
     assert!(!out.stdout.contains("created") && !out.stdout.contains("running: helm"), "{}", out.all());
     let sa = env
@@ -2017,7 +1868,7 @@ fn releases_left_pending_or_failed_are_reported_and_stop_apply_helm_until_the_fi
     };
     run_fix(&rollback);
     run_fix(&uninstall);
-    let report = env.run(&["diff", "-o", "json"]).json();
+    let report = env.report(env.diff());
     assert_eq!(release_report(&report, "daskhub")["state"], "same", "{report}");
     assert_eq!(release_report(&report, "aws-ebs-csi-driver")["state"], "not-installed", "{report}");
 
@@ -2032,14 +1883,14 @@ fn releases_left_pending_or_failed_are_reported_and_stop_apply_helm_until_the_fi
         .output()
         .unwrap();
     assert!(!failed.status.success(), "the never-ready chart became ready");
-    let report = env.run(&["diff", "-o", "json"]).json();
+    let report = env.report(env.diff());
     let daskhub = release_report(&report, "daskhub");
     assert_eq!((&daskhub["state"], &daskhub["status"]), (&"not-deployed".into(), &"failed".into()));
     let fix = daskhub["fix"].as_str().unwrap();
     let rollback = format!("helm rollback daskhub 3 --namespace {ns}");
     assert!(fix.contains(&format!("`{rollback}`")), "{fix}");
     run_fix(&rollback);
-    let report = env.run(&["diff", "-o", "json"]).json();
+    let report = env.report(env.diff());
     assert_eq!(release_report(&report, "daskhub")["state"], "same", "{report}");
 }
 
@@ -2072,8 +1923,7 @@ fn a_corrupt_or_foreign_ca_in_the_kubeconfig_is_named_as_such() {
         let kc = env.ws.root().join(format!("kubeconfig-{}", what.replace(' ', "-")));
         fs::write(&kc, admin.replace(&ca_b64, &b64.encode(&data))).unwrap();
         for cmd in ["diff", "apply"] {
-            let out = env.run_as(&[cmd], &kc, |_| {});
-            assert_eq!(out.code, 2, "{what} {cmd}: {}", out.all());
+            let out = env.on(cmd, &kc).expect_status(2).run();
             assert!(out.stderr.contains(expected), "{what} {cmd}: {}", out.all());
             assert!(out.stderr.contains("certificate-authority-data"), "{what} {cmd}: {}", out.all());
             assert!(out.stderr.contains("aws eks update-kubeconfig"), "{what} {cmd}: {}", out.all());
@@ -2183,15 +2033,14 @@ fn a_hub_built_by_hand_is_imported_and_its_objects_taken_over() {
     env.secrets.push("7e".repeat(32));
     let import = |from: &str, config: &str| {
         let args = ["import", "--from", from, "-c", config, "--domain", "hub.example.org", "--from-cluster"];
-        env.run(&[&args[..], &["--kubeconfig", kubeconfig.as_str()]].concat())
+        env.test().args(args).args(["--kubeconfig", kubeconfig.as_str()])
     };
     // Files that are not what the cluster runs (another token pasted) are refused, by name only.
     copy_dir(&hand, &env.ws.root().join("other"));
     let other = env.ws.root().join("other/daskhub.yaml");
     let text = fs::read_to_string(&other).unwrap().replace(&filled.proxy_token, &"7e".repeat(32));
     fs::write(&other, text).unwrap();
-    let out = import("other", "other.yaml");
-    assert_eq!(out.code, 2, "{}", out.all());
+    let out = import("other", "other.yaml").expect_status(2).run();
     assert!(
         out.stderr.contains(&format!(
             "--from-cluster: jupyterhub.proxy.secretToken of other/daskhub.yaml differ from release daskhub (namespace {}, revision 1)",
@@ -2203,8 +2052,7 @@ fn a_hub_built_by_hand_is_imported_and_its_objects_taken_over() {
     assert!(!env.ws.root().join("other.yaml").exists());
     // The files as deployed: the release's namespace comes from the cluster (the walkthrough's
     // helm command names none).
-    let out = import("hand", "pangeo.yaml");
-    assert_eq!(out.code, 0, "{}", out.all());
+    let out = import("hand", "pangeo.yaml").run();
     assert!(
         out.stderr.contains(&format!(
             "releases.daskhub: namespace {0}, read from release daskhub (namespace {0}, revision 1); it runs \
@@ -2245,12 +2093,10 @@ fn a_hub_built_by_hand_is_imported_and_its_objects_taken_over() {
             tiny_chart().display()
         ),
     );
-    let out = env.run(&advised[0]);
-    assert_eq!(out.code, 0, "{}", out.all());
+    env.test().args(&advised[0]).run();
     // (The user's kubeconfig is the default one; here it is named.)
     let kc = ["--kubeconfig", kubeconfig.as_str()];
-    let out = env.run(&[&advised[1][..], &kc].concat());
-    assert_eq!(out.code, 1, "{}", out.all());
+    env.test().args(&advised[1]).args(kc).expect_status(1).run();
 
     // Only the intended changes. Every object is taken over from the walkthrough's managers: their
     // last-applied record goes, our managed-by label comes. The autoscaler gains the two options
@@ -2259,9 +2105,8 @@ fn a_hub_built_by_hand_is_imported_and_its_objects_taken_over() {
     // braces without which KubeSpawner refuses every spawn. Nothing else: import carried the
     // walkthrough's own settings over (the autoscaler's pull policy, the StorageClass's `fsType`
     // key and no volume expansion, the schedulers left unplaced, home volumes on the default class).
-    let out = env.run(&["diff", "-o", "json"]);
-    assert_eq!(out.code, 1, "{}", out.all());
-    let report = out.json();
+    let out = env.diff().args(["-o", "json"]).expect_status(1).run();
+    let report = out.report();
     support::assert_output_schema(&report);
     let objects = report["objects"].as_array().unwrap();
     assert_eq!(objects.len(), 8, "{}", out.all());
@@ -2351,8 +2196,7 @@ fn a_hub_built_by_hand_is_imported_and_its_objects_taken_over() {
     );
 
     // The first apply: no --recreate, no --force-conflicts.
-    let out = env.run_with_helm(&[&advised[2][..], &kc, &["--helm"]].concat());
-    assert_eq!(out.code, 0, "{}", out.all());
+    let out = env.with_helm_values_on_stdin(env.test().args(&advised[2]).args(kc).args(["--helm"])).run();
     for kind in ["ServiceAccount", "Deployment", "ClusterRole", "Role", "ClusterRoleBinding", "RoleBinding"] {
         let ns = if kind.starts_with("Cluster") { "" } else { " (namespace kube-system)" };
         let line = format!("{kind}/cluster-autoscaler{ns} taken over and configured");
@@ -2377,9 +2221,7 @@ fn a_hub_built_by_hand_is_imported_and_its_objects_taken_over() {
     assert!(
         live["metadata"]["annotations"].get("kubectl.kubernetes.io/last-applied-configuration").is_none()
     );
-    let out = env.run(&["diff"]);
-    assert_eq!(out.code, 0, "{}", out.all());
-    assert!(out.stderr.contains("objects: 8 unchanged; Helm releases: 0 of 2 differ"), "{}", out.all());
+    env.diff().stderr_contains("objects: 8 unchanged; Helm releases: 0 of 2 differ").run();
 
     // A later `kubectl apply` of the walkthrough's file: kubectl's client-side apply is an update
     // and never conflicts, so it does change the fields back — but not silently: kubectl warns
@@ -2393,18 +2235,12 @@ fn a_hub_built_by_hand_is_imported_and_its_objects_taken_over() {
         ),
         "{out:?}"
     );
-    let out = env.run(&["diff"]);
-    assert_eq!(out.code, 1, "{}", out.all());
-    assert!(
-        out.stdout.contains(
-            "  .spec.template.spec.containers[name=\"cluster-autoscaler\"].command (manager \"kubectl-client-side-apply\")"
-        ),
-        "{}",
-        out.all()
-    );
+    let out = env.diff()
+        .stdout_contains("  .spec.template.spec.containers[name=\"cluster-autoscaler\"].command (manager \"kubectl-client-side-apply\")")
+        .expect_status(1)
+        .run();
     assert!(!out.stdout.contains("never applied by pangeo-render"), "{}", out.all());
-    let out = env.run(&["apply"]);
-    assert_eq!(out.code, 2, "{}", out.all());
+    let out = env.apply().expect_status(2).run();
     assert!(
         out.stderr.contains("nothing was applied") && out.stderr.contains("--force-conflicts"),
         "{}",
@@ -2517,20 +2353,16 @@ fn requests_go_through_the_proxy_kubectl_would_use() {
     let proxy = ConnectProxy::start();
     let log = env.ws.root().join("exec.log");
     let runs = || fs::read_to_string(&log).unwrap_or_default().lines().count();
-    let no_proxy_env = |c: &mut Command| {
-        for k in ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"] {
-            c.env_remove(k);
-        }
+    // `diff` with the kubeconfig `kc` and none of the proxy settings of the environment.
+    let diff = |kc: &Path| {
+        ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"]
+            .into_iter()
+            .fold(env.on("diff", kc), Test::env_remove)
     };
 
     // HTTPS_PROXY from the environment.
     let kc = renamed_kubeconfig(&env, "env", "apiserver.invalid", "", &log);
-    let out = env.run_as(&["diff"], &kc, |c| {
-        no_proxy_env(c);
-        c.env("HTTPS_PROXY", &proxy.url);
-    });
-    assert_eq!(out.code, 1, "{}", out.all());
-    assert!(out.stdout.contains("StorageClass"), "{}", out.all());
+    let out = diff(&kc).env("HTTPS_PROXY", &proxy.url).stdout_contains("StorageClass").expect_status(1).run();
     let port = fs::read_to_string(env.cluster.kubeconfig()).unwrap();
     let port =
         port.lines().find_map(|l| l.trim().strip_prefix("server: ")).unwrap().rsplit_once(':').unwrap().1;
@@ -2542,18 +2374,13 @@ fn requests_go_through_the_proxy_kubectl_would_use() {
 
     // NO_PROXY naming the server: no CONNECT, so the name cannot be resolved.
     let before = proxy.connects().len();
-    let out = env.run_as(&["diff"], &kc, |c| {
-        no_proxy_env(c);
-        c.env("HTTPS_PROXY", &proxy.url).env("NO_PROXY", "localhost,,.invalid");
-    });
-    assert_eq!(out.code, 2, "{}", out.all());
+    diff(&kc).env("HTTPS_PROXY", &proxy.url).env("NO_PROXY", "localhost,,.invalid").expect_status(2).run();
     assert_eq!(proxy.connects().len(), before, "NO_PROXY was ignored");
 
     // The kubeconfig's proxy-url, with nothing in the environment.
     let extra = format!("    proxy-url: {}\n", proxy.url);
     let kc = renamed_kubeconfig(&env, "kc", "apiserver.invalid", &extra, &log);
-    let out = env.run_as(&["diff"], &kc, no_proxy_env);
-    assert_eq!(out.code, 1, "{}", out.all());
+    diff(&kc).expect_status(1).run();
     assert!(proxy.connects().len() > before, "{:?}", proxy.connects());
 }
 
@@ -2564,10 +2391,7 @@ fn a_failing_exec_plugin_runs_once_and_shows_its_exit_code_and_stderr_only() {
     let Some(env) = Env::new("execfail") else { return };
     let log = env.ws.root().join("exec.log");
     let kc = renamed_kubeconfig(&env, "fail", "127.0.0.1", "", &log);
-    let out = env.run_as(&["diff"], &kc, |c| {
-        c.env("PANGEO_TEST_EXEC_FAIL", "7f3a");
-    });
-    assert_eq!(out.code, 2, "{}", out.all());
+    let out = env.on("diff", &kc).env("PANGEO_TEST_EXEC_FAIL", "7f3a").expect_status(2).run();
     assert!(out.stderr.contains("exec credential plugin"), "{}", out.all());
     assert!(
         out.stderr.contains("failed (exit code 255):\nAn error occurred (ExpiredToken)"),
@@ -2603,8 +2427,7 @@ fn in_cluster_secrets_are_one_masked_secret_that_apply_creates_and_values_recove
     let secret_key = format!("v1.Secret.{}.daskhub-secrets", env.ns);
 
     // Not there yet: diff shows it as an addition, its data masked.
-    let out = env.run(&["diff"]);
-    assert_eq!(out.code, 1, "{}", out.all());
+    let out = env.diff().expect_status(1).run();
     assert!(
         out.stdout
             .contains(&format!("--- live/{secret_key} (not in the cluster)\n+++ merged/{secret_key}\n")),
@@ -2613,13 +2436,7 @@ fn in_cluster_secrets_are_one_masked_secret_that_apply_creates_and_values_recove
     );
     assert!(out.stdout.contains("hub.services.dask-gateway.apiToken: (sensitive value"), "{}", out.all());
 
-    let out = env.run(&["apply"]);
-    assert_eq!(out.code, 0, "{}", out.all());
-    assert!(
-        out.stdout.contains(&format!("Secret/daskhub-secrets (namespace {}) created", env.ns)),
-        "{}",
-        out.all()
-    );
+    env.apply().stdout_contains(format!("Secret/daskhub-secrets (namespace {}) created", env.ns)).run();
     // On the server: what the charts read, owned by our field manager as an Apply.
     let live =
         env.kubectl_json(&["-n", &env.ns, "get", "secret", "daskhub-secrets", "--show-managed-fields"]);
@@ -2640,37 +2457,32 @@ fn in_cluster_secrets_are_one_masked_secret_that_apply_creates_and_values_recove
     // secrets::values order: proxy token, gateway token, hash.
     let new_token = env.secrets[env.secrets.len() - 2].clone();
     env.secrets.push(b64(&new_token));
-    let out = env.run(&["diff", "-o", "json"]);
-    assert_eq!(out.code, 1, "{}", out.all());
+    let out = env.diff().args(["-o", "json"]).expect_status(1).run();
     let changed: Vec<(String, String)> =
-        actions(&out.json()).into_iter().filter(|(_, a)| a != "unchanged").collect();
+        actions(&out.report()).into_iter().filter(|(_, a)| a != "unchanged").collect();
     assert_eq!(changed, [("Secret/daskhub-secrets".to_string(), "update".to_string())], "{}", out.all());
-    let out = env.run(&["diff"]);
-    assert!(out.stdout.contains("(sensitive value changed)"), "{}", out.all());
+    env.diff().stdout_contains("(sensitive value changed)").expect_status(1).run();
     fs::write(env.ws.secrets_path(), &old).unwrap();
 
     // A clone without the secrets file recovers them from the Secret: same daskhub.yaml, no diff.
     fs::remove_file(env.ws.secrets_path()).unwrap();
     let kubeconfig = env.cluster.kubeconfig().display().to_string();
-    let out = env.run(&[
-        "values",
-        "-c",
-        "pangeo.yaml",
-        "--output-dir",
-        "rendered",
-        "--secrets-from-cluster",
-        "--kubeconfig",
-        &kubeconfig,
-    ]);
-    assert_eq!(out.code, 0, "{}", out.all());
-    assert!(
-        out.stderr.contains(&format!(
+    env.test()
+        .args([
+            "values",
+            "-c",
+            "pangeo.yaml",
+            "--output-dir",
+            "rendered",
+            "--secrets-from-cluster",
+            "--kubeconfig",
+            &kubeconfig,
+        ])
+        .stderr_contains(format!(
             "recovered the tokens and the admin password hash from Secret/daskhub-secrets (namespace {})",
             env.ns
-        )),
-        "{}",
-        out.all()
-    );
+        ))
+        .run();
     assert_eq!(fs::read_to_string(&daskhub).unwrap(), text);
     let recovered = fs::read_to_string(env.ws.secrets_path()).unwrap();
     assert!(
@@ -2682,21 +2494,19 @@ fn in_cluster_secrets_are_one_masked_secret_that_apply_creates_and_values_recove
     // The Secret gone: a clear error naming it, nothing written.
     fs::remove_file(env.ws.secrets_path()).unwrap();
     env.kubectl(&["-n", &env.ns, "delete", "secret", "daskhub-secrets"]);
-    let out = env.run(&[
-        "values",
-        "-c",
-        "pangeo.yaml",
-        "--output-dir",
-        "rendered",
-        "--secrets-from-cluster",
-        "--kubeconfig",
-        &kubeconfig,
-    ]);
-    assert_eq!(out.code, 2, "{}", out.all());
-    assert!(
-        out.stderr.contains(&format!("there is no Secret/daskhub-secrets (namespace {})", env.ns)),
-        "{}",
-        out.all()
-    );
+    env.test()
+        .args([
+            "values",
+            "-c",
+            "pangeo.yaml",
+            "--output-dir",
+            "rendered",
+            "--secrets-from-cluster",
+            "--kubeconfig",
+            &kubeconfig,
+        ])
+        .stderr_contains(format!("there is no Secret/daskhub-secrets (namespace {})", env.ns))
+        .expect_status(2)
+        .run();
     assert!(!env.ws.secrets_path().exists());
 }
