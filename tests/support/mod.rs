@@ -7,7 +7,6 @@ pub mod test;
 pub mod walkthrough;
 pub use test::Test;
 
-use assert_cmd::Command;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -65,16 +64,6 @@ impl Workspace {
     /// A command in this workspace: several commands can work in one directory, one after another.
     pub fn test(&self) -> Test {
         Test::at(self.root())
-    }
-    pub fn cmd(&self) -> Command {
-        let mut c = Command::new(assert_cmd::cargo::cargo_bin!("pangeo-render"));
-        c.env("PANGEO_RENDER_TODAY", "2026-09-01").env("NO_COLOR", "1");
-        c
-    }
-    pub fn values(&self) -> Command {
-        let mut c = self.cmd();
-        c.arg("values").arg("-c").arg(self.config()).arg("--output-dir").arg(self.out());
-        c
     }
     /// Deterministic secrets, so snapshots are stable: fixed tokens and a hash with a fixed salt.
     pub fn write_fixed_secrets(&self) {
