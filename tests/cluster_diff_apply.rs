@@ -309,6 +309,17 @@ fn reset(cluster: &TestCluster) {
     cluster.kubectl_ok(&["delete", "validatingadmissionpolicy", DENY_POLICY, "--ignore-not-found"]);
 }
 
+/// Whether the autoscaler's ServiceAccount, the first object apply writes, is on the server.
+fn account_exists(env: &Env) -> bool {
+    env.cluster
+        .kubectl()
+        .args(["-n", "kube-system", "get", "serviceaccount", "cluster-autoscaler"])
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
 fn object_keys(sc: &str) -> Vec<String> {
     ALL_OBJECTS.iter().map(|k| if k.ends_with('.') { format!("{k}{sc}") } else { k.to_string() }).collect()
 }
@@ -688,13 +699,7 @@ fn in_tree_gp2_needs_recreate_and_hands_over_the_default_annotation() {
     );
     assert!(!out.stderr.contains("field managers"), "{}", out.all());
     assert!(out.stderr.contains("--recreate"), "{}", out.all());
-    let sa = env
-        .cluster
-        .kubectl()
-        .args(["-n", "kube-system", "get", "serviceaccount", "cluster-autoscaler"])
-        .output()
-        .unwrap();
-    assert!(!sa.status.success(), "the refused apply created objects");
+    assert!(!account_exists(&env), "the refused apply created objects");
 
     env.apply()
         .args(["--recreate", "--dry-run"])
@@ -830,13 +835,7 @@ fn read_only_identities_fail_with_verb_and_resource() {
             .expect_status(2)
             .run();
     }
-    let sa = env
-        .cluster
-        .kubectl()
-        .args(["-n", "kube-system", "get", "serviceaccount", "cluster-autoscaler"])
-        .output()
-        .unwrap();
-    assert!(!sa.status.success());
+    assert!(!account_exists(&env));
 }
 
 #[test]
@@ -892,13 +891,7 @@ fn apply_helm_needs_helm_on_path_and_reports_partial_failure() {
         .stderr_contains("--helm: `helm` is not on PATH")
         .expect_status(2)
         .run();
-    let sa = env
-        .cluster
-        .kubectl()
-        .args(["-n", "kube-system", "get", "serviceaccount", "cluster-autoscaler"])
-        .output()
-        .unwrap();
-    assert!(!sa.status.success(), "objects were applied although helm was missing");
+    assert!(!account_exists(&env), "objects were applied although helm was missing");
 
     // The built helm, as `helm` on PATH. The EBS CSI release back on its repository chart, whose
     // repository is not configured (no network here): its install fails after the objects were
@@ -911,28 +904,19 @@ fn apply_helm_needs_helm_on_path_and_reports_partial_failure() {
         ),
         &format!("ebsCsiDriver: {{name: aws-ebs-csi-driver, namespace: {}}}", env.ns),
     );
-    let out = env.with_helm(env.apply().args(["--helm"])).expect_status(2).run();
-    assert!(
-        out.stdout.contains("Deployment/cluster-autoscaler (namespace kube-system) created"),
-        "{}",
-        out.all()
-    );
-    assert!(
-        out.stdout.contains(
-            "running: helm upgrade --install aws-ebs-csi-driver aws-ebs-csi-driver/aws-ebs-csi-driver --version 2.64.0"
-        ),
-        "{}",
-        out.all()
-    );
-    assert!(
-        out.stderr.contains(&format!(
+    let out = env
+        .with_helm(env.apply().args(["--helm"]))
+        .stdout_contains("Deployment/cluster-autoscaler (namespace kube-system) created")
+        .stdout_contains(
+            "running: helm upgrade --install aws-ebs-csi-driver aws-ebs-csi-driver/aws-ebs-csi-driver --version 2.64.0",
+        )
+        .stderr_contains(format!(
             "helm upgrade --install of release aws-ebs-csi-driver (namespace {}) failed",
             env.ns
-        )),
-        "{}",
-        out.all()
-    );
-    assert!(out.stderr.contains("releases done before it: none"), "{}", out.all());
+        ))
+        .stderr_contains("releases done before it: none")
+        .expect_status(2)
+        .run();
     // The values file was private and is gone.
     assert!(!out.stdout.contains("rendered/"), "{}", out.all());
 }
@@ -944,13 +928,7 @@ fn apply_dry_run_writes_nothing() {
     let lines: Vec<&str> = out.stdout.lines().filter(|l| l.ends_with("(server dry run)")).collect();
     assert_eq!(lines.len(), 8, "{}", out.all());
     assert!(lines.iter().all(|l| l.ends_with(" would be created (server dry run)")), "{}", out.all());
-    let sa = env
-        .cluster
-        .kubectl()
-        .args(["-n", "kube-system", "get", "serviceaccount", "cluster-autoscaler"])
-        .output()
-        .unwrap();
-    assert!(!sa.status.success(), "--dry-run created the ServiceAccount");
+    assert!(!account_exists(&env), "--dry-run created the ServiceAccount");
     assert_eq!(
         env.report(env.diff())["objects"]
             .as_array()
@@ -1117,12 +1095,12 @@ fn secrets_recovered_from_the_deployed_release_render_what_is_deployed() {
     );
     // Following that advice: delete the new file, recover the running secrets.
     fs::remove_file(&secrets_path).unwrap();
-    let out = env.test().args(recover).args([&kubeconfig]).run();
-    assert!(
-        out.stderr.contains(&format!("release daskhub (namespace {}), revision 1", env.ns)),
-        "{}",
-        out.all()
-    );
+    let out = env
+        .test()
+        .args(recover)
+        .args([&kubeconfig])
+        .stderr_contains(format!("release daskhub (namespace {}), revision 1", env.ns))
+        .run();
     assert!(!out.stderr.contains("generated admin password"), "{}", out.all());
     assert_eq!(fs::read(&secrets_path).unwrap(), original, "the same secrets file as before");
     let report = env.report(env.diff());
@@ -1132,8 +1110,12 @@ fn secrets_recovered_from_the_deployed_release_render_what_is_deployed() {
     // A secrets file that holds other secrets is not replaced.
     env.write_secrets();
     let before = fs::read(&secrets_path).unwrap();
-    let out = env.test().args(recover).args([&kubeconfig]).expect_status(2).run();
-    assert!(out.stderr.contains("proxySecretToken, daskGatewayApiToken differ"), "{}", out.all());
+    env.test()
+        .args(recover)
+        .args([&kubeconfig])
+        .stderr_contains("proxySecretToken, daskGatewayApiToken differ")
+        .expect_status(2)
+        .run();
     assert_eq!(fs::read(&secrets_path).unwrap(), before);
 
     // No release to recover from: a clear error, nothing written.
@@ -1149,8 +1131,12 @@ fn secrets_recovered_from_the_deployed_release_render_what_is_deployed() {
             tiny_chart().display()
         ),
     );
-    let out = env.test().args(recover).args([&kubeconfig]).expect_status(2).run();
-    assert!(out.stderr.contains("there is no release nohub (namespace nowhere)"), "{}", out.all());
+    env.test()
+        .args(recover)
+        .args([&kubeconfig])
+        .stderr_contains("there is no release nohub (namespace nowhere)")
+        .expect_status(2)
+        .run();
     assert!(!secrets_path.exists());
 }
 
@@ -1524,8 +1510,12 @@ fn an_eks_context_of_another_cluster_is_refused_before_any_request() {
     let kubeconfig = kc.path.display().to_string();
     let recover =
         ["values", "-c", "pangeo.yaml", "--output-dir", "rendered", "--secrets-from-cluster", "--kubeconfig"];
-    let out = env.test().args(recover).args([&kubeconfig]).expect_status(2).run();
-    assert!(out.stderr.contains("refusing to work on this cluster: kube context"), "{}", out.all());
+    env.test()
+        .args(recover)
+        .args([&kubeconfig])
+        .stderr_contains("refusing to work on this cluster: kube context")
+        .expect_status(2)
+        .run();
     assert!(!env.ws.secrets_path().exists() && !env.ws.root().join("rendered").exists());
     assert!(!kc.mark.exists());
 }
@@ -1854,12 +1844,7 @@ fn releases_left_pending_or_failed_are_reported_and_stop_apply_helm_until_the_fi
         .run();
     assert!(out.stderr.contains(&rollback) && out.stderr.contains(&uninstall), "{}", out.all());
     assert!(!out.stdout.contains("created") && !out.stdout.contains("running: helm"), "{}", out.all());
-    let sa = env
-        .cluster
-        .kubectl()
-        .args(["-n", "kube-system", "get", "serviceaccount", "cluster-autoscaler"])
-        .output();
-    assert!(!sa.unwrap().status.success(), "objects were applied although helm could not run");
+    assert!(!account_exists(&env), "objects were applied although helm could not run");
 
     // The printed fixes, run as printed, make the releases upgradable again.
     let run_fix = |cmd: &str| {
@@ -2391,14 +2376,14 @@ fn a_failing_exec_plugin_runs_once_and_shows_its_exit_code_and_stderr_only() {
     let Some(env) = Env::new("execfail") else { return };
     let log = env.ws.root().join("exec.log");
     let kc = renamed_kubeconfig(&env, "fail", "127.0.0.1", "", &log);
-    let out = env.on("diff", &kc).env("PANGEO_TEST_EXEC_FAIL", "7f3a").expect_status(2).run();
-    assert!(out.stderr.contains("exec credential plugin"), "{}", out.all());
-    assert!(
-        out.stderr.contains("failed (exit code 255):\nAn error occurred (ExpiredToken)"),
-        "{}",
-        out.all()
-    );
-    assert!(out.stderr.contains("The security token included in the request is expired"), "{}", out.all());
+    let out = env
+        .on("diff", &kc)
+        .env("PANGEO_TEST_EXEC_FAIL", "7f3a")
+        .stderr_contains("exec credential plugin")
+        .stderr_contains("failed (exit code 255):\nAn error occurred (ExpiredToken)")
+        .stderr_contains("The security token included in the request is expired")
+        .expect_status(2)
+        .run();
     assert!(!out.stderr.contains("stdout-of-the-plugin") && !out.stdout.contains("stdout-of-the-plugin"));
     assert_eq!(fs::read_to_string(&log).unwrap().lines().count(), 1, "{}", out.all());
 }
