@@ -14,6 +14,8 @@
 //! to it), with a fixed date and no colour. `run` checks everything that was asked for and hands
 //! back the output and the directory for further looks. [`Test::at`] runs in a directory the test
 //! keeps, so that several commands can work in one workspace (`values`, then `diff`, then `apply`).
+//! Advice the program prints is run as printed with [`Test::printed`]; a table of inputs names its
+//! row in failure messages with [`Test::case`]; [`Test::spawn`] starts a command to stop midway.
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
