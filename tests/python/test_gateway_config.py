@@ -65,7 +65,8 @@ def test_the_backend_and_the_cluster_config(rendered, release, gateway_app):
     finally:
         loop.close()
     for part in ("scheduler", "worker"):
-        want = rendered.get(f"dask-gateway.gateway.backend.{part}.extraPodConfig")
+        # Absent (daskGateway.schedulerOnDaskWorkers: false), the chart's default {} applies.
+        want = rendered.get(f"dask-gateway.gateway.backend.{part}.extraPodConfig", {})
         assert getattr(config, f"{part}_extra_pod_config") == want, f"{rendered.name}: {part}_extra_pod_config"
     assert config.namespace == "journey-ns"
 

@@ -220,8 +220,9 @@ def test_cluster_is_stored_with_the_chosen_options(rendered, trip, created):
                        ("image", CHOSEN_IMAGE),
                        ("cluster_max_workers", rendered.config["daskGateway"]["maxWorkersPerCluster"]),
                        ("worker_extra_pod_config", rendered.get("dask-gateway.gateway.backend.worker.extraPodConfig")),
+                       # Absent (daskGateway.schedulerOnDaskWorkers: false): the chart's default {}.
                        ("scheduler_extra_pod_config",
-                        rendered.get("dask-gateway.gateway.backend.scheduler.extraPodConfig"))):
+                        rendered.get("dask-gateway.gateway.backend.scheduler.extraPodConfig", {}))):
         trip.check(config.get(key) == value, where, f"cluster config {key} = {config.get(key)!r}, expected {value!r}")
 
 
@@ -240,13 +241,30 @@ def assert_on_dask_nodes(rendered, trip, pod, component):
                    f"no toleration {want} in {spec.get('tolerations')}")
 
 
+def assert_placed(rendered, trip, pod, component, part):
+    """Workers, and schedulers unless daskGateway.schedulerOnDaskWorkers is false, on the dask
+    nodes; unplaced schedulers select no capacity type and do not tolerate the workers' taint, so
+    they stay off those nodes (the walkthrough's gateway, kept by import)."""
+    if part == "worker" or rendered.config["daskGateway"].get("schedulerOnDaskWorkers", True):
+        assert_on_dask_nodes(rendered, trip, pod, component)
+        return
+    spec = pod["spec"]
+    selector = spec.get("nodeSelector") or {}
+    trip.check("eks.amazonaws.com/capacityType" not in selector, component,
+               f"nodeSelector {selector}: an unplaced scheduler selects no capacity type")
+    taint = rendered.config["cluster"]["nodeGroups"]["daskWorkers"].get("taint")
+    if taint:
+        tolerated = [t for t in spec.get("tolerations") or [] if t.get("key") == taint["key"]]
+        trip.check(not tolerated, component, f"an unplaced scheduler tolerates the workers' taint: {tolerated}")
+
+
 def cpu(cores: float) -> str:
     """The API server's canonical form of the controller's f"{cores:.3f}"."""
     milli = round(cores * 1000)
     return str(milli // 1000) if milli % 1000 == 0 else f"{milli}m"
 
 
-def test_controller_creates_the_scheduler_pod_on_the_dask_nodes(rendered, trip, cluster, gateway, created):
+def test_controller_creates_the_scheduler_pod_where_the_config_places_it(rendered, trip, cluster, gateway, created):
     obj, ns = created["obj"], created["ns"]
     pod_name = f"dask-scheduler-{obj}"
     pod = wait_for(trip, gateway, gateway_component("controller"), f"scheduler Pod {pod_name} created",
@@ -258,7 +276,7 @@ def test_controller_creates_the_scheduler_pod_on_the_dask_nodes(rendered, trip, 
     requests = container["resources"]["requests"]
     want = {"cpu": cpu(config["scheduler_cores"]), "memory": str(config["scheduler_memory"])}
     trip.check(requests == want, where, f"requests {requests} != {want}")
-    assert_on_dask_nodes(rendered, trip, pod, where)
+    assert_placed(rendered, trip, pod, where, "scheduler")
     env = {e["name"]: e.get("value") for e in container["env"]}
     trip.check(env.get("DASK_GATEWAY_API_URL") == gateway.release.api_url, where,
                f"DASK_GATEWAY_API_URL {env.get('DASK_GATEWAY_API_URL')!r}")
@@ -300,7 +318,7 @@ def test_dask_pods_pass_strict_validation(rendered, trip, cluster, gateway, crea
         want = {"cpu": cpu(created["cores"]), "memory": str(int(created["memory"] * GIB))}
         res = container["resources"]
         trip.check(res["requests"] == want and res["limits"] == want, where, f"resources {res} != {want} (request = limit)")
-    assert_on_dask_nodes(rendered, trip, stored, where)
+    assert_placed(rendered, trip, stored, where, component)
 
 
 def test_the_line_without_a_kubelet(rendered, trip, cluster, gateway, created):
