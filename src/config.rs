@@ -261,7 +261,8 @@ pub struct DaskGateway {
     #[serde(default)]
     pub image_matches_singleuser: bool,
     pub worker: WorkerOptions,
-    pub max_workers_per_cluster: u32,
+    /// `None` (written `null`): no limit, as a gateway built by hand has.
+    pub max_workers_per_cluster: Option<u32>,
     /// Dask schedulers on the dask-workers node group with the workers (default), or left
     /// unplaced: the workers' taint keeps them off those nodes (the walkthrough's gateway).
     #[serde(default = "yes")]

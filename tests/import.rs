@@ -43,12 +43,20 @@ fn walkthrough_files_become_a_config_that_renders_the_same_secrets() {
     assert!(config.contains("memory: {guarantee: 2Gi, limit: 4Gi}"), "{config}");
     assert!(config.contains("clusterAutoscaler: \"eksctl-cluster-autoscaler-role\""), "{config}");
     assert!(config.contains("name: \"gp2\"") && config.contains(CERT), "{config}");
+    // The fixture of an imported hub, proven by every tier, is what import writes (version aside).
+    let body = |text: &str| text[text.find("apiVersion:").unwrap()..].to_string();
+    let fixture = fs::read_to_string(support::repo().join("fixtures/imported/pangeo.yaml")).unwrap();
+    assert_eq!(
+        body(&config).replace("kubernetesVersion: \"1.34\"", "kubernetesVersion: \"1.35\""),
+        body(&fixture)
+    );
     for carried in [
         "fsTypeParameter: \"fsType\"",
         "allowVolumeExpansion: false",
         "schedulerOnDaskWorkers: false",
         "storageClass: clusterDefault",
         "imagePullPolicy: Always",
+        "maxWorkersPerCluster: null",
     ] {
         assert!(config.contains(carried), "no `{carried}` in:\n{config}");
     }

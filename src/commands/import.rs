@@ -290,7 +290,8 @@ fn why(path: &str) -> Option<&'static str> {
              doubled, they reach the notebook as written"
         }
         "dask-gateway.gateway.extraConfig.optionHandler" => {
-            "the same options and bounds, from daskGateway.worker; pangeo-render's handler also limits workers"
+            "the same options and bounds, from daskGateway.worker; pangeo-render's handler checks the tag of \
+             the image asked for and names a bad one"
         }
         _ => return None,
     })

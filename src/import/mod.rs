@@ -41,8 +41,6 @@ pub mod walkthrough {
     pub const DASKHUB_NAMESPACE: &str = "default";
     /// The same command names no version: the newest published chart, daskhub 2024.1.1.
     pub const CHART: super::Chart = super::Chart::Daskhub2024;
-    /// The walkthrough's notebook asks for 24 workers; the hand-built gateway has no limit.
-    pub const MAX_WORKERS: u32 = 24;
     /// Its EBS CSI install sets `image.repository` to the Region's EKS registry.
     pub const REGIONAL_EBS_IMAGE: bool = true;
     /// The upstream `cluster-autoscaler-autodiscover.yaml` it applies pulls the image `Always`.
@@ -503,15 +501,17 @@ fn read_gateway(
             "no String(\"image\", default=\"name:tag\") option could be read here",
         ));
     }
-    assumptions.push(format!(
-        "daskGateway.maxWorkersPerCluster: {} (the walkthrough's notebook size; the hand-built gateway had no limit)",
-        walkthrough::MAX_WORKERS
-    ));
+    assumptions.push(
+        "daskGateway.maxWorkersPerCluster: null — no limit, as the hand-built gateway had; a number (the \
+         walkthrough's notebook asks for 24) caps what one user's Dask cluster can cost"
+            .into(),
+    );
     Some(DaskGateway {
         image: Some(image?),
         image_matches_singleuser: false,
         worker: WorkerOptions { cores: cores?, memory_gib: memory? },
-        max_workers_per_cluster: walkthrough::MAX_WORKERS,
+        // The hand-built gateway sets no cluster_max_workers; it keeps none.
+        max_workers_per_cluster: None,
         // The walkthrough places only the workers; placed schedulers show in the comparison.
         scheduler_on_dask_workers: s
             .at(&["dask-gateway", "gateway", "backend", "scheduler", "extraPodConfig"])

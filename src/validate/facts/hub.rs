@@ -330,10 +330,10 @@ impl HubFacts {
                 .map(|b| Fact { value: b, loc: r.loc(&["hub", "singleuser", "memory", "limit"]) }),
             worker_cores: Some(bound("worker_cores", "cores", &c.dask_gateway.worker.cores)),
             worker_memory: Some(bound("worker_memory", "memoryGiB", &c.dask_gateway.worker.memory_gib)),
-            max_workers: Some(Fact {
-                value: f64::from(c.dask_gateway.max_workers_per_cluster),
-                loc: r.loc(&["daskGateway", "maxWorkersPerCluster"]),
-            }),
+            max_workers: c
+                .dask_gateway
+                .max_workers_per_cluster
+                .map(|n| Fact { value: f64::from(n), loc: r.loc(&["daskGateway", "maxWorkersPerCluster"]) }),
             gateway_image: Some(Fact { value: c.gateway_image().reference(), loc: gateway_loc }),
             certificate: Some(Fact {
                 value: c.hub.certificate_arn.clone(),
