@@ -49,12 +49,16 @@ pub fn manifest_objects(manifest: &str) -> Result<Vec<Value>, String> {
     Ok(docs.into_iter().map(|d| d.to_json()).filter(|o| ObjectRef::of(o).is_some()).collect())
 }
 
-/// Reads every object of a deployed release's manifest and reports the drifted ones.
+/// An object of a deployed release, where it lives, and what is live now (`None`: gone).
+pub type LiveObject = (ObjectRef, Option<Value>);
+
+/// Reads every object of a deployed release's manifest and reports the drifted ones; also
+/// returns what it read, for the upgrade preview.
 pub async fn live_drift(
     cluster: &mut Cluster,
     namespace: &str,
     objects: &[Value],
-) -> Result<Vec<ObjectDrift>, ClusterError> {
+) -> Result<(Vec<ObjectDrift>, Vec<LiveObject>), ClusterError> {
     let mut refs: Vec<ObjectRef> = objects.iter().filter_map(ObjectRef::of).collect();
     cluster.prepare(&refs).await?;
     for r in &mut refs {
@@ -66,18 +70,21 @@ pub async fn live_drift(
     let jobs: Vec<_> = refs.iter().map(|r| cluster.get(r)).collect();
     let lives = run_all(jobs, crate::plan::concurrency()).await;
     let mut out = Vec::new();
-    for ((obj, r), live) in objects.iter().zip(&refs).zip(lives) {
-        match live? {
+    let mut read = Vec::new();
+    for ((obj, r), live) in objects.iter().zip(refs).zip(lives) {
+        let live = live?;
+        match &live {
             None => out.push(ObjectDrift { object: r.to_string(), missing: true, fields: vec![] }),
             Some(live) => {
-                let fields = object_drift(obj, &live);
+                let fields = object_drift(obj, live);
                 if !fields.is_empty() {
                     out.push(ObjectDrift { object: r.to_string(), missing: false, fields });
                 }
             }
         }
+        read.push((r, live));
     }
-    Ok(out)
+    Ok((out, read))
 }
 
 /// Whether a field manager is helm (helm 3 names itself after its binary, `helm`).
@@ -115,8 +122,9 @@ pub fn object_drift(manifest: &Value, live: &Value) -> Vec<FieldDrift> {
 #[derive(Clone, Debug)]
 enum Segment {
     Key(String),
-    /// A list element matched by its `name`.
-    Named(String),
+    /// A list element matched by its merge key: `name`, or the field the API keys that list by
+    /// (`mountPath` for volumeMounts: Z2JH mounts one volume three times under one name).
+    Keyed(&'static str, Value),
 }
 
 fn field_text(path: &[Segment]) -> String {
@@ -127,9 +135,7 @@ fn field_text(path: &[Segment]) -> String {
                 s.push('.');
                 s.push_str(k);
             }
-            Segment::Named(n) => {
-                s.push_str(&format!("[name={}]", serde_json::to_string(n).unwrap_or_default()))
-            }
+            Segment::Keyed(key, v) => s.push_str(&format!("[{key}={v}]")),
         }
     }
     s
@@ -150,24 +156,27 @@ fn walk(
                 path.pop();
             }
         }
-        (Value::Array(w), Some(Value::Array(l))) if keyed_by_name(w) => {
+        (Value::Array(w), Some(Value::Array(l))) if list_key(path, w).is_some() => {
+            let key = list_key(path, w).unwrap_or("name");
             for wv in w {
-                let name = wv.get("name").and_then(Value::as_str).unwrap_or_default();
-                let lv = l.iter().find(|e| e.get("name").and_then(Value::as_str) == Some(name));
-                path.push(Segment::Named(name.to_string()));
+                let id = wv.get(key).cloned().unwrap_or(Value::Null);
+                let lv = l.iter().find(|e| e.get(key).is_some_and(|v| canonical(v) == canonical(&id)));
+                path.push(Segment::Keyed(key, id));
                 walk(wv, lv, path, managers, out);
                 path.pop();
             }
         }
         _ => {
             let same = live.is_some_and(|l| canonical(l) == canonical(want));
-            // An empty map or list helm sent and the server dropped is the same nothing.
+            // An empty map or list helm sent and the server dropped is the same nothing; so is a
+            // zero, false or "" the server does not store (`readinessProbe.initialDelaySeconds: 0`).
             let empty = |v: &Value| {
                 v.is_null()
                     || v.as_object().is_some_and(|m| m.is_empty())
                     || v.as_array().is_some_and(|a| a.is_empty())
             };
-            if same || (empty(want) && live.is_none_or(empty)) {
+            let zero = |v: &Value| v.as_f64() == Some(0.0) || v == &Value::Bool(false) || v == "";
+            if same || (empty(want) && live.is_none_or(empty)) || (zero(want) && live.is_none()) {
                 return;
             }
             let owners = owners(managers, path);
@@ -185,9 +194,31 @@ fn walk(
     }
 }
 
-/// A list whose elements are all maps with a `name` (containers, env, volumes, ports…).
-fn keyed_by_name(items: &[Value]) -> bool {
-    !items.is_empty() && items.iter().all(|i| i.get("name").and_then(Value::as_str).is_some())
+/// The field that identifies the elements of a list, as the API server merges it (the
+/// `x-kubernetes-list-map-keys` of the Kubernetes API, first key), when every element has it:
+/// `name` for most lists (containers, env, volumes…), and the exceptions by the list's field.
+fn list_key(path: &[Segment], items: &[Value]) -> Option<&'static str> {
+    let field = match path.last() {
+        Some(Segment::Key(k)) => k.as_str(),
+        _ => "",
+    };
+    let key = match field {
+        "volumeMounts" => "mountPath",
+        "volumeDevices" => "devicePath",
+        "hostAliases" => "ip",
+        // Container ports are keyed by number; a Service's by port.
+        "ports" if items.iter().all(|i| i.get("containerPort").is_some()) => "containerPort",
+        "ports" if items.iter().all(|i| i.get("port").is_some()) => "port",
+        _ => "name",
+    };
+    let ids: Vec<String> = items
+        .iter()
+        .filter_map(|i| i.get(key).filter(|v| v.is_string() || v.is_number()).map(canonical))
+        .map(|v| v.to_string())
+        .collect();
+    // Not keyed (a NetworkPolicy's ports: 53/UDP and 53/TCP): compared as a whole.
+    let unique = ids.iter().collect::<std::collections::BTreeSet<_>>().len() == items.len();
+    (!items.is_empty() && ids.len() == items.len() && unique).then_some(key)
 }
 
 /// One managedFields entry.
@@ -229,16 +260,16 @@ fn owners<'a>(managers: &'a [Manager], path: &[Segment]) -> Vec<&'a Manager> {
 }
 
 /// The fieldsV1 node of `path`: `f:key` for a map key, the `k:{…}` element whose key fields
-/// include `"name": NAME` for a named list element.
+/// include the element's key (`"name": NAME`, `"mountPath": PATH`) for a list element.
 fn find_node<'a>(fields: &'a Value, path: &[Segment]) -> Option<&'a Value> {
     let mut node = fields;
     for seg in path {
         let map = node.as_object()?;
         node = match seg {
             Segment::Key(k) => map.get(&format!("f:{k}"))?,
-            Segment::Named(n) => map.iter().find_map(|(k, v)| {
+            Segment::Keyed(field, id) => map.iter().find_map(|(k, v)| {
                 let key: Value = serde_json::from_str(k.strip_prefix("k:")?).ok()?;
-                (key.get("name").and_then(Value::as_str) == Some(n.as_str())).then_some(v)
+                key.get(*field).is_some_and(|x| canonical(x) == canonical(id)).then_some(v)
             })?,
         };
     }
@@ -319,6 +350,54 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn mounts_of_one_volume_are_told_apart_by_path_and_unstored_zeros_are_not_drift() {
+        // As Z2JH's hub: one `config` volume mounted three times; a probe delay of 0 that the
+        // server does not store; a NetworkPolicy's two ports 53 (UDP, TCP), not keyed.
+        let mounts = json!([
+            {"name": "config", "mountPath": "/etc/jh/jupyterhub_config.py", "subPath": "jupyterhub_config.py"},
+            {"name": "config", "mountPath": "/etc/jh/z2jh.py", "subPath": "z2jh.py"},
+            {"name": "config", "mountPath": "/etc/jh/config/"}
+        ]);
+        let mut m = manifest();
+        let c = &mut m["spec"]["template"]["spec"]["containers"][0];
+        c["volumeMounts"] = mounts.clone();
+        c["readinessProbe"] = json!({"initialDelaySeconds": 0, "periodSeconds": 2});
+        m["spec"]["ports"] = json!([{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]);
+        let mut l = live();
+        let c = &mut l["spec"]["template"]["spec"]["containers"][0];
+        c["volumeMounts"] = mounts;
+        c["readinessProbe"] = json!({"periodSeconds": 2});
+        l["spec"]["ports"] = m["spec"]["ports"].clone();
+        let mut fields = helm_fields();
+        fields["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"hub\"}"]["f:volumeMounts"] = json!({
+            "k:{\"mountPath\":\"/etc/jh/jupyterhub_config.py\"}": {"f:name": {}, "f:mountPath": {}, "f:subPath": {}},
+            "k:{\"mountPath\":\"/etc/jh/z2jh.py\"}": {"f:name": {}, "f:mountPath": {}, "f:subPath": {}},
+            "k:{\"mountPath\":\"/etc/jh/config/\"}": {"f:name": {}, "f:mountPath": {}}
+        });
+        l["metadata"]["managedFields"][0]["fieldsV1"] = fields.clone();
+        assert_eq!(object_drift(&m, &l), vec![]);
+
+        // A mount's subPath edited by someone else is named by its mountPath.
+        l["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][1]["subPath"] = json!("other.py");
+        let mine = &mut fields["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"hub\"}"]["f:volumeMounts"]
+            ["k:{\"mountPath\":\"/etc/jh/z2jh.py\"}"];
+        mine.as_object_mut().unwrap().remove("f:subPath");
+        l["metadata"]["managedFields"] = json!([
+            {"manager": "helm", "operation": "Update", "fieldsV1": fields},
+            {"manager": "kubectl-edit", "operation": "Update", "fieldsV1": {"f:spec": {"f:template": {"f:spec": {
+                "f:containers": {"k:{\"name\":\"hub\"}": {"f:volumeMounts": {
+                    "k:{\"mountPath\":\"/etc/jh/z2jh.py\"}": {"f:subPath": {}}}}}}}}}}
+        ]);
+        let d = object_drift(&m, &l);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(
+            d[0].field,
+            ".spec.template.spec.containers[name=\"hub\"].volumeMounts[mountPath=\"/etc/jh/z2jh.py\"].subPath"
+        );
+        assert_eq!(d[0].manager.as_deref(), Some("kubectl-edit"));
     }
 
     #[test]
