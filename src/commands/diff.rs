@@ -24,12 +24,9 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
     let server = cluster.conn.server.clone();
     let helm = args.helm.clone().or_else(crate::helm::command::find_helm);
     let report = deadline.run(&rt, Some(&server), async {
-        let plan = plan::plan(&mut cluster, manifests, false)
-            .await
-            .map_err(|e| cluster_error(&cluster, &e, &masker))?;
-        let objects: Vec<ObjectReport> = plan.iter().map(|p| ObjectReport::of(p, &masker)).collect();
         // Releases: read and compared first (a list request each); helm starts rendering those
-        // that differ at once, on threads, while the drift check reads their objects.
+        // that differ at once, on threads, while the Kubernetes objects are planned and the
+        // drift check reads the releases' objects.
         let mut releases = Vec::new();
         for t in &targets {
             let r = diff::read_and_compare(&cluster, t, &masker).await;
@@ -49,6 +46,10 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
             })
         };
         let mut renders: Vec<_> = targets.iter().zip(&releases).map(|(t, r)| spawn(t, r)).collect();
+        let plan = plan::plan(&mut cluster, manifests, false)
+            .await
+            .map_err(|e| cluster_error(&cluster, &e, &masker))?;
+        let objects: Vec<ObjectReport> = plan.iter().map(|p| ObjectReport::of(p, &masker)).collect();
         for r in releases.iter_mut() {
             let drift = diff::check_drift(&mut cluster, r, &masker).await;
             drift.map_err(|e| cluster_error(&cluster, &e, &masker))?;
@@ -65,10 +66,11 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
                     continue;
                 }
             };
-            let p =
-                preview::preview(&mut cluster, &t.namespace, objects, &hooks, &r.deployed_objects, &masker)
-                    .await
-                    .map_err(|e| cluster_error(&cluster, &e, &masker))?;
+            let known =
+                preview::Deployed { objects: &r.deployed_objects, live: &r.deployed_live, drift: &r.drift };
+            let p = preview::preview(&mut cluster, &t.namespace, objects, &hooks, known, &masker)
+                .await
+                .map_err(|e| cluster_error(&cluster, &e, &masker))?;
             r.preview = Some(p);
         }
         Ok::<_, Error>(Report::new(objects, releases))

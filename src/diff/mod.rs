@@ -67,6 +67,10 @@ pub struct ReleaseReport {
     /// The objects of the deployed release's manifest (for the preview's deletions).
     #[serde(skip)]
     pub deployed_objects: Vec<Value>,
+    /// Those objects as the drift check read them from the cluster (the preview reads them
+    /// again only when the check did not run).
+    #[serde(skip)]
+    pub deployed_live: Vec<crate::diff::drift::LiveObject>,
 }
 
 impl ReleaseReport {
@@ -165,8 +169,10 @@ pub async fn check_drift(
     if report.deployed_objects.is_empty() {
         return Ok(());
     }
-    let drift = crate::diff::drift::live_drift(cluster, &report.namespace, &report.deployed_objects).await?;
+    let (drift, live) =
+        crate::diff::drift::live_drift(cluster, &report.namespace, &report.deployed_objects).await?;
     report.set_drift(drift, masker);
+    report.deployed_live = live;
     Ok(())
 }
 
@@ -223,6 +229,7 @@ pub fn compare_release(target: &Release, found: Found, masker: &Masker) -> Relea
         preview: None,
         preview_error: None,
         deployed_objects: Vec::new(),
+        deployed_live: Vec::new(),
     };
     let values_diff = |release: &helm_release::Release| {
         let mut live = release.config.clone();
