@@ -224,6 +224,10 @@ pub struct ValidateArgs {
     /// to be committed, as the pre-commit hook checks them. SOPS-encrypted files pass.
     #[arg(long)]
     pub refuse_plaintext_secrets: bool,
+    /// Pass over, without a warning, files that are not pangeo-render's (PR023): for hooks and
+    /// globs that hand every YAML file of a repository to `validate`.
+    #[arg(long)]
+    pub ignore_unknown: bool,
 }
 
 #[derive(Debug, Args, Clone)]

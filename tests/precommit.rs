@@ -3,10 +3,12 @@
 //! and in a temporary git repository a commit of a broken `daskhub.yaml` is refused with the
 //! rule's message while the fixed file commits.
 //!
-//! The commit test runs the hook as `repo: local` with `language: system` and the binary under
-//! test as entry: the same hook definition, without pre-commit's `cargo install` of this
-//! repository (minutes of release build on every run). That install path is exercised by the
-//! ignored test at the end (`cargo test --test precommit -- --ignored`).
+//! Most tests run the hook as `repo: local` with `language: system` and the binary under test as
+//! entry, with the manifest's own `files`, `exclude` and `entry` flags: the same hook definition,
+//! without a release build. The README's two `repos:` entries are run as written: the `repo:
+//! local` one with the binary under test on PATH, the tagged-release one from a local clone of
+//! this repository, tagged there, which pre-commit installs with its own `cargo install` (a
+//! release build, offline; `CARGO_TARGET_DIR` is shared so the dependencies compile once).
 //!
 //! Needs python3 with venv and network access to PyPI on the first run. Set
 //! PANGEO_SKIP_PRECOMMIT_TESTS=1 to skip where neither is available.
@@ -18,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+use serde_json::{Value, json};
 use support::{Workspace, repo};
 
 fn skip() -> bool {
@@ -80,6 +83,49 @@ fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
+/// The hook of `.pre-commit-hooks.yaml`.
+fn manifest_hook() -> Value {
+    let text = fs::read_to_string(repo().join(".pre-commit-hooks.yaml")).unwrap();
+    let hooks: Vec<Value> = serde_saphyr::from_str(&text).unwrap();
+    assert_eq!(hooks.len(), 1, "one hook in .pre-commit-hooks.yaml");
+    hooks.into_iter().next().unwrap()
+}
+
+/// A `.pre-commit-config.yaml` (JSON is YAML) running the manifest's hook as `repo: local` with
+/// `program` in place of `pangeo-render`: its entry flags (but `without`), `files` and `exclude` as
+/// users get them.
+fn local_hook_config(program: &Path, without: &[&str]) -> String {
+    let hook = manifest_hook();
+    let entry =
+        hook["entry"].as_str().unwrap().strip_prefix("pangeo-render ").expect("entry runs pangeo-render");
+    let flags: Vec<&str> = entry.split(' ').filter(|w| !without.contains(w)).collect();
+    let flags = flags.join(" ");
+    let local = json!({
+        "id": hook["id"],
+        "name": hook["name"],
+        "entry": format!("{} {flags}", program.display()),
+        "language": "system",
+        "files": hook["files"],
+        "exclude": hook["exclude"],
+        "require_serial": hook["require_serial"],
+    });
+    serde_json::to_string_pretty(&json!({ "repos": [{ "repo": "local", "hooks": [local] }] })).unwrap()
+}
+
+/// The README's `.pre-commit-config.yaml` examples, in order.
+fn readme_hook_configs() -> Vec<String> {
+    let readme = fs::read_to_string(repo().join("README.md")).unwrap();
+    let blocks: Vec<String> = readme
+        .split("```yaml\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .filter(|b| b.starts_with("# .pre-commit-config.yaml"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(blocks.len(), 2, "the README shows a tagged-release and a local entry");
+    blocks
+}
+
 #[test]
 fn hook_manifest_is_accepted_by_pre_commit() {
     if skip() {
@@ -124,10 +170,10 @@ fn a_broken_daskhub_yaml_is_refused_and_the_fixed_one_commits() {
     fs::write(work.join(".gitignore"), "*.secrets.yaml\n").unwrap();
     fs::write(
         work.join(".pre-commit-config.yaml"),
-        format!(
-            "repos:\n  - repo: local\n    hooks:\n      - id: pangeo-render-validate\n        name: pangeo-render validate\n        \
-             entry: {} validate\n        language: system\n        files: \\.ya?ml$\n        require_serial: true\n",
-            binary().display()
+        local_hook_config(
+            &binary(),
+            // This repository keeps its rendered daskhub.yaml, tokens and all, to show PR015.
+            &["--refuse-plaintext-secrets"],
         ),
     )
     .unwrap();
@@ -197,8 +243,6 @@ fn encrypted_secrets_commit_and_plaintext_ones_are_refused() {
         return;
     }
     use age::secrecy::ExposeSecret;
-    let manifest = fs::read_to_string(repo().join(".pre-commit-hooks.yaml")).unwrap();
-    let entry = manifest.lines().find_map(|l| l.trim().strip_prefix("entry: pangeo-render ")).unwrap();
     let ws = Workspace::with_config(&support::fixture("walkthrough"));
     let home = tempfile::tempdir().unwrap();
     let work = ws.root();
@@ -215,15 +259,7 @@ fn encrypted_secrets_commit_and_plaintext_ones_are_refused() {
         .args(["values"])
         .stderr_contains("added /daskhub.yaml to rendered/.gitignore")
         .run();
-    fs::write(
-        work.join(".pre-commit-config.yaml"),
-        format!(
-            "repos:\n  - repo: local\n    hooks:\n      - id: pangeo-render-validate\n        name: pangeo-render validate\n        \
-             entry: {} {entry}\n        language: system\n        files: \\.ya?ml$\n        require_serial: true\n",
-            binary().display()
-        ),
-    )
-    .unwrap();
+    fs::write(work.join(".pre-commit-config.yaml"), local_hook_config(&binary(), &[])).unwrap();
     let out = command(pre_commit(), work, home.path()).arg("install").output().unwrap();
     assert!(out.status.success(), "pre-commit install: {}", text(&out));
 
@@ -253,27 +289,185 @@ fn encrypted_secrets_commit_and_plaintext_ones_are_refused() {
     assert!(!said.contains(token), "the hook printed a token:\n{said}");
 }
 
-/// pre-commit's own install path (`language: rust`: cargo install of this repository at HEAD).
-/// Slow — a full release build in pre-commit's cache — so run on demand.
+/// A repository with more YAML than a deployment (CI workflows, a conda environment, mkdocs, a
+/// Helm chart's templates, notes): the README's `repo: local` entry, run as written with the
+/// binary under test as `pangeo-render` on PATH, hands the hook only the deployment's files and
+/// the YAML that may be pangeo-render's, and the hook stays silent about what it does not know.
 #[test]
-#[ignore = "builds pangeo-render with cargo install inside pre-commit; several minutes"]
-fn try_repo_installs_and_runs_the_hook() {
+fn the_hook_sees_only_the_files_pangeo_render_owns() {
+    if skip() {
+        return;
+    }
+    let local = &readme_hook_configs()[1];
+    // The README spells out the manifest's own hook.
+    let readme: Value = serde_saphyr::from_str(local).unwrap();
+    let readme_hook = &readme["repos"][0]["hooks"][0];
+    let hook = manifest_hook();
+    for key in ["id", "entry", "files", "exclude", "require_serial"] {
+        assert_eq!(readme_hook[key], hook[key], "README's local entry differs from the manifest in `{key}`");
+    }
+
     let ws = Workspace::with_config(&support::fixture("walkthrough"));
     ws.write_fixed_secrets();
     ws.test().args(["values"]).run();
     let home = ws.root().join("home");
     let work = ws.root().join("deployment");
-    fs::create_dir_all(&home).unwrap();
-    fs::create_dir_all(&work).unwrap();
-    for e in fs::read_dir(ws.out()).unwrap() {
-        let p = e.unwrap().path();
-        fs::copy(&p, work.join(p.file_name().unwrap())).unwrap();
+    let bin = ws.root().join("bin");
+    for dir in [&home, &work.join("rendered"), &bin] {
+        fs::create_dir_all(dir).unwrap();
     }
+    fs::copy(ws.config(), work.join("pangeo.yaml")).unwrap();
+    for name in ["cluster.yaml", "cluster-autoscaler.yaml", "storageclass.yaml"] {
+        fs::copy(ws.out().join(name), work.join("rendered").join(name)).unwrap();
+    }
+    let others = [
+        (
+            ".github/workflows/ci.yml",
+            "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps: [{run: make}]\n",
+        ),
+        (".gitlab-ci.yml", "test:\n  script: [make]\n"),
+        ("environment.yml", "name: pangeo\nchannels: [conda-forge]\ndependencies: [xarray, dask]\n"),
+        (
+            "mkdocs.yml",
+            "site_name: hub\nmarkdown_extensions:\n  - pymdownx.emoji:\n      emoji_index: !!python/name:material.extensions.emoji.twemoji\n",
+        ),
+        // Not YAML until helm renders it.
+        (
+            "charts/extra/templates/deployment.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\n{{- with .Values.x }}\nmetadata: {{ . }}\n{{- end }}\n",
+        ),
+        ("notes.yaml", "todo:\n  - ask for a bigger quota\n"),
+    ];
+    for (path, text) in others {
+        let path = work.join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+    fs::write(work.join(".pre-commit-config.yaml"), local).unwrap();
+    // `pangeo-render` on PATH: the binary under test, noting the files pre-commit hands it.
+    let seen = ws.root().join("seen");
+    fs::write(
+        bin.join("pangeo-render"),
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" >> '{}'\nexec '{}' \"$@\"\n",
+            seen.display(),
+            binary().display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(bin.join("pangeo-render"), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
     assert!(git(&work, &home, &["init", "-q", "-b", "main"]).status.success());
     assert!(git(&work, &home, &["add", "-A"]).status.success());
+
     let out = command(pre_commit(), &work, &home)
-        .args(["try-repo", repo().to_str().unwrap(), "pangeo-render-validate", "--all-files"])
+        .env("PATH", &path)
+        .args(["run", "--all-files", "--verbose"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("pangeo-render validate") && said.contains("Passed"), "{said}");
+    assert!(
+        !said.contains("PR023") && !said.contains("warning"),
+        "the hook spoke about files it does not own:\n{said}"
+    );
+    let mut handed: Vec<String> = fs::read_to_string(&seen)
+        .unwrap()
+        .lines()
+        .filter(|a| a.ends_with(".yaml") || a.ends_with(".yml"))
+        .map(str::to_string)
+        .collect();
+    handed.sort();
+    assert_eq!(
+        handed,
+        [
+            "notes.yaml",
+            "pangeo.yaml",
+            "rendered/cluster-autoscaler.yaml",
+            "rendered/cluster.yaml",
+            "rendered/storageclass.yaml"
+        ],
+        "{said}"
+    );
+
+    // What it is handed it still checks: a broken config in the same repository is refused.
+    let config = fs::read_to_string(work.join("pangeo.yaml")).unwrap();
+    fs::write(work.join("pangeo.yaml"), config.replacen("region:", "regoin:", 1)).unwrap();
+    let out =
+        command(pre_commit(), &work, &home).env("PATH", &path).args(["run", "--all-files"]).output().unwrap();
+    let said = text(&out);
+    assert!(
+        !out.status.success() && said.contains("pangeo.yaml:") && said.contains("error[PR002]"),
+        "{said}"
+    );
+}
+
+/// The README's tagged-release entry, as written but for its URL: a local clone of this
+/// repository at HEAD, tagged there with the README's `rev`. pre-commit clones it and builds the
+/// hook with its own `cargo install` (language: rust), then runs it on a deployment.
+#[test]
+fn the_readme_tagged_release_entry_installs_and_runs_the_hook() {
+    if skip() {
+        return;
+    }
+    let tagged = &readme_hook_configs()[0];
+    let entry: Value = serde_saphyr::from_str(tagged).unwrap();
+    let url = entry["repos"][0]["repo"].as_str().unwrap();
+    let rev = entry["repos"][0]["rev"].as_str().unwrap();
+    let version = format!("v{}", env!("CARGO_PKG_VERSION"));
+    assert_eq!(rev, version, "the README's rev is this version's tag");
+
+    let ws = Workspace::with_config(&support::fixture("walkthrough"));
+    ws.write_fixed_secrets();
+    ws.test().args(["values"]).run();
+    let home = ws.root().join("home");
+    let work = ws.root().join("deployment");
+    let clone = ws.root().join("pangeo-render");
+    fs::create_dir_all(&home).unwrap();
+    fs::create_dir_all(&work).unwrap();
+    let head = git(&repo(), &home, &["rev-parse", "HEAD"]);
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
+    assert!(
+        git(ws.root(), &home, &["clone", "-q", "--no-checkout", repo().to_str().unwrap(), "pangeo-render"])
+            .status
+            .success()
+    );
+    assert!(git(&clone, &home, &["tag", rev, &head]).status.success());
+    for name in ["cluster.yaml", "cluster-autoscaler.yaml", "storageclass.yaml"] {
+        fs::copy(ws.out().join(name), work.join(name)).unwrap();
+    }
+    fs::write(work.join(".pre-commit-config.yaml"), tagged.replace(url, clone.to_str().unwrap())).unwrap();
+    assert!(git(&work, &home, &["init", "-q", "-b", "main"]).status.success());
+    assert!(git(&work, &home, &["add", "-A"]).status.success());
+    let out = with_cargo(command(pre_commit(), &work, &home)).args(["run", "--all-files"]).output().unwrap();
+    let said = text(&out);
+    assert!(
+        out.status.success() && said.contains("pangeo-render validate") && said.contains("Passed"),
+        "{said}"
+    );
+    // And it checks: a staged plaintext token is refused.
+    let daskhub = fs::read_to_string(ws.out().join("daskhub.yaml")).unwrap();
+    fs::write(work.join("daskhub.yaml"), daskhub).unwrap();
+    assert!(git(&work, &home, &["add", "-A"]).status.success());
+    let out = with_cargo(command(pre_commit(), &work, &home)).args(["run", "--all-files"]).output().unwrap();
+    let said = text(&out);
+    assert!(!out.status.success() && said.contains("error[PR026]"), "{said}");
+}
+
+/// Cargo as the test build used it, for pre-commit's `cargo install` under the tests' private
+/// `HOME`: its registry cache and toolchains, offline, and the build's target directory, so that
+/// the dependencies compile once per machine, not once per run.
+fn with_cargo(mut cmd: Command) -> Command {
+    let home = PathBuf::from(std::env::var_os("HOME").expect("HOME"));
+    let var = |name: &str, default: PathBuf| std::env::var_os(name).map_or(default, PathBuf::from);
+    let exe = std::env::current_exe().unwrap();
+    // target/debug/deps/precommit-HASH
+    let target = exe.ancestors().nth(3).unwrap().to_path_buf();
+    cmd.env("CARGO_HOME", var("CARGO_HOME", home.join(".cargo")))
+        .env("RUSTUP_HOME", var("RUSTUP_HOME", home.join(".rustup")))
+        .env("CARGO_TARGET_DIR", var("CARGO_TARGET_DIR", target))
+        .env("CARGO_NET_OFFLINE", "true");
+    cmd
 }

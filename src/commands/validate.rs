@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::ValidateArgs;
 use crate::diag::source::{self, FileText, MAX_FILE_BYTES};
-use crate::diag::{self, Output};
+use crate::diag::{self, Output, ids};
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::validate::{self, Input};
@@ -71,6 +71,9 @@ pub fn run(args: &ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
         diags.extend(config.iter().chain(&inputs).flat_map(validate::plaintext::check));
         diag::sort(&mut diags);
         diags.dedup();
+    }
+    if args.ignore_unknown {
+        diags.retain(|d| d.id != ids::UNKNOWN_KIND);
     }
     if !refused.is_empty() {
         diags.extend(refused);

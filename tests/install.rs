@@ -1,0 +1,90 @@
+//! How users install pangeo-render without a checkout: the README's `cargo install --locked --git
+//! URL --tag TAG`, run as written but for the URL: a local clone of this repository at HEAD,
+//! tagged there with the README's tag. No network: cargo runs offline, the dependencies come from
+//! its local cache (the test build filled it), and it builds in the test build's target directory
+//! so the dependencies compile once per machine.
+//!
+//! Set PANGEO_SKIP_INSTALL_TESTS=1 to skip (a release build of this crate, a few minutes).
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use support::repo;
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out =
+        Command::new("git").current_dir(dir).env("GIT_CONFIG_NOSYSTEM", "1").args(args).output().unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The install command the README gives, as its words.
+fn readme_install_command() -> Vec<String> {
+    let readme = fs::read_to_string(repo().join("README.md")).unwrap();
+    let command = readme
+        .split('`')
+        .find(|part| part.starts_with("cargo install --locked --git "))
+        .expect("the README gives a `cargo install --locked --git` command");
+    command.split_whitespace().map(str::to_string).collect()
+}
+
+#[test]
+fn cargo_install_from_a_git_url_installs_this_version() {
+    if std::env::var_os("PANGEO_SKIP_INSTALL_TESTS").is_some_and(|v| v == "1") {
+        support::skip("PANGEO_SKIP_INSTALL_TESTS=1");
+        return;
+    }
+    let mut words = readme_install_command();
+    let at = |flag: &str| words.iter().position(|w| w == flag).map(|i| i + 1).expect(flag);
+    let (url_at, tag_at) = (at("--git"), at("--tag"));
+    assert_eq!(
+        words[tag_at],
+        format!("v{}", env!("CARGO_PKG_VERSION")),
+        "the README's tag is this version's"
+    );
+    assert_eq!(
+        words[url_at],
+        env!("CARGO_PKG_REPOSITORY"),
+        "the README installs from the repository Cargo.toml names"
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let clone = tmp.path().join("pangeo-render.git");
+    let head = git(&repo(), &["rev-parse", "HEAD"]);
+    git(tmp.path(), &["clone", "-q", "--bare", repo().to_str().unwrap(), clone.to_str().unwrap()]);
+    git(&clone, &["tag", &words[tag_at], &head]);
+    words[url_at] = format!("file://{}", clone.display());
+
+    let root = tmp.path().join("root");
+    let exe = std::env::current_exe().unwrap();
+    // target/debug/deps/install-HASH
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| exe.ancestors().nth(3).unwrap().to_path_buf(), PathBuf::from);
+    let out = Command::new(&words[0])
+        .args(&words[1..])
+        .arg("--root")
+        .arg(&root)
+        .env("CARGO_NET_OFFLINE", "true")
+        .env("CARGO_TARGET_DIR", &target)
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+
+    // The installed binary is this version, built from the tagged commit: it prints the same
+    // config schema as the binary under test.
+    let installed = root.join("bin/pangeo-render");
+    let version = Command::new(&installed).arg("--version").output().unwrap();
+    assert_eq!(text(&version), format!("pangeo-render {}\n", env!("CARGO_PKG_VERSION")));
+    let ours = Command::new(assert_cmd::cargo::cargo_bin!("pangeo-render")).arg("schema").output().unwrap();
+    let theirs = Command::new(&installed).arg("schema").output().unwrap();
+    assert!(theirs.status.success(), "{}", text(&theirs));
+    assert_eq!(theirs.stdout, ours.stdout);
+}
