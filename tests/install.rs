@@ -1,17 +1,18 @@
 //! How users install pangeo-render without a checkout: the README's `cargo install --locked --git
 //! URL --tag TAG`, run as written but for the URL: a local clone of this repository at HEAD,
-//! tagged there with the README's tag. No network: cargo runs offline, the dependencies come from
-//! its local cache (the test build filled it), and it builds in the test build's target directory
-//! so the dependencies compile once per machine.
+//! tagged there with the README's tag. No network (`support::offline_cargo`: crates from a vendored
+//! copy of cargo's local cache, HTTP to a closed port); `--offline` cannot be used, as cargo then
+//! refuses any git source.
 //!
 //! Set PANGEO_SKIP_INSTALL_TESTS=1 to skip (a release build of this crate, a few minutes).
 
 mod support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
+use support::offline_cargo::OfflineCargo;
 use support::repo;
 
 fn text(out: &Output) -> String {
@@ -63,17 +64,9 @@ fn cargo_install_from_a_git_url_installs_this_version() {
     words[url_at] = format!("file://{}", clone.display());
 
     let root = tmp.path().join("root");
-    let exe = std::env::current_exe().unwrap();
-    // target/debug/deps/install-HASH
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| exe.ancestors().nth(3).unwrap().to_path_buf(), PathBuf::from);
-    let out = Command::new(&words[0])
-        .args(&words[1..])
-        .arg("--root")
-        .arg(&root)
-        .env("CARGO_NET_OFFLINE", "true")
-        .env("CARGO_TARGET_DIR", &target)
-        .current_dir(tmp.path())
+    let cargo = OfflineCargo::new(tmp.path());
+    let out = cargo
+        .apply(Command::new(&words[0]).args(&words[1..]).arg("--root").arg(&root).current_dir(tmp.path()))
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));

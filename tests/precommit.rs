@@ -8,7 +8,7 @@
 //! without a release build. The README's two `repos:` entries are run as written: the `repo:
 //! local` one with the binary under test on PATH, the tagged-release one from a local clone of
 //! this repository, tagged there, which pre-commit installs with its own `cargo install` (a
-//! release build, offline; `CARGO_TARGET_DIR` is shared so the dependencies compile once).
+//! release build, offline: `support::offline_cargo`).
 //!
 //! Needs python3 with venv and network access to PyPI on the first run. Set
 //! PANGEO_SKIP_PRECOMMIT_TESTS=1 to skip where neither is available.
@@ -21,6 +21,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use serde_json::{Value, json};
+use support::offline_cargo::OfflineCargo;
 use support::{Workspace, repo};
 
 fn skip() -> bool {
@@ -425,6 +426,8 @@ fn the_readme_tagged_release_entry_installs_and_runs_the_hook() {
     let home = ws.root().join("home");
     let work = ws.root().join("deployment");
     let clone = ws.root().join("pangeo-render");
+    // pre-commit's `cargo install`, offline, its dependencies compiled once per machine.
+    let cargo = OfflineCargo::new(ws.root());
     fs::create_dir_all(&home).unwrap();
     fs::create_dir_all(&work).unwrap();
     let head = git(&repo(), &home, &["rev-parse", "HEAD"]);
@@ -441,7 +444,7 @@ fn the_readme_tagged_release_entry_installs_and_runs_the_hook() {
     fs::write(work.join(".pre-commit-config.yaml"), tagged.replace(url, clone.to_str().unwrap())).unwrap();
     assert!(git(&work, &home, &["init", "-q", "-b", "main"]).status.success());
     assert!(git(&work, &home, &["add", "-A"]).status.success());
-    let out = with_cargo(command(pre_commit(), &work, &home)).args(["run", "--all-files"]).output().unwrap();
+    let out = cargo.apply(command(pre_commit(), &work, &home).args(["run", "--all-files"])).output().unwrap();
     let said = text(&out);
     assert!(
         out.status.success() && said.contains("pangeo-render validate") && said.contains("Passed"),
@@ -451,23 +454,7 @@ fn the_readme_tagged_release_entry_installs_and_runs_the_hook() {
     let daskhub = fs::read_to_string(ws.out().join("daskhub.yaml")).unwrap();
     fs::write(work.join("daskhub.yaml"), daskhub).unwrap();
     assert!(git(&work, &home, &["add", "-A"]).status.success());
-    let out = with_cargo(command(pre_commit(), &work, &home)).args(["run", "--all-files"]).output().unwrap();
+    let out = cargo.apply(command(pre_commit(), &work, &home).args(["run", "--all-files"])).output().unwrap();
     let said = text(&out);
     assert!(!out.status.success() && said.contains("error[PR026]"), "{said}");
-}
-
-/// Cargo as the test build used it, for pre-commit's `cargo install` under the tests' private
-/// `HOME`: its registry cache and toolchains, offline, and the build's target directory, so that
-/// the dependencies compile once per machine, not once per run.
-fn with_cargo(mut cmd: Command) -> Command {
-    let home = PathBuf::from(std::env::var_os("HOME").expect("HOME"));
-    let var = |name: &str, default: PathBuf| std::env::var_os(name).map_or(default, PathBuf::from);
-    let exe = std::env::current_exe().unwrap();
-    // target/debug/deps/precommit-HASH
-    let target = exe.ancestors().nth(3).unwrap().to_path_buf();
-    cmd.env("CARGO_HOME", var("CARGO_HOME", home.join(".cargo")))
-        .env("RUSTUP_HOME", var("RUSTUP_HOME", home.join(".rustup")))
-        .env("CARGO_TARGET_DIR", var("CARGO_TARGET_DIR", target))
-        .env("CARGO_NET_OFFLINE", "true");
-    cmd
 }

@@ -3,6 +3,7 @@
 //! [`skip`] for tiers that cannot run here.
 #![allow(dead_code)]
 
+pub mod offline_cargo;
 pub mod test;
 pub mod walkthrough;
 pub use test::Test;
