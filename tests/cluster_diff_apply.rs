@@ -2300,6 +2300,50 @@ fn renamed_kubeconfig(env: &Env, name: &str, host: &str, extra: &str, log: &Path
     path
 }
 
+/// An EKS kubeconfig's exec plugin (`aws eks get-token`, about a second) runs once per command,
+/// also when the command runs helm: helm gets the token (`HELM_KUBETOKEN`, in its environment)
+/// and client-go then leaves the plugin alone.
+#[test]
+fn the_exec_plugin_runs_once_per_command_helm_included() {
+    let Some(env) = Env::new("exec-helm") else { return };
+    env.values();
+    env.pin_daskhub(&hub_chart(), "0.1.0");
+    let log = env.ws.root().join("exec.log");
+    let runs = || fs::read_to_string(&log).unwrap_or_default().lines().count();
+    let kc = renamed_kubeconfig(&env, "eks", "localhost", "", &log);
+    let bin = env.ws.root().join("helm-bin");
+    fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(env.cluster.helm_path(), bin.join("helm")).unwrap();
+    let helm_env = env.cluster.helm();
+    let with_helm = |c: &mut Command| {
+        c.env("PATH", format!("{}:/usr/bin:/bin", bin.display()));
+        for (k, v) in helm_env.get_envs() {
+            if let Some(v) = v {
+                c.env(k, v);
+            }
+        }
+    };
+
+    // apply --helm: the objects, then `helm upgrade --install` of both releases.
+    let out = env.run_as(&["apply", "--helm"], &kc, with_helm);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(out.stdout.matches("running: helm upgrade --install").count(), 2, "{}", out.all());
+    assert_eq!(runs(), 1, "{}", out.all());
+    // The releases were installed through the token: helm reached the cluster.
+    let out = env.cluster.helm().args(["status", "daskhub", "--namespace", &env.ns]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("STATUS: deployed"), "{out:?}");
+
+    // diff with the upgrade preview: `helm template --dry-run=server` reads the cluster too.
+    env.edit_config("maxWorkersPerCluster: 24", "maxWorkersPerCluster: 40");
+    env.values();
+    let out = env.run_as(&["diff", "-o", "json"], &kc, with_helm);
+    assert_eq!(out.code, 1, "{}", out.all());
+    let report = out.json();
+    let preview = &release(&report, "daskhub")["preview"];
+    assert!(preview["objects"].as_array().is_some_and(|o| !o.is_empty()), "no preview: {report}");
+    assert_eq!(runs(), 2, "{}", out.all());
+}
+
 /// HTTPS_PROXY and a kubeconfig's proxy-url are used as kubectl uses them, NO_PROXY too; the
 /// server's name (`apiserver.invalid`) resolves nowhere, so only the proxy can reach it.
 #[test]

@@ -84,7 +84,7 @@ pub fn run_helm(
     for r in releases {
         let args = r.upgrade_args(command::VALUES_ON_STDIN, target, dry_run);
         let _ = writeln!(out, "running: {}", command_line("helm", &args));
-        let result = command::run(helm, &args, &r.values_text);
+        let result = command::run(helm, &args, &r.values_text, target);
         let output = result.map_err(|e| Error::Cluster(format!("cannot run {}: {e}", helm.display())))?;
         let stdout = masker.text(&String::from_utf8_lossy(&output.stdout));
         let stderr = masker.text(&String::from_utf8_lossy(&output.stderr));

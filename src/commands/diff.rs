@@ -42,7 +42,13 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
             let (helm, kube_version) = (helm.clone()?, kube_version.as_deref()?);
             r.wants_preview().then(|| {
                 let args = t.template_args(kube_version, r.state != "not-installed", &helm_target);
-                preview::spawn_template(helm, t.values_text.clone(), masker.clone(), args)
+                preview::spawn_template(
+                    helm,
+                    t.values_text.clone(),
+                    masker.clone(),
+                    args,
+                    helm_target.clone(),
+                )
             })
         };
         let mut renders: Vec<_> = targets.iter().zip(&releases).map(|(t, r)| spawn(t, r)).collect();

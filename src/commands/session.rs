@@ -180,6 +180,7 @@ impl Session {
         let helm_target = helm::command::Target {
             kubeconfig: c.kubeconfig.clone(),
             context: c.context.clone().or_else(|| loaded.config.cluster.kube_context.clone()),
+            token: cluster.conn.exec_token.clone(),
         };
         Ok(Session { rt, deadline, loaded, cluster, masker, objects, releases, helm_target })
     }

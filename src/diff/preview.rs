@@ -64,10 +64,11 @@ pub fn run_template(
     helm: &Path,
     values_text: &str,
     args: &[String],
+    target: &command::Target,
     masker: &Masker,
 ) -> Result<String, String> {
-    let output =
-        command::run(helm, args, values_text).map_err(|e| format!("cannot run {}: {e}", helm.display()))?;
+    let output = command::run(helm, args, values_text, target)
+        .map_err(|e| format!("cannot run {}: {e}", helm.display()))?;
     if !output.status.success() {
         let mut err = masker.text(&String::from_utf8_lossy(&output.stderr));
         err.truncate(err.trim_end().len());
@@ -83,8 +84,9 @@ pub fn spawn_template(
     values_text: String,
     masker: Masker,
     args: Vec<String>,
+    target: command::Target,
 ) -> std::thread::JoinHandle<Result<String, String>> {
-    std::thread::spawn(move || run_template(&helm, &values_text, &args, &masker))
+    std::thread::spawn(move || run_template(&helm, &values_text, &args, &target, &masker))
 }
 
 /// The result of [`spawn_template`].

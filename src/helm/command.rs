@@ -11,12 +11,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use crate::helm::chart::ChartPin;
+use crate::kube::exec::ExecToken;
 
-/// Where helm finds the cluster: the same kubeconfig and context as our own requests.
+/// Where helm finds the cluster: the same kubeconfig and context as our own requests, and the
+/// token our exec plugin run handed out (so that helm does not run the plugin again).
 #[derive(Clone, Debug, Default)]
 pub struct Target {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
+    /// Given to helm as `HELM_KUBETOKEN`, in its environment (not on its command line, which
+    /// every user of the machine can read); client-go then skips the kubeconfig's exec plugin.
+    pub token: Option<ExecToken>,
 }
 
 impl Target {
@@ -84,15 +89,16 @@ pub fn template_args(
     args
 }
 
-/// Runs `helm ARGS` with `values` on its stdin (written from another thread, so that a helm
-/// which writes before it has read everything cannot deadlock us), and collects its output.
-pub fn run(helm: &Path, args: &[String], values: &str) -> std::io::Result<Output> {
-    let mut child = Command::new(helm)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
+/// Runs `helm ARGS` against `target` with `values` on its stdin (written from another thread, so
+/// that a helm which writes before it has read everything cannot deadlock us), and collects its
+/// output.
+pub fn run(helm: &Path, args: &[String], values: &str, target: &Target) -> std::io::Result<Output> {
+    let mut command = Command::new(helm);
+    if let Some(token) = &target.token {
+        command.env("HELM_KUBETOKEN", token.expose());
+    }
+    let mut child =
+        command.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
     let mut stdin = child.stdin.take().expect("stdin is piped");
     let values = values.as_bytes().to_vec();
     // A helm that exits without reading (a bad flag) closes the pipe: that write error is not
@@ -151,7 +157,8 @@ mod tests {
     #[test]
     fn upgrade_args_forward_the_cluster_and_values() {
         let chart = ChartPin::new("dask/daskhub", Some("2024.1.1"), Path::new(""));
-        let target = Target { kubeconfig: Some("/k/config".into()), context: Some("prod".into()) };
+        let target =
+            Target { kubeconfig: Some("/k/config".into()), context: Some("prod".into()), token: None };
         let args = upgrade_args("daskhub", "hub", &chart, VALUES_ON_STDIN, &target, true);
         assert_eq!(
             command_line("helm", &args),
@@ -163,7 +170,7 @@ mod tests {
     #[test]
     fn template_args_render_as_an_upgrade_against_the_live_cluster() {
         let chart = ChartPin::new("/charts/hub", Some("0.1.0"), Path::new(""));
-        let target = Target { kubeconfig: Some("/k".into()), context: None };
+        let target = Target { kubeconfig: Some("/k".into()), context: None, token: None };
         let args = template_args("daskhub", "hub", &chart, VALUES_ON_STDIN, "v1.35.4", true, &target);
         assert_eq!(
             args.join(" "),
@@ -175,7 +182,17 @@ mod tests {
     #[test]
     fn values_reach_helm_on_stdin() {
         // `cat` in helm's place: what it prints is what it read.
-        let out = run(Path::new("/bin/cat"), &[], "proxy:\n  secretToken: x\n").unwrap();
+        let out = run(Path::new("/bin/cat"), &[], "proxy:\n  secretToken: x\n", &Target::default()).unwrap();
         assert_eq!(String::from_utf8(out.stdout).unwrap(), "proxy:\n  secretToken: x\n");
+    }
+
+    #[test]
+    fn the_exec_token_reaches_helm_in_its_environment_not_its_arguments() {
+        let token = crate::kube::exec::ExecToken::for_tests("k8s-aws-v1.abc");
+        let target = Target { token: Some(token), ..Target::default() };
+        let args: Vec<String> = vec!["-c".into(), "printf %s \"$HELM_KUBETOKEN\"".into()];
+        let out = run(Path::new("/bin/sh"), &args, "", &target).unwrap();
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), "k8s-aws-v1.abc");
+        assert_eq!(format!("{target:?}").matches("abc").count(), 0, "{target:?}");
     }
 }

@@ -38,6 +38,8 @@ pub struct Connection {
     pub request_timeout: Option<Duration>,
     /// What the context proves about which cluster it points at (read before any request).
     pub claim: Claim,
+    /// The token the kubeconfig's exec plugin handed out, for the helm we run (see exec.rs).
+    pub exec_token: Option<super::exec::ExecToken>,
 }
 
 impl Connection {
@@ -131,8 +133,9 @@ pub async fn open(t: Target, request_timeout: Option<Duration>) -> Result<Connec
         )),
     })?;
     // The exec plugin runs once, here, after the identity checks (see exec.rs).
-    super::exec::resolve(&mut config.auth_info, &format!("kubeconfig {source}, user \"{user}\""))
-        .map_err(Error::Cluster)?;
+    let exec_token =
+        super::exec::resolve(&mut config.auth_info, &format!("kubeconfig {source}, user \"{user}\""))
+            .map_err(Error::Cluster)?;
     // The proxy as kubectl picks it (see proxy.rs), not as kube-rs does.
     let url = &config.cluster_url;
     let port = url.port_u16().unwrap_or(if url.scheme_str() == Some("http") { 80 } else { 443 });
@@ -185,6 +188,7 @@ pub async fn open(t: Target, request_timeout: Option<Duration>) -> Result<Connec
         cluster_name,
         request_timeout,
         claim,
+        exec_token,
     })
 }
 

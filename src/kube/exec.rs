@@ -8,6 +8,7 @@
 //! plugin, its exit code and what it printed on stderr — never its stdout, which is where a
 //! credential would be.
 
+use std::fmt;
 use std::process::{Command, Stdio};
 
 use ::kube::config::{AuthInfo, ExecInteractiveMode};
@@ -27,11 +28,33 @@ struct Status {
     client_key_data: Option<String>,
 }
 
-/// Runs `auth.exec` (if any) and puts its credential in its place. `who` names the kubeconfig
-/// and user for messages. Plugins that need the cluster's details (`provideClusterInfo`) are
-/// left to kube-rs.
-pub fn resolve(auth: &mut AuthInfo, who: &str) -> Result<(), String> {
-    let Some(exec) = auth.exec.as_ref().filter(|e| !e.provide_cluster_info) else { return Ok(()) };
+/// The bearer token an exec plugin handed out, kept for the helm we run (which would otherwise
+/// run the plugin again: `HELM_KUBETOKEN`). Never printed: its `Debug` says only that it is there.
+#[derive(Clone)]
+pub struct ExecToken(String);
+
+impl ExecToken {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    #[cfg(test)]
+    pub fn for_tests(token: &str) -> Self {
+        ExecToken(token.into())
+    }
+}
+
+impl fmt::Debug for ExecToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ExecToken(..)")
+    }
+}
+
+/// Runs `auth.exec` (if any) and puts its credential in its place; returns the token, if that is
+/// what the plugin handed out. `who` names the kubeconfig and user for messages. Plugins that
+/// need the cluster's details (`provideClusterInfo`) are left to kube-rs.
+pub fn resolve(auth: &mut AuthInfo, who: &str) -> Result<Option<ExecToken>, String> {
+    let Some(exec) = auth.exec.as_ref().filter(|e| !e.provide_cluster_info) else { return Ok(None) };
     let Some(program) = exec.command.clone() else {
         return Err(format!("{who}: the exec credential plugin has no command"));
     };
@@ -95,19 +118,23 @@ pub fn resolve(auth: &mut AuthInfo, who: &str) -> Result<(), String> {
         client_certificate_data: None,
         client_key_data: None,
     });
-    match status {
-        Status { token: Some(token), .. } => auth.token = Some(token.into()),
+    let handed_out = match status {
+        Status { token: Some(token), .. } => {
+            auth.token = Some(token.clone().into());
+            Some(ExecToken(token))
+        }
         Status { client_certificate_data: Some(cert), client_key_data: Some(key), .. } => {
             let b64 = base64::engine::general_purpose::STANDARD;
             auth.client_certificate_data = Some(b64.encode(cert));
             auth.client_key_data = Some(b64.encode(key).into());
+            None
         }
         _ => {
             return Err(format!(
                 "{who}: the exec credential plugin `{program}` returned neither a token nor a client certificate"
             ));
         }
-    }
+    };
     auth.exec = None;
-    Ok(())
+    Ok(handed_out)
 }
