@@ -2311,37 +2311,22 @@ fn the_exec_plugin_runs_once_per_command_helm_included() {
     let log = env.ws.root().join("exec.log");
     let runs = || fs::read_to_string(&log).unwrap_or_default().lines().count();
     let kc = renamed_kubeconfig(&env, "eks", "localhost", "", &log);
-    let bin = env.ws.root().join("helm-bin");
-    fs::create_dir_all(&bin).unwrap();
-    std::os::unix::fs::symlink(env.cluster.helm_path(), bin.join("helm")).unwrap();
-    let helm_env = env.cluster.helm();
-    let with_helm = |c: &mut Command| {
-        c.env("PATH", format!("{}:/usr/bin:/bin", bin.display()));
-        for (k, v) in helm_env.get_envs() {
-            if let Some(v) = v {
-                c.env(k, v);
-            }
-        }
-    };
 
     // apply --helm: the objects, then `helm upgrade --install` of both releases.
-    let out = env.run_as(&["apply", "--helm"], &kc, with_helm);
-    assert_eq!(out.code, 0, "{}", out.all());
+    let out = env.with_helm(env.on("apply", &kc).args(["--helm"])).run();
     assert_eq!(out.stdout.matches("running: helm upgrade --install").count(), 2, "{}", out.all());
     assert_eq!(runs(), 1, "{}", out.all());
-    // The releases were installed through the token: helm reached the cluster.
-    let out = env.cluster.helm().args(["status", "daskhub", "--namespace", &env.ns]).output().unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("STATUS: deployed"), "{out:?}");
+    // The releases were installed through that token: helm reached the cluster.
+    let status = env.cluster.helm().args(["status", "daskhub", "--namespace", &env.ns]).output().unwrap();
+    assert!(String::from_utf8_lossy(&status.stdout).contains("STATUS: deployed"), "{status:?}");
 
     // diff with the upgrade preview: `helm template --dry-run=server` reads the cluster too.
     env.edit_config("maxWorkersPerCluster: 24", "maxWorkersPerCluster: 40");
     env.values();
-    let out = env.run_as(&["diff", "-o", "json"], &kc, with_helm);
-    assert_eq!(out.code, 1, "{}", out.all());
-    let report = out.json();
+    let report = env.report(env.with_helm(env.on("diff", &kc)));
     let preview = &release(&report, "daskhub")["preview"];
     assert!(preview["objects"].as_array().is_some_and(|o| !o.is_empty()), "no preview: {report}");
-    assert_eq!(runs(), 2, "{}", out.all());
+    assert_eq!(runs(), 2, "{report}");
 }
 
 /// HTTPS_PROXY and a kubeconfig's proxy-url are used as kubectl uses them, NO_PROXY too; the
