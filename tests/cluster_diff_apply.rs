@@ -2359,7 +2359,26 @@ fn requests_go_through_the_proxy_kubectl_would_use() {
 
     // NO_PROXY naming the server: no CONNECT, so the name cannot be resolved.
     let before = proxy.connects().len();
-    diff(&kc).env("HTTPS_PROXY", &proxy.url).env("NO_PROXY", "localhost,,.invalid").expect_status(2).run();
+    diff(&kc)
+        .env("HTTPS_PROXY", &proxy.url)
+        .env("NO_PROXY", "localhost, .invalid")
+        .stderr_contains(&format!("cannot reach the API server https://{target}"))
+        .expect_status(2)
+        .run();
+    assert_eq!(proxy.connects().len(), before, "NO_PROXY was ignored");
+    // An empty entry, which kubectl skips, is named (kube-rs cannot read it), and the advice works.
+    diff(&kc)
+        .env("HTTPS_PROXY", &proxy.url)
+        .env("NO_PROXY", "localhost,,.invalid")
+        .stderr_contains("NO_PROXY has an empty entry (a doubled or trailing comma)")
+        .expect_status(2)
+        .run();
+    diff(&kc)
+        .env("HTTPS_PROXY", &proxy.url)
+        .env("NO_PROXY", "localhost,.invalid")
+        .stderr_contains(&format!("cannot reach the API server https://{target}"))
+        .expect_status(2)
+        .run();
     assert_eq!(proxy.connects().len(), before, "NO_PROXY was ignored");
 
     // The kubeconfig's proxy-url, with nothing in the environment.

@@ -124,9 +124,16 @@ pub async fn open(t: Target, request_timeout: Option<Duration>) -> Result<Connec
     let mut config = ::kube::Config::from_custom_kubeconfig(file, &options).await.map_err(|e| match e {
         KubeconfigError::LoadCertificateAuthority(why) => ca_problem(&format!("cannot be read: {why}")),
         KubeconfigError::ParseCertificates(why) => ca_problem(&format!("is not PEM: {why}")),
-        KubeconfigError::ParseNoProxy(why) => {
-            Error::Cluster(format!("NO_PROXY cannot be read ({why}); write it as kubectl takes it: host, .domain, IP or CIDR, comma-separated"))
-        }
+        // kube-rs reads NO_PROXY itself whenever a proxy is set, more strictly than Go (kubectl
+        // skips empty entries), before our own choice of proxy (proxy.rs) replaces its result.
+        KubeconfigError::ParseNoProxy(::kube::config::NoProxyError::EmptyValue) => Error::Cluster(
+            "NO_PROXY has an empty entry (a doubled or trailing comma), which pangeo-render's Kubernetes \
+             client cannot read although kubectl skips it; remove the extra comma"
+                .into(),
+        ),
+        KubeconfigError::ParseNoProxy(why) => Error::Cluster(format!(
+            "NO_PROXY cannot be read ({why}); write each entry as a host, .domain, *.domain, host:port, IP or CIDR, comma-separated"
+        )),
         e => Error::Cluster(format!(
             "kubeconfig {source}, context \"{context_name}\": {}",
             kubeconfig_error(&e)
