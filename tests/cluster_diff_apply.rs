@@ -2362,7 +2362,7 @@ fn requests_go_through_the_proxy_kubectl_would_use() {
     diff(&kc)
         .env("HTTPS_PROXY", &proxy.url)
         .env("NO_PROXY", "localhost, .invalid")
-        .stderr_contains(&format!("cannot reach the API server https://{target}"))
+        .stderr_contains(format!("cannot reach the API server https://{target}"))
         .expect_status(2)
         .run();
     assert_eq!(proxy.connects().len(), before, "NO_PROXY was ignored");
@@ -2376,7 +2376,7 @@ fn requests_go_through_the_proxy_kubectl_would_use() {
     diff(&kc)
         .env("HTTPS_PROXY", &proxy.url)
         .env("NO_PROXY", "localhost,.invalid")
-        .stderr_contains(&format!("cannot reach the API server https://{target}"))
+        .stderr_contains(format!("cannot reach the API server https://{target}"))
         .expect_status(2)
         .run();
     assert_eq!(proxy.connects().len(), before, "NO_PROXY was ignored");
