@@ -352,6 +352,21 @@ fn artifacts_are_checked_against_the_config() {
     }
 }
 
+/// A config without a worker limit (`null`, as import writes for a hand-built gateway): a
+/// `daskhub.yaml` that sets one has drifted from it.
+#[test]
+fn a_worker_limit_the_config_does_not_have_is_drift() {
+    let ws = rendered("imported");
+    let daskhub = ws.out().join("daskhub.yaml");
+    let close = "            handler=option_handler,\n        )\n";
+    edit(&daskhub, close, &format!("{close}        c.ClusterConfig.cluster_max_workers = 24\n"));
+    let report = validate(&ws).args(["-o", "json", "pangeo.yaml", "rendered"]).expect_status(1).run().json();
+    let drift: Vec<&Value> =
+        report["diagnostics"].as_array().unwrap().iter().filter(|d| d["id"] == "PR025").collect();
+    assert_eq!(drift.len(), 1, "{report:#}");
+    assert_eq!(drift[0]["message"], "the maximum workers per cluster is 24, the config says none (null)");
+}
+
 #[test]
 fn a_config_alone_gets_the_capacity_rule() {
     let text = fs::read_to_string(support::fixture("walkthrough")).unwrap();

@@ -21,6 +21,8 @@ pub struct ConfigFacts {
     pub daskhub_version: Loc,
     /// `hub.singleuser.storageClass`.
     pub home_storage_class: Loc,
+    /// `daskGateway.maxWorkersPerCluster` (also where it says `null`, no limit).
+    pub max_workers: Loc,
     /// `hub.singleuser.cpu.guarantee` and `.limit`.
     pub cpu: (Fact<f64>, Fact<f64>),
     /// `hub.singleuser.memory.guarantee` and `.limit`, as written.
@@ -50,6 +52,7 @@ impl ConfigFacts {
                 .then(|| r.loc(&["daskGateway", "imageMatchesSingleuser"])),
             daskhub_version: r.loc(&["releases", "daskhub", "version"]),
             home_storage_class: r.loc(&["hub", "singleuser", "storageClass"]),
+            max_workers: r.loc(&["daskGateway", "maxWorkersPerCluster"]),
             cpu: (
                 Fact { value: su.cpu.guarantee, loc: at("cpu", "guarantee") },
                 Fact { value: su.cpu.limit, loc: at("cpu", "limit") },

@@ -20,6 +20,17 @@ pub fn check(d: &Deployment, out: &mut Vec<Diagnostic>) {
     }
     if let Some(h) = d.hub {
         hub(h, &cfg.hub, out);
+        // A limit where the config says none (`null`): `values` would remove it.
+        if let (Some(f), None) = (&h.max_workers, cfg.config.dask_gateway.max_workers_per_cluster) {
+            differs(
+                out,
+                &f.loc,
+                "the maximum workers per cluster",
+                &num(f.value),
+                "none (null)",
+                &cfg.max_workers,
+            );
+        }
     }
     for sc in d.manifests.iter().flat_map(|m| &m.storage_classes) {
         if let Some(n) = &sc.name {
