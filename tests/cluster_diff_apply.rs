@@ -1980,6 +1980,18 @@ fn a_hub_built_by_hand_is_imported_and_its_objects_taken_over() {
         &tiny_chart(),
     );
     helm(&["upgrade", "--install", "daskhub", "--values=hand/daskhub.yaml"], &hub_chart());
+    // Two users who have started a server: KubeSpawner's home volumes, named for them.
+    for (claim, user) in
+        [("claim-alice", "alice"), ("claim-bob-2esmith", "bob.smith"), ("claim-admin", "admin")]
+    {
+        env.kubectl_apply(&format!(
+            "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: {claim}\n  namespace: {ns}\n  \
+             labels: {{app: jupyterhub, component: singleuser-storage, heritage: jupyterhub}}\n  \
+             annotations: {{hub.jupyter.org/username: {user}}}\n\
+             spec:\n  accessModes: [ReadWriteOnce]\n  resources: {{requests: {{storage: 10Gi}}}}\n",
+            ns = env.ns
+        ));
+    }
 
     // Import into the workspace's config (the Env's own files make way).
     fs::remove_file(env.ws.config()).unwrap();
@@ -2010,6 +2022,15 @@ fn a_hub_built_by_hand_is_imported_and_its_objects_taken_over() {
     let out = import("hand", "pangeo.yaml")
         .stderr_contains("clusterAutoscaler.imagePullPolicy: Always (the upstream")
         .run();
+    // Nobody who has used the hub is locked out by pangeo-render's authenticator.
+    assert!(
+        out.stderr.contains(&format!(
+            "hub.allowedUsers: alice, bob.smith, read from the users' home volumes (PersistentVolumeClaims of namespace {})",
+            env.ns
+        )),
+        "{}",
+        out.all()
+    );
     assert!(
         out.stderr.contains(&format!(
             "releases.daskhub: namespace {0}, read from release daskhub (namespace {0}, revision 1); it runs \
@@ -2116,6 +2137,8 @@ fn a_hub_built_by_hand_is_imported_and_its_objects_taken_over() {
             "-        authenticator_class: dummy",
             "+        allowed_users:",
             "+        - admin",
+            "+        - alice",
+            "+        - bob.smith",
             "+      PangeoPasswordAuthenticator:",
             "+        password_hash: (sensitive value)",
             "+    extraConfig:",

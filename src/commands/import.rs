@@ -186,8 +186,15 @@ fn read_cluster(args: &ImportArgs, config_path: &Path, imported: &mut import::Im
     let deadline = session::Deadline::start(&c);
     let masker = imported.masker.clone();
     let config = imported.config.clone();
-    let (hub, ebs) = deadline.run(&rt, None, async {
-        let cluster = session::connect_to(&c, &config, false, &mut anstream::stderr()).await?;
+    let (hub, ebs, users) = deadline.run(&rt, None, async {
+        let mut cluster = session::connect_to(&c, &config, false, &mut anstream::stderr()).await?;
+        let claims = crate::kube::api::ObjectRef {
+            api_version: "v1".into(),
+            kind: "PersistentVolumeClaim".into(),
+            namespace: None,
+            name: String::new(),
+        };
+        cluster.prepare(&[claims]).await.map_err(|e| session::cluster_error(&cluster, &e, &masker))?;
         let read = |name: &'static str| {
             let cluster = &cluster;
             let masker = &masker;
@@ -195,7 +202,23 @@ fn read_cluster(args: &ImportArgs, config_path: &Path, imported: &mut import::Im
                 find_deployed(cluster, name).await.map_err(|e| session::cluster_error(cluster, &e, masker))
             }
         };
-        Ok((read("daskhub").await?, read("aws-ebs-csi-driver").await?))
+        let hub = read("daskhub").await?;
+        let ebs = read("aws-ebs-csi-driver").await?;
+        // The names people logged in with: KubeSpawner keeps each user's home volume, named
+        // for them in an annotation, for as long as the hub runs.
+        let mut users = Vec::new();
+        if let Some(h) = &hub {
+            let claims = cluster
+                .list("v1", "PersistentVolumeClaim", Some(&h.namespace), Some("component=singleuser-storage"))
+                .await
+                .map_err(|e| session::cluster_error(&cluster, &e, &masker))?;
+            users = claims
+                .iter()
+                .filter_map(|c| c.pointer("/metadata/annotations/hub.jupyter.org~1username")?.as_str())
+                .map(str::to_string)
+                .collect();
+        }
+        Ok((hub, ebs, users))
     })?;
     let Some(hub) = hub else {
         return Err(Error::Cluster(
@@ -227,6 +250,22 @@ fn read_cluster(args: &ImportArgs, config_path: &Path, imported: &mut import::Im
         )));
     }
     imported.config.releases.daskhub.namespace = hub.namespace.clone();
+    let hub_config = &mut imported.config.hub;
+    if hub_config.allowed_users.is_empty() && !users.is_empty() {
+        let mut names: Vec<String> =
+            users.into_iter().filter(|u| !hub_config.admin_users.contains(u)).collect();
+        names.sort();
+        names.dedup();
+        hub_config.allowed_users = names;
+        imported.assumptions.retain(|a| !a.starts_with("hub.allowedUsers:"));
+        imported.assumptions.push(format!(
+            "hub.allowedUsers: {}, read from the users' home volumes (PersistentVolumeClaims of namespace {}); \
+             the hand-built hub let any user name in with the shared password, pangeo-render's authenticator \
+             lets in only these and hub.adminUsers: add anyone who has not started a server yet",
+            imported.config.hub.allowed_users.join(", "),
+            hub.namespace
+        ));
+    }
     imported.assumptions.retain(|a| !a.starts_with("releases.daskhub:"));
     let pinned = imported.config.hub.chart.id();
     let chart = hub.chart.to_string();
