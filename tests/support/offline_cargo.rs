@@ -4,9 +4,10 @@
 //! filled), any HTTP request goes to a closed loopback port, and builds land in the test build's
 //! target directory.
 //!
-//! The vendored copy lives at one fixed path inside that target directory: cargo's fingerprint of
-//! a dependency includes its source path, so a fresh path each run would recompile every
-//! dependency (a full release build, minutes) where a fixed one compiles them once per machine.
+//! The vendored copy lives at one fixed path inside that target directory and is made again only
+//! when Cargo.lock changes: cargo's fingerprint of a vendored dependency includes its path and its
+//! files' timestamps, so a fresh copy each run would recompile every dependency (a full release
+//! build, minutes) where a kept one compiles them once per machine.
 
 use std::fs;
 use std::path::PathBuf;
@@ -28,13 +29,20 @@ impl OfflineCargo {
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map_or_else(|| exe.ancestors().nth(3).unwrap().to_path_buf(), PathBuf::from);
         let vendor = target.join("install-tests-vendor");
-        let out = Command::new("cargo")
-            .args(["vendor", "--locked", "--offline", "--quiet"])
-            .arg(&vendor)
-            .current_dir(super::repo())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "cargo vendor: {}", String::from_utf8_lossy(&out.stderr));
+        // Vendored again only when the lock file changed: the copies' timestamps count too, so
+        // fresh copies would recompile every dependency just as a new path would.
+        let lock = fs::read(super::repo().join("Cargo.lock")).unwrap();
+        let stamp = target.join("install-tests-vendor.lock");
+        if fs::read(&stamp).ok().as_deref() != Some(lock.as_slice()) {
+            let out = Command::new("cargo")
+                .args(["vendor", "--locked", "--offline", "--quiet"])
+                .arg(&vendor)
+                .current_dir(super::repo())
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "cargo vendor: {}", String::from_utf8_lossy(&out.stderr));
+            fs::write(&stamp, &lock).unwrap();
+        }
         let home = tmp.join("cargo-home");
         fs::create_dir_all(&home).unwrap();
         fs::write(
