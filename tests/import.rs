@@ -72,13 +72,10 @@ fn walkthrough_files_become_a_config_that_renders_the_same_secrets() {
     assert!(pangeo_render::secrets::password::verify(&filled.password, hash));
 
     // The usual flow takes over: values renders the hub with the same tokens and the same roles.
-    let rendered = std::process::Command::new(assert_cmd::cargo::cargo_bin!("pangeo-render"))
-        .current_dir(out.dir.path())
+    Test::at(out.dir.path())
         .env("PANGEO_RENDER_TODAY", "2026-09-01")
         .args(["values", "-c", "pangeo.yaml", "--output-dir", "rendered"])
-        .output()
-        .unwrap();
-    assert!(rendered.status.success(), "{}", String::from_utf8_lossy(&rendered.stderr));
+        .run();
     let daskhub = fs::read_to_string(out.path("rendered/daskhub.yaml")).unwrap();
     assert!(daskhub.contains(&format!("secretToken: \"{}\"", filled.proxy_token)));
     assert_eq!(daskhub.matches(filled.gateway_token.as_str()).count(), 2);
