@@ -196,6 +196,14 @@ impl Env {
         self.test().args(["values", "-c", "pangeo.yaml", "--output-dir", "rendered"]).run();
     }
 
+    /// `pangeo-render values --secrets-from-cluster` into rendered/, reading the cluster of
+    /// `kubeconfig`.
+    fn recover(&self, kubeconfig: &Path) -> Test {
+        self.test()
+            .args(["values", "-c", "pangeo.yaml", "--output-dir", "rendered", "--secrets-from-cluster"])
+            .args(["--kubeconfig".as_ref(), kubeconfig.as_os_str()])
+    }
+
     /// `test` with the built helm as `helm` on PATH, and helm's own state dirs.
     fn with_helm(&self, test: Test) -> Test {
         let bin = self.ws.root().join("helm-bin");
@@ -1075,9 +1083,7 @@ fn secrets_recovered_from_the_deployed_release_render_what_is_deployed() {
     env.helm_install();
     let secrets_path = env.ws.secrets_path();
     let original = fs::read(&secrets_path).unwrap();
-    let kubeconfig = env.cluster.kubeconfig().display().to_string();
-    let recover =
-        ["values", "-c", "pangeo.yaml", "--output-dir", "rendered", "--secrets-from-cluster", "--kubeconfig"];
+    let kubeconfig = env.cluster.kubeconfig();
 
     // A clone without the secrets file: `values` says it makes new ones, and how to recover instead.
     fs::remove_file(&secrets_path).unwrap();
@@ -1091,9 +1097,7 @@ fn secrets_recovered_from_the_deployed_release_render_what_is_deployed() {
     // Following that advice: delete the new file, recover the running secrets.
     fs::remove_file(&secrets_path).unwrap();
     let out = env
-        .test()
-        .args(recover)
-        .args([&kubeconfig])
+        .recover(kubeconfig)
         .stderr_contains(format!("release daskhub (namespace {}), revision 1", env.ns))
         .run();
     assert!(!out.stderr.contains("generated admin password"), "{}", out.all());
@@ -1105,9 +1109,7 @@ fn secrets_recovered_from_the_deployed_release_render_what_is_deployed() {
     // A secrets file that holds other secrets is not replaced.
     env.write_secrets();
     let before = fs::read(&secrets_path).unwrap();
-    env.test()
-        .args(recover)
-        .args([&kubeconfig])
+    env.recover(kubeconfig)
         .stderr_contains("proxySecretToken, daskGatewayApiToken differ")
         .expect_status(2)
         .run();
@@ -1126,9 +1128,7 @@ fn secrets_recovered_from_the_deployed_release_render_what_is_deployed() {
             tiny_chart().display()
         ),
     );
-    env.test()
-        .args(recover)
-        .args([&kubeconfig])
+    env.recover(kubeconfig)
         .stderr_contains("there is no release nohub (namespace nowhere)")
         .expect_status(2)
         .run();
@@ -1482,12 +1482,7 @@ fn an_eks_context_of_another_cluster_is_refused_before_any_request() {
 
     // values --secrets-from-cluster reads the cluster too: another hub's secrets are never taken.
     let _ = fs::remove_file(env.ws.secrets_path());
-    let kubeconfig = kc.path.display().to_string();
-    let recover =
-        ["values", "-c", "pangeo.yaml", "--output-dir", "rendered", "--secrets-from-cluster", "--kubeconfig"];
-    env.test()
-        .args(recover)
-        .args([&kubeconfig])
+    env.recover(&kc.path)
         .stderr_contains("refusing to work on this cluster: kube context")
         .expect_status(2)
         .run();
@@ -2496,18 +2491,7 @@ fn in_cluster_secrets_are_one_masked_secret_that_apply_creates_and_values_recove
 
     // A clone without the secrets file recovers them from the Secret: same daskhub.yaml, no diff.
     fs::remove_file(env.ws.secrets_path()).unwrap();
-    let kubeconfig = env.cluster.kubeconfig().display().to_string();
-    env.test()
-        .args([
-            "values",
-            "-c",
-            "pangeo.yaml",
-            "--output-dir",
-            "rendered",
-            "--secrets-from-cluster",
-            "--kubeconfig",
-            &kubeconfig,
-        ])
+    env.recover(env.cluster.kubeconfig())
         .stderr_contains(format!(
             "recovered the tokens and the admin password hash from Secret/daskhub-secrets (namespace {})",
             env.ns
@@ -2524,17 +2508,7 @@ fn in_cluster_secrets_are_one_masked_secret_that_apply_creates_and_values_recove
     // The Secret gone: a clear error naming it, nothing written.
     fs::remove_file(env.ws.secrets_path()).unwrap();
     env.kubectl(&["-n", &env.ns, "delete", "secret", "daskhub-secrets"]);
-    env.test()
-        .args([
-            "values",
-            "-c",
-            "pangeo.yaml",
-            "--output-dir",
-            "rendered",
-            "--secrets-from-cluster",
-            "--kubeconfig",
-            &kubeconfig,
-        ])
+    env.recover(env.cluster.kubeconfig())
         .stderr_contains(format!("there is no Secret/daskhub-secrets (namespace {})", env.ns))
         .expect_status(2)
         .run();

@@ -187,14 +187,7 @@ fn read_cluster(args: &ImportArgs, config_path: &Path, imported: &mut import::Im
     let masker = imported.masker.clone();
     let config = imported.config.clone();
     let (hub, ebs, users) = deadline.run(&rt, None, async {
-        let mut cluster = session::connect_to(&c, &config, false, &mut anstream::stderr()).await?;
-        let claims = crate::kube::api::ObjectRef {
-            api_version: "v1".into(),
-            kind: "PersistentVolumeClaim".into(),
-            namespace: None,
-            name: String::new(),
-        };
-        cluster.prepare(&[claims]).await.map_err(|e| session::cluster_error(&cluster, &e, &masker))?;
+        let cluster = session::connect_to(&c, &config, false, &mut anstream::stderr()).await?;
         let read = |name: &'static str| {
             let cluster = &cluster;
             let masker = &masker;

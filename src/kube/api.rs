@@ -58,7 +58,7 @@ impl fmt::Display for ObjectRef {
     }
 }
 
-/// The resource of a kind we render, without asking the server: (plural, namespaced).
+/// The resource of a kind we render or read, without asking the server: (plural, namespaced).
 fn known_resource(api_version: &str, kind: &str) -> Option<(&'static str, bool)> {
     Some(match (api_version, kind) {
         ("v1", "Namespace") => ("namespaces", false),
@@ -66,6 +66,8 @@ fn known_resource(api_version: &str, kind: &str) -> Option<(&'static str, bool)>
         ("v1", "ConfigMap") => ("configmaps", true),
         ("v1", "Secret") => ("secrets", true),
         ("v1", "Service") => ("services", true),
+        // Read by `import --from-cluster`: the users' home volumes name who has used the hub.
+        ("v1", "PersistentVolumeClaim") => ("persistentvolumeclaims", true),
         ("rbac.authorization.k8s.io/v1", "ClusterRole") => ("clusterroles", false),
         ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => ("clusterrolebindings", false),
         ("rbac.authorization.k8s.io/v1", "Role") => ("roles", true),
