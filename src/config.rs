@@ -36,6 +36,10 @@ pub struct Config {
     pub releases: Releases,
     #[serde(default)]
     pub secrets: SecretsPlacement,
+    /// Render (and apply) the admission policy that refuses a client-side `kubectl apply` of an
+    /// object pangeo-render manages (`guard.yaml`); on by default, from Kubernetes 1.30.
+    #[serde(default = "yes")]
+    pub kubectl_apply_guard: bool,
 }
 
 /// Where the deployed secrets live. By default `daskhub.yaml` carries them (and is kept out of

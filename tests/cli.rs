@@ -249,7 +249,7 @@ fn dash_is_stdin_or_refused_with_the_reason() {
     };
     refused(
         &["values", "--output-dir", "-"],
-        "--output-dir -: values writes five files, two of them holding secrets (0600); give a directory",
+        "--output-dir -: values writes six files, two of them holding secrets (0600); give a directory",
     );
     refused(
         &["values", "--secrets", "-"],

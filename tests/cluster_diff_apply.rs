@@ -22,6 +22,8 @@ use support::test::Output;
 use support::{Test, Workspace};
 
 const ALL_OBJECTS: &[&str] = &[
+    "admissionregistration.k8s.io.v1.ValidatingAdmissionPolicy.pangeo-render-guard",
+    "admissionregistration.k8s.io.v1.ValidatingAdmissionPolicyBinding.pangeo-render-guard",
     "v1.ServiceAccount.kube-system.cluster-autoscaler",
     "v1.ConfigMap.kube-system.pangeo-render-identity",
     "rbac.authorization.k8s.io.v1.ClusterRole.cluster-autoscaler",
@@ -315,6 +317,9 @@ fn reset(cluster: &TestCluster) {
     cluster.kubectl_ok(&["delete", "storageclass", "gp2", "--ignore-not-found"]);
     cluster.kubectl_ok(&["delete", "validatingadmissionpolicybinding", DENY_POLICY, "--ignore-not-found"]);
     cluster.kubectl_ok(&["delete", "validatingadmissionpolicy", DENY_POLICY, "--ignore-not-found"]);
+    let guard = pangeo_render::render::guard::NAME;
+    cluster.kubectl_ok(&["delete", "validatingadmissionpolicybinding", guard, "--ignore-not-found"]);
+    cluster.kubectl_ok(&["delete", "validatingadmissionpolicy", guard, "--ignore-not-found"]);
 }
 
 /// Whether the autoscaler's ServiceAccount, the first object apply writes, is on the server.
@@ -2081,7 +2086,7 @@ fn a_hub_built_by_hand_is_imported_and_its_objects_taken_over() {
     let report = out.report();
     support::assert_output_schema(&report);
     let objects = report["objects"].as_array().unwrap();
-    assert_eq!(objects.len(), 8, "{}", out.all());
+    assert_eq!(objects.len(), 10, "{}", out.all());
     let last_applied = "    kubectl.kubernetes.io/last-applied-configuration: (sensitive value)";
     let label = "+    app.kubernetes.io/managed-by: pangeo-render";
     let dropped = format!("-{last_applied}");
@@ -2113,9 +2118,18 @@ fn a_hub_built_by_hand_is_imported_and_its_objects_taken_over() {
         assert!(o.get("conflicts").is_none(), "{o}");
         assert_eq!(changed_lines(o["diff"].as_str().unwrap()), lines, "{kind}: {}", o["diff"]);
     }
-    // pangeo-render's record of which cluster this is, new.
+    // pangeo-render's record of which cluster this is, and the guard, new.
     let identity = objects.iter().find(|o| o["name"] == "pangeo-render-identity").unwrap();
     assert_eq!(identity["action"], "create", "{identity}");
+    let guard: Vec<_> =
+        objects.iter().filter(|o| o["name"] == GUARD).map(|o| (&o["kind"], &o["action"])).collect();
+    assert_eq!(
+        guard,
+        [
+            (&"ValidatingAdmissionPolicy".into(), &"create".into()),
+            (&"ValidatingAdmissionPolicyBinding".into(), &"create".into())
+        ]
+    );
     let release = |name: &str| {
         report["releases"].as_array().unwrap().iter().find(|r| r["name"] == name).cloned().unwrap()
     };
@@ -2195,14 +2209,60 @@ fn a_hub_built_by_hand_is_imported_and_its_objects_taken_over() {
     assert!(
         live["metadata"]["annotations"].get("kubectl.kubernetes.io/last-applied-configuration").is_none()
     );
-    env.diff().stderr_contains("objects: 8 unchanged; Helm releases: 0 of 2 differ").run();
+    env.diff().stderr_contains("objects: 10 unchanged; Helm releases: 0 of 2 differ").run();
 
-    // A later `kubectl apply` of the walkthrough's file: kubectl's client-side apply is an update
-    // and never conflicts, so it does change the fields back — but not silently: kubectl warns
-    // that its record is gone, our diff names the manager, and apply will not quietly take the
-    // fields back (no second takeover), as it would not for any other manager.
+    // A later `kubectl apply` of the walkthrough's file. kubectl's client-side apply is an update,
+    // which the API server never refuses as a conflict; the guard refuses it instead, with what
+    // to do, and pangeo-render's fields stay.
+    wait_for_guard(&env, &autodiscover, true);
     let out = env.cluster.kubectl().args(["apply", "-f", autodiscover.to_str().unwrap()]).output().unwrap();
-    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        stderr.contains(&format!(
+            "ValidatingAdmissionPolicy '{GUARD}' with binding '{GUARD}' denied request: Deployment \
+             kube-system/cluster-autoscaler is managed by pangeo-render (label \
+             app.kubernetes.io/managed-by=pangeo-render)"
+        )) && stderr
+            .contains("Change pangeo-render's config and run `pangeo-render apply -c CONFIG` instead"),
+        "{stderr}"
+    );
+    let live = env.kubectl_json(&["-n", "kube-system", "get", "deployment", "cluster-autoscaler"]);
+    let command = live["spec"]["template"]["spec"]["containers"][0]["command"].as_array().unwrap();
+    for flag in ["--balance-similar-node-groups", "--skip-nodes-with-system-pods=false"] {
+        assert!(command.contains(&flag.into()), "{flag} is gone: {command:?}");
+    }
+    assert!(
+        live["metadata"]["annotations"].get("kubectl.kubernetes.io/last-applied-configuration").is_none()
+    );
+    env.diff().stderr_contains("objects: 10 unchanged; Helm releases: 0 of 2 differ").run();
+
+    // The other way out, as printed: drop pangeo-render's management of the object. kubectl's
+    // apply then goes through (it warns that its record is gone); our diff names each field it
+    // changed with its manager, and apply will not quietly take the fields back (no second
+    // takeover), as it would not for any other manager.
+    let advice = stderr
+        .split("denied request: Deployment kube-system/cluster-autoscaler is managed by pangeo-render")
+        .nth(1)
+        .and_then(|rest| rest.split("drop pangeo-render's management first: `").nth(1))
+        .and_then(|rest| rest.split('`').next())
+        .expect("the advice to drop the label");
+    let args: Vec<&str> = advice.strip_prefix("kubectl ").unwrap().split(' ').collect();
+    assert_eq!(
+        args,
+        [
+            "label",
+            "deployments.apps",
+            "cluster-autoscaler",
+            "-n",
+            "kube-system",
+            "app.kubernetes.io/managed-by-"
+        ]
+    );
+    kubectl(&args);
+    // (The file's other objects are still pangeo-render's, and still refused.)
+    let out = env.cluster.kubectl().args(["apply", "-f", autodiscover.to_str().unwrap()]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("deployment.apps/cluster-autoscaler configured"), "{out:?}");
     assert!(
         String::from_utf8_lossy(&out.stderr).contains(
             "resource deployments/cluster-autoscaler is missing the kubectl.kubernetes.io/last-applied-configuration annotation"
@@ -2220,6 +2280,143 @@ fn a_hub_built_by_hand_is_imported_and_its_objects_taken_over() {
         "{}",
         out.all()
     );
+}
+
+/// The guard's policy and binding (`guard.yaml`).
+const GUARD: &str = pangeo_render::render::guard::NAME;
+
+/// Waits until the API server enforces the guard (`on`) or no longer does: a server-side dry run
+/// of a client-side `kubectl apply` of `file` (whose objects are labelled ours live) is refused,
+/// or not. The server learns of a new policy from a watch, a moment after the apply.
+fn wait_for_guard(env: &Env, file: &Path, on: bool) {
+    for _ in 0..100 {
+        let out = env.cluster.kubectl().args(["apply", "--dry-run=server", "-f"]).arg(file).output().unwrap();
+        let refused =
+            String::from_utf8_lossy(&out.stderr).contains(&format!("ValidatingAdmissionPolicy '{GUARD}'"));
+        if refused == on {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the guard did not {}", if on { "take effect" } else { "go away" });
+}
+
+/// The guard refuses a client-side `kubectl apply` of our objects and nothing else: our own apply
+/// of a changed config, kubectl's imperative commands (`scale`, `edit`, `patch`, `annotate`,
+/// `set image`), a server-side `kubectl apply` (a conflict, as for any other manager) and Helm's
+/// objects all go on. Turned off, `guard.yaml` says how to remove it, and that works.
+#[test]
+fn the_guard_refuses_a_client_side_apply_and_nothing_else() {
+    let Some(env) = Env::new("guard") else { return };
+    env.values();
+    env.apply().stdout_contains(&format!("ValidatingAdmissionPolicy/{GUARD} created")).run();
+    let rendered = env.ws.out().join("cluster-autoscaler.yaml");
+    wait_for_guard(&env, &rendered, true);
+    let kubectl = |args: &[&str]| env.cluster.kubectl().args(args).output().unwrap();
+    let ok = |out: std::process::Output| {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+
+    // Even the rendered file itself: applied client-side, it would leave kubectl a record that a
+    // later client-side apply merges against.
+    let out = kubectl(&["apply", "-f", rendered.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(
+            "ClusterRole cluster-autoscaler is managed by pangeo-render (label app.kubernetes.io/managed-by=pangeo-render)"
+        ) && stderr.contains("`kubectl label clusterroles.rbac.authorization.k8s.io cluster-autoscaler app.kubernetes.io/managed-by-`"),
+        "{stderr}"
+    );
+    // The advice, as printed: change the config and run pangeo-render apply.
+    assert!(stderr.contains("Change pangeo-render's config and run `pangeo-render apply -c CONFIG` instead"));
+    let config = fs::read_to_string(env.ws.config()).unwrap();
+    assert!(!config.contains("clusterAutoscaler:"));
+    fs::write(env.ws.config(), config + "clusterAutoscaler: {imagePullPolicy: Always}\n").unwrap();
+    env.values();
+    env.apply().stdout_contains("Deployment/cluster-autoscaler (namespace kube-system) configured").run();
+    let pull = ok(kubectl(&[
+        "-n",
+        "kube-system",
+        "get",
+        "deployment",
+        "cluster-autoscaler",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].imagePullPolicy}",
+    ]));
+    assert_eq!(pull, "Always");
+
+    // kubectl's imperative commands on the guarded Deployment.
+    let deploy = ["-n", "kube-system", "deployment/cluster-autoscaler"];
+    ok(kubectl(&[&["scale", "--replicas=2"][..], &deploy].concat()));
+    ok(kubectl(&[&["annotate"][..], &deploy, &["example.org/note=kept"]].concat()));
+    ok(kubectl(&[&["patch"][..], &deploy, &["-p", r#"{"spec":{"revisionHistoryLimit":5}}"#]].concat()));
+    ok(kubectl(
+        &[
+            &["set", "image"][..],
+            &deploy,
+            &["cluster-autoscaler=registry.k8s.io/autoscaling/cluster-autoscaler:v1.34.5"],
+        ]
+        .concat(),
+    ));
+    let editor = env.ws.root().join("edit.sh");
+    fs::write(
+        &editor,
+        "#!/bin/sh\nexec perl -0pi -e 's/revisionHistoryLimit: 5/revisionHistoryLimit: 6/' \"$1\"\n",
+    )
+    .unwrap();
+    fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let edited = env
+        .cluster
+        .kubectl()
+        .env("KUBE_EDITOR", &editor)
+        .args([&["edit"][..], &deploy].concat())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&edited.stdout).contains("edited"), "{edited:?}");
+    let live = env.kubectl_json(&["-n", "kube-system", "get", "deployment", "cluster-autoscaler"]);
+    assert_eq!((&live["spec"]["replicas"], &live["spec"]["revisionHistoryLimit"]), (&2.into(), &6.into()));
+    assert!(
+        live["metadata"]["annotations"].get("kubectl.kubernetes.io/last-applied-configuration").is_none()
+    );
+
+    // A server-side apply of the rendered file by another manager: a conflict, not the guard.
+    let out = kubectl(&["apply", "--server-side", "-f", rendered.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("conflict"), "{stderr}");
+    assert!(!stderr.contains(GUARD), "{stderr}");
+
+    // Helm's objects are not ours: installed, upgraded and even applied client-side as before.
+    let helm = |set: &str| {
+        let out = env
+            .cluster
+            .helm()
+            .args(["upgrade", "--install", "guarded", "--namespace", &env.ns, "--set", set])
+            .arg(tiny_chart())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "helm: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    helm("a=1");
+    helm("b=2");
+    let config_map = ok(kubectl(&["-n", &env.ns, "get", "configmap", "guarded-tiny", "-o", "yaml"]));
+    assert!(config_map.contains("keys: b,note"), "{config_map}");
+    env.kubectl_apply(&format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: guarded-tiny, namespace: {}}}\ndata: {{keys: by-hand}}\n",
+        env.ns
+    ));
+
+    // Off: guard.yaml holds no policy and says how to remove the one applied before.
+    fs::write(env.ws.config(), fs::read_to_string(env.ws.config()).unwrap() + "kubectlApplyGuard: false\n")
+        .unwrap();
+    env.values();
+    let text = fs::read_to_string(env.ws.out().join("guard.yaml")).unwrap();
+    assert!(text.contains("is off:\n# the config says kubectlApplyGuard: false."), "{text}");
+    let advice = text.lines().find_map(|l| l.strip_prefix("#   kubectl ")).expect("how to remove the guard");
+    ok(kubectl(&advice.split(' ').collect::<Vec<_>>()));
+    wait_for_guard(&env, &rendered, false);
+    ok(kubectl(&["apply", "-f", rendered.to_str().unwrap()]));
 }
 
 /// A CONNECT proxy on loopback, as corporate proxies tunnel HTTPS: it records each CONNECT

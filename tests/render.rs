@@ -10,6 +10,7 @@ use support::{Test, Workspace, fixture_configs};
 
 const ARTIFACTS: &[&str] = &[
     "cluster.yaml",
+    "guard.yaml",
     "cluster-autoscaler.yaml",
     "aws-ebs-csi-driver.yaml",
     "storageclass.yaml",

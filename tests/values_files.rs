@@ -13,6 +13,7 @@ use support::Workspace;
 
 const ARTIFACTS: &[&str] = &[
     "cluster.yaml",
+    "guard.yaml",
     "cluster-autoscaler.yaml",
     "aws-ebs-csi-driver.yaml",
     "storageclass.yaml",

@@ -72,7 +72,7 @@ pub fn resolve_output(args: &ValuesArgs) -> Result<(PathBuf, Output)> {
     fsutil::refuse_stdio(
         "--output-dir",
         &dir,
-        "values writes five files, two of them holding secrets (0600); give a directory",
+        "values writes six files, two of them holding secrets (0600); give a directory",
     )?;
     Ok((dir, format))
 }

@@ -191,6 +191,7 @@ pub fn import(src: &Sources, opts: &Options) -> Result<Imported> {
         ebs_csi_driver: EbsCsiDriver { regional_image_registry: walkthrough::REGIONAL_EBS_IMAGE },
         releases,
         secrets: Default::default(),
+        kubectl_apply_guard: true,
     };
     let masker = Masker::new(secrets::values(&secrets).into_iter().chain(password.as_deref()));
     Ok(Imported { config, secrets, assumptions, masker })

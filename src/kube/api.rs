@@ -75,6 +75,12 @@ fn known_resource(api_version: &str, kind: &str) -> Option<(&'static str, bool)>
         ("apps/v1", "Deployment") => ("deployments", true),
         ("policy/v1", "PodDisruptionBudget") => ("poddisruptionbudgets", true),
         ("storage.k8s.io/v1", "StorageClass") => ("storageclasses", false),
+        ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy") => {
+            ("validatingadmissionpolicies", false)
+        }
+        ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding") => {
+            ("validatingadmissionpolicybindings", false)
+        }
         _ => return None,
     })
 }

@@ -142,12 +142,13 @@ pub fn manifests(artifacts: &[Artifact]) -> Result<Vec<Value>> {
     Ok(order(out))
 }
 
-/// Kubernetes objects parsed from the rendered manifests, in apply order: namespaces and
-/// service accounts first, RBAC next, then storage, then workloads.
+/// Kubernetes objects parsed from the rendered manifests, in apply order: the guard (before the
+/// objects it guards, policy before binding), namespaces and service accounts, RBAC next, then
+/// storage, then workloads.
 pub fn order(mut objects: Vec<Value>) -> Vec<Value> {
     fn rank(obj: &Value) -> u8 {
         match obj.get("kind").and_then(Value::as_str).unwrap_or("") {
-            "Namespace" => 0,
+            "ValidatingAdmissionPolicy" | "ValidatingAdmissionPolicyBinding" | "Namespace" => 0,
             "CustomResourceDefinition" => 1,
             "ServiceAccount" => 2,
             "Secret" | "ConfigMap" => 3,

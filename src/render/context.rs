@@ -24,6 +24,8 @@ pub struct Derived {
     pub singleuser_memory: HubMemory,
     /// With `secrets.inCluster`: the Secret the values refer to instead of holding the secrets.
     pub secret_name: Option<String>,
+    /// Whether `guard.yaml` holds the admission policy ([`super::guard`]).
+    pub guard: super::guard::Guard,
 }
 
 /// `singleuser.memory` as YAML scalars JupyterHub reads as the bytes the config means.
@@ -129,6 +131,7 @@ pub fn derive(config: &Config) -> Derived {
         ),
         account_id,
         secret_name: config.secrets.in_cluster.then(|| super::in_cluster::secret_name(config)),
+        guard: super::guard::decide(config),
         singleuser_memory: HubMemory {
             limit: hub_memory(&config.hub.singleuser.memory.limit),
             guarantee: hub_memory(&config.hub.singleuser.memory.guarantee),

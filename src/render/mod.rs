@@ -1,4 +1,4 @@
-//! Rendering: (config, secrets, templates) → the five artifacts, as text. No I/O, no cluster.
+//! Rendering: (config, secrets, templates) → the six artifacts, as text. No I/O, no cluster.
 //!
 //! Templates are the minijinja files under `charts/`, compiled into the binary; `--charts DIR`
 //! renders from a user's own copy instead. Values that the templates need but the config does
@@ -6,6 +6,7 @@
 //! templates stay declarative.
 
 mod context;
+pub mod guard;
 pub mod in_cluster;
 mod templates;
 
@@ -23,13 +24,15 @@ pub enum ArtifactKind {
     DaskhubValues,
     StorageClass,
     ClusterAutoscaler,
+    /// The admission policy that guards our objects against a client-side `kubectl apply`.
+    Guard,
     EbsCsiValues,
 }
 
 impl ArtifactKind {
     /// Kubernetes manifests are applied by `apply`; the others are Helm values or eksctl input.
     pub fn is_manifest(self) -> bool {
-        matches!(self, ArtifactKind::StorageClass | ArtifactKind::ClusterAutoscaler)
+        matches!(self, ArtifactKind::StorageClass | ArtifactKind::ClusterAutoscaler | ArtifactKind::Guard)
     }
 }
 
@@ -66,9 +69,10 @@ impl Artifact {
 /// What the first line of every rendered file says; `values` overwrites only files that carry it.
 pub const RENDERED_MARK: &str = "rendered by pangeo-render";
 
-/// The five artifacts, in the order a user applies them.
+/// The six artifacts, in the order a user applies them: the guard before the objects it guards.
 pub const ARTIFACTS: &[(&str, &str, ArtifactKind)] = &[
     ("cluster.yaml", "cluster.yaml.j2", ArtifactKind::EksctlCluster),
+    ("guard.yaml", "guard.yaml.j2", ArtifactKind::Guard),
     ("cluster-autoscaler.yaml", "cluster-autoscaler.yaml.j2", ArtifactKind::ClusterAutoscaler),
     ("aws-ebs-csi-driver.yaml", "aws-ebs-csi-driver.yaml.j2", ArtifactKind::EbsCsiValues),
     ("storageclass.yaml", "storageclass.yaml.j2", ArtifactKind::StorageClass),

@@ -151,6 +151,13 @@ fn parse(input: &Input, forced: Option<Kind>, out: &mut Vec<Diagnostic>) -> Opti
     }
     match kind::detect(&docs) {
         Some(k) => Some((k, docs)),
+        // A file we rendered with nothing in it on purpose (`guard.yaml` with the guard off): its
+        // comment says why, and there is nothing to check.
+        None if docs.is_empty()
+            && input.text.lines().next().is_some_and(|l| l.contains(crate::render::RENDERED_MARK)) =>
+        {
+            None
+        }
         None => {
             let message = if docs.is_empty() {
                 "the file is empty; nothing to check"
