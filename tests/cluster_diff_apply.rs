@@ -435,12 +435,12 @@ fn empty_cluster_diff_lists_everything_then_apply_converges() {
     }
     // Merged objects carry the server's defaults, as kubectl diff shows them.
     assert!(out.stdout.contains("+  progressDeadlineSeconds: 600"), "{}", out.all());
-    assert!(out.stderr.contains("objects: 8 to create"), "{}", out.all());
+    assert!(out.stderr.contains("objects: 10 to create"), "{}", out.all());
 
     let out = env.diff().args(["-o", "json"]).expect_status(1).run();
     let report = out.report();
     assert_eq!(report["differences"], true);
-    assert_eq!(actions(&report).len(), 8);
+    assert_eq!(actions(&report).len(), 10);
     assert!(actions(&report).iter().all(|(_, a)| a == "create"), "{}", out.all());
     let states: Vec<&str> =
         report["releases"].as_array().unwrap().iter().map(|r| r["state"].as_str().unwrap()).collect();
@@ -451,6 +451,8 @@ fn empty_cluster_diff_lists_everything_then_apply_converges() {
     assert_eq!(
         created,
         [
+            "ValidatingAdmissionPolicy/pangeo-render-guard created",
+            "ValidatingAdmissionPolicyBinding/pangeo-render-guard created",
             "ServiceAccount/cluster-autoscaler (namespace kube-system) created",
             "ConfigMap/pangeo-render-identity (namespace kube-system) created",
             "ClusterRole/cluster-autoscaler created",
@@ -492,12 +494,12 @@ fn empty_cluster_diff_lists_everything_then_apply_converges() {
     assert_eq!(managers, [("pangeo-render", "Apply")]);
 
     env.helm_install();
-    env.diff().stderr_contains("objects: 8 unchanged; Helm releases: 0 of 2 differ").expect_stdout("").run();
+    env.diff().stderr_contains("objects: 10 unchanged; Helm releases: 0 of 2 differ").expect_stdout("").run();
     // The server's dry run of every object agrees with the in-sync shortcut.
     env.diff().env("PANGEO_RENDER_ALWAYS_DRY_RUN", "1").expect_stdout("").run();
 
     let out = env.apply().run();
-    assert_eq!(out.stdout.lines().filter(|l| l.ends_with(" unchanged")).count(), 8, "{}", out.all());
+    assert_eq!(out.stdout.lines().filter(|l| l.ends_with(" unchanged")).count(), 10, "{}", out.all());
 }
 
 #[test]
@@ -842,8 +844,8 @@ fn read_only_identities_fail_with_verb_and_resource() {
     let all_reader = env.cluster.user_kubeconfig("all-reader", Some("pangeo-test-read-all"));
     for cmd in ["diff", "apply"] {
         env.on(cmd, &all_reader)
-            .stderr_contains("apply (server dry run) ServiceAccount/cluster-autoscaler (namespace kube-system):")
-            .stderr_contains(r#"User "all-reader" cannot patch resource "serviceaccounts" in API group "" in the namespace "kube-system""#)
+            .stderr_contains("apply (server dry run) ValidatingAdmissionPolicy/pangeo-render-guard:")
+            .stderr_contains(r#"User "all-reader" cannot patch resource "validatingadmissionpolicies" in API group "admissionregistration.k8s.io" at the cluster scope"#)
             .expect_status(2)
             .run();
     }
@@ -938,7 +940,7 @@ fn apply_dry_run_writes_nothing() {
     let Some(env) = Env::new("dry-run") else { return };
     let out = env.apply().args(["--dry-run"]).run();
     let lines: Vec<&str> = out.stdout.lines().filter(|l| l.ends_with("(server dry run)")).collect();
-    assert_eq!(lines.len(), 8, "{}", out.all());
+    assert_eq!(lines.len(), 10, "{}", out.all());
     assert!(lines.iter().all(|l| l.ends_with(" would be created (server dry run)")), "{}", out.all());
     assert!(!account_exists(&env), "--dry-run created the ServiceAccount");
     assert_eq!(
@@ -948,7 +950,7 @@ fn apply_dry_run_writes_nothing() {
             .iter()
             .filter(|o| o["action"] == "create")
             .count(),
-        8
+        10
     );
 }
 
@@ -1030,7 +1032,7 @@ fn a_failure_midway_names_what_was_applied_and_a_rerun_converges() {
         .expect_status(2)
         .run();
     let applied = format!(
-        "applied before it: ServiceAccount/cluster-autoscaler (namespace kube-system), ConfigMap/pangeo-render-identity (namespace kube-system), ClusterRole/cluster-autoscaler, Role/cluster-autoscaler (namespace kube-system), ClusterRoleBinding/cluster-autoscaler, RoleBinding/cluster-autoscaler (namespace kube-system), StorageClass/{}",
+        "applied before it: ValidatingAdmissionPolicy/pangeo-render-guard, ValidatingAdmissionPolicyBinding/pangeo-render-guard, ServiceAccount/cluster-autoscaler (namespace kube-system), ConfigMap/pangeo-render-identity (namespace kube-system), ClusterRole/cluster-autoscaler, Role/cluster-autoscaler (namespace kube-system), ClusterRoleBinding/cluster-autoscaler, RoleBinding/cluster-autoscaler (namespace kube-system), StorageClass/{}",
         env.sc
     );
     assert!(out.stderr.contains(&applied), "{}", out.all());
@@ -1041,7 +1043,7 @@ fn a_failure_midway_names_what_was_applied_and_a_rerun_converges() {
     wait_for_policy(&env, false);
     let out =
         env.apply().stdout_contains("Deployment/cluster-autoscaler (namespace kube-system) created").run();
-    assert_eq!(out.stdout.lines().filter(|l| l.ends_with(" unchanged")).count(), 7, "{}", out.all());
+    assert_eq!(out.stdout.lines().filter(|l| l.ends_with(" unchanged")).count(), 9, "{}", out.all());
     assert_objects_in_sync(&env);
 }
 
@@ -1643,7 +1645,7 @@ fn a_fleet_diffs_and_applies_each_deployment_and_reports_the_worst() {
         [("a", "differs", 1), ("b", "error", 2), ("c", "error", 2)],
         "{doc}"
     );
-    assert_eq!(d[0]["report"]["objects"].as_array().unwrap().len(), 8, "{doc}");
+    assert_eq!(d[0]["report"]["objects"].as_array().unwrap().len(), 10, "{doc}");
     assert!(
         d[1]["error"]
             .as_str()
@@ -1658,7 +1660,7 @@ fn a_fleet_diffs_and_applies_each_deployment_and_reports_the_worst() {
     let table = &out.stdout[out.stdout.find("DEPLOYMENT  ").expect("a summary table")..];
     let rows: Vec<&str> = table.lines().collect();
     assert!(
-        rows[1].starts_with("a ") && rows[1].contains("applied") && rows[1].contains("8 created"),
+        rows[1].starts_with("a ") && rows[1].contains("applied") && rows[1].contains("10 created"),
         "{table}"
     );
     assert!(
@@ -1682,7 +1684,7 @@ fn a_fleet_diffs_and_applies_each_deployment_and_reports_the_worst() {
     let a = &doc["deployments"][0];
     assert_eq!(
         (a["result"].as_str(), a["changes"].as_str()),
-        (Some("checked"), Some("0 created, 0 configured, 8 unchanged")),
+        (Some("checked"), Some("0 created, 0 configured, 10 unchanged")),
         "{doc}"
     );
     let report = &a["report"];
@@ -1692,7 +1694,7 @@ fn a_fleet_diffs_and_applies_each_deployment_and_reports_the_worst() {
         "{doc}"
     );
     let objects = report["objects"].as_array().unwrap();
-    assert_eq!(objects.len(), 8, "{doc}");
+    assert_eq!(objects.len(), 10, "{doc}");
     assert!(objects.iter().all(|o| o["result"] == "unchanged"), "{doc}");
     assert!(
         objects.iter().any(|o| o["object"] == "ConfigMap/pangeo-render-identity (namespace kube-system)"),
@@ -2262,7 +2264,10 @@ fn a_hub_built_by_hand_is_imported_and_its_objects_taken_over() {
     kubectl(&args);
     // (The file's other objects are still pangeo-render's, and still refused.)
     let out = env.cluster.kubectl().args(["apply", "-f", autodiscover.to_str().unwrap()]).output().unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("deployment.apps/cluster-autoscaler configured"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("deployment.apps/cluster-autoscaler configured"),
+        "{out:?}"
+    );
     assert!(
         String::from_utf8_lossy(&out.stderr).contains(
             "resource deployments/cluster-autoscaler is missing the kubectl.kubernetes.io/last-applied-configuration annotation"
