@@ -306,7 +306,7 @@ fn json_and_yaml_documents_are_versioned_and_match_their_schema() {
         assert_eq!(doc["kind"], "ValuesReport");
         assert_output_schema(&doc);
         let files = doc["files"].as_array().unwrap();
-        assert_eq!(files.len(), 5);
+        assert_eq!(files.len(), 6);
         let daskhub = files.iter().find(|f| f["path"] == "rendered/daskhub.yaml").unwrap();
         assert_eq!(daskhub["sensitive"], true);
         // The first run wrote and created; the second found everything in place.

@@ -2317,6 +2317,15 @@ fn the_guard_refuses_a_client_side_apply_and_nothing_else() {
     env.apply().stdout_contains(&format!("ValidatingAdmissionPolicy/{GUARD} created")).run();
     let rendered = env.ws.out().join("cluster-autoscaler.yaml");
     wait_for_guard(&env, &rendered, true);
+    // Once applied, the live policy and binding prove themselves in sync: an in-sync diff sends
+    // them no dry run (the server's defaults are written out in guard.yaml).
+    let guard_yaml = fs::read_to_string(env.ws.out().join("guard.yaml")).unwrap();
+    for doc in pangeo_render::yaml::parse_documents(&guard_yaml).unwrap() {
+        let manifest = doc.to_json();
+        let kind = manifest["kind"].as_str().unwrap().to_lowercase();
+        let live = env.kubectl_json(&["get", &kind, GUARD, "--show-managed-fields"]);
+        assert!(pangeo_render::plan::proven_in_sync(&manifest, &live, "pangeo-render"), "{kind}: {live}");
+    }
     let kubectl = |args: &[&str]| env.cluster.kubectl().args(args).output().unwrap();
     let ok = |out: std::process::Output| {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -66,9 +66,9 @@ fn values_and_validate_run_a_folder_and_report_one_table() {
     assert_eq!(
         table_rows(&r.stdout),
         [
-            ["alpha", "alpha (us-west-2)", "rendered", "5 written, 0 unchanged"],
-            ["beta", "beta (us-west-2)", "rendered", "5 written, 0 unchanged"],
-            ["gamma", "gamma (us-west-2)", "rendered", "5 written, 0 unchanged"],
+            ["alpha", "alpha (us-west-2)", "rendered", "6 written, 0 unchanged"],
+            ["beta", "beta (us-west-2)", "rendered", "6 written, 0 unchanged"],
+            ["gamma", "gamma (us-west-2)", "rendered", "6 written, 0 unchanged"],
         ]
     );
     assert_eq!(r.stderr.matches("generated admin password").count(), 3, "{}", r.stderr);
@@ -87,7 +87,7 @@ fn values_and_validate_run_a_folder_and_report_one_table() {
         .map(|n| fs::read(ws.root().join(format!("fleet/{n}.secrets.yaml"))).unwrap())
         .collect();
     let r = test(&ws).args(["values", "-c", "fleet", "--output-dir", "rendered"]).run();
-    assert!(table_rows(&r.stdout).iter().all(|row| row[3] == "0 written, 5 unchanged"), "{}", r.stdout);
+    assert!(table_rows(&r.stdout).iter().all(|row| row[3] == "0 written, 6 unchanged"), "{}", r.stdout);
     assert!(!r.stdout.contains("password"), "{}", r.stdout);
     let after: Vec<_> = ["alpha", "beta", "gamma"]
         .iter()
@@ -185,7 +185,7 @@ fn on_a_terminal_progress_is_drawn_live() {
     assert!(out.status.success(), "{shown}{}", String::from_utf8_lossy(&out.stderr));
     assert!(!shown.contains("values alpha: started"), "plain lines on a terminal:\n{shown}");
     for n in ["alpha", "beta", "gamma"] {
-        assert!(shown.contains(&format!("{n} rendered: 5 written, 0 unchanged (")), "{shown}");
+        assert!(shown.contains(&format!("{n} rendered: 6 written, 0 unchanged (")), "{shown}");
     }
     // The live lines are redrawn in place: cursor movement and line erasing.
     assert!(shown.contains("\u{1b}[2K") || shown.contains("\u{1b}[1A"), "no live drawing:\n{shown:?}");

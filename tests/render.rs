@@ -431,3 +431,43 @@ fn charts_flag_renders_from_a_users_copy() {
         .run();
     assert!(!ws.out().exists());
 }
+
+#[test]
+fn the_guard_is_rendered_from_kubernetes_1_30_unless_switched_off() {
+    // On by default: the policy and its binding, checked strictly by validate.
+    let walkthrough = fs::read_to_string(support::fixture("walkthrough")).unwrap();
+    let ws = Workspace::with_config(&support::fixture("walkthrough"));
+    ws.test().args(["values"]).run();
+    let guard = fs::read_to_string(ws.out().join("guard.yaml")).unwrap();
+    assert!(
+        guard.contains("kind: ValidatingAdmissionPolicy\n")
+            && guard.contains("kind: ValidatingAdmissionPolicyBinding\n")
+    );
+    ws.test().args(["validate", "--strict", "rendered/guard.yaml"]).run();
+    // Off, or on a cluster that does not serve the policy's API: a comment saying why, which
+    // validate accepts as a file of ours with nothing to check.
+    let cases = [
+        (
+            format!("{walkthrough}kubectlApplyGuard: false\n"),
+            "the config says kubectlApplyGuard: false",
+            "2026-11-25",
+        ),
+        (
+            walkthrough.replace("kubernetesVersion: \"1.34\"", "kubernetesVersion: \"1.29\""),
+            "Kubernetes 1.29 does not serve ValidatingAdmissionPolicy v1 (from 1.30)",
+            "2025-01-01",
+        ),
+    ];
+    for (config, why, today) in cases {
+        let ws = Workspace::with_text(&config);
+        ws.test().today(today).args(["values"]).run();
+        let guard = fs::read_to_string(ws.out().join("guard.yaml")).unwrap();
+        assert!(guard.contains(&format!(", is off:\n# {why}.\n")), "{guard}");
+        assert!(!guard.contains("apiVersion"), "{guard}");
+        ws.test()
+            .today(today)
+            .args(["validate", "--strict", "rendered/guard.yaml"])
+            .output_lacks("PR023")
+            .run();
+    }
+}
