@@ -2314,7 +2314,7 @@ fn wait_for_guard(env: &Env, file: &Path, on: bool) {
 fn the_guard_refuses_a_client_side_apply_and_nothing_else() {
     let Some(env) = Env::new("guard") else { return };
     env.values();
-    env.apply().stdout_contains(&format!("ValidatingAdmissionPolicy/{GUARD} created")).run();
+    env.apply().stdout_contains(format!("ValidatingAdmissionPolicy/{GUARD} created")).run();
     let rendered = env.ws.out().join("cluster-autoscaler.yaml");
     wait_for_guard(&env, &rendered, true);
     // Once applied, the live policy and binding prove themselves in sync: an in-sync diff sends
