@@ -16,8 +16,10 @@
 //! manager has never applied the object: afterwards a change by any of them is a conflict, as
 //! it should be. The `kubectl.kubernetes.io/last-applied-configuration` annotation comes along
 //! and, as we do not send it, the apply removes it: it records a file this deployment no longer
-//! applies, and a `kubectl apply` of that old file then warns that the annotation is missing
-//! instead of silently merging against it (and its changes show as conflicts in our next diff).
+//! applies. A later client-side `kubectl apply` of that old file, which would write the
+//! annotation back, is refused by the guard ([`crate::render::guard`]); without the guard (or
+//! once our label is dropped) kubectl warns that the annotation is missing, and its changes show
+//! as conflicts in our next diff.
 
 use serde_json::{Map, Value, json};
 
