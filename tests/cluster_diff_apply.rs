@@ -2431,6 +2431,30 @@ fn the_guard_refuses_a_client_side_apply_and_nothing_else() {
     ok(kubectl(&advice.split(' ').collect::<Vec<_>>()));
     wait_for_guard(&env, &rendered, false);
     ok(kubectl(&["apply", "-f", rendered.to_str().unwrap()]));
+
+    // Back on, objects that got kubectl's record meanwhile are not frozen: writes that leave the
+    // record as it is go on (our apply, kubectl's commands, the controllers); a client-side apply
+    // that changes it (another file) is refused.
+    let config = fs::read_to_string(env.ws.config()).unwrap();
+    fs::write(env.ws.config(), config.replace("kubectlApplyGuard: false\n", "")).unwrap();
+    env.values();
+    env.apply().stdout_contains(format!("ValidatingAdmissionPolicy/{GUARD} created")).run();
+    let other = env.ws.root().join("other-autoscaler.yaml");
+    fs::write(&other, fs::read_to_string(&rendered).unwrap().replace("--v=4", "--v=5")).unwrap();
+    wait_for_guard(&env, &other, true);
+    let live = env.kubectl_json(&["-n", "kube-system", "get", "deployment", "cluster-autoscaler"]);
+    assert!(
+        live["metadata"]["annotations"].get("kubectl.kubernetes.io/last-applied-configuration").is_some()
+    );
+    ok(kubectl(&[&["annotate"][..], &deploy, &["example.org/note=again", "--overwrite"]].concat()));
+    ok(kubectl(&[&["scale", "--replicas=3"][..], &deploy].concat()));
+    let out = kubectl(&["apply", "-f", other.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && stderr.contains("Deployment kube-system/cluster-autoscaler is managed by pangeo-render"),
+        "{stderr}"
+    );
 }
 
 /// A CONNECT proxy on loopback, as corporate proxies tunnel HTTPS: it records each CONNECT
