@@ -271,6 +271,22 @@ pub struct DaskGateway {
     /// unplaced: the workers' taint keeps them off those nodes (the walkthrough's gateway).
     #[serde(default = "yes")]
     pub scheduler_on_dask_workers: bool,
+    /// The gateway's option handler as a team wrote it, kept verbatim; absent: pangeo-render
+    /// generates one from `worker` and `image`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub option_handler: Option<OptionHandler>,
+}
+
+/// `daskGateway.optionHandler`: a Python file rendered verbatim as the chart's
+/// `dask-gateway.gateway.extraConfig.optionHandler`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptionHandler {
+    /// The file, relative to the config's folder.
+    pub file: PathBuf,
+    /// Its text, read by [`read_option_handler`]; never part of the config itself.
+    #[serde(skip)]
+    pub code: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -468,12 +484,66 @@ pub fn read(path: &Path) -> Result<String> {
 /// Loads a config file (`-`: standard input, named `<stdin>` in diagnostics): parse → schema →
 /// typed. The semantic checks are rules (`validate::check_config`), which every command runs on
 /// what this returns.
+/// The option handler's file is read here too: a file the config names that cannot be read is an
+/// I/O error (exit 2) naming the config's file, line and field.
 pub fn load(path: &Path) -> Result<Loaded> {
     let text = read(path)?;
-    match crate::fsutil::is_stdio(path) {
-        true => load_str(Path::new(crate::fsutil::STDIN_NAME), &text),
-        false => load_str(path, &text),
+    let mut loaded = match crate::fsutil::is_stdio(path) {
+        true => load_str(Path::new(crate::fsutil::STDIN_NAME), &text)?,
+        false => load_str(path, &text)?,
+    };
+    match read_option_handler(&mut loaded) {
+        Some(unreadable) => Err(io_error(unreadable)),
+        None => Ok(loaded),
     }
+}
+
+/// A finding about a file the config names, as the I/O error it is: `FILE: line L, FIELD: … (hint)`.
+pub fn io_error(d: Diagnostic) -> Error {
+    let field = d.field.as_deref().map(|f| format!(", {f}")).unwrap_or_default();
+    let hint = d.hint.as_deref().map(|h| format!("\n  hint: {h}")).unwrap_or_default();
+    Error::Io { path: d.file.clone(), message: format!("line {}{field}: {}{hint}", d.line, d.message) }
+}
+
+/// The folder a config's relative paths start from: its own, or the current one (an empty path,
+/// so that joined names read as written) for a bare file name or stdin.
+pub fn dir_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !crate::fsutil::is_stdio(path) => p.to_path_buf(),
+        _ => PathBuf::new(),
+    }
+}
+
+/// Reads the file `daskGateway.optionHandler.file` names into the loaded config. A file that is
+/// missing, empty, not UTF-8 text or far too large is one finding at the config's line (rule
+/// PR035), returned.
+pub fn read_option_handler(loaded: &mut Loaded) -> Option<Diagnostic> {
+    let handler = loaded.config.dask_gateway.option_handler.as_mut()?;
+    let field = ["daskGateway", "optionHandler", "file"];
+    let path = dir_of(&loaded.path).join(&handler.file);
+    let why = match source::read(&path) {
+        Ok(FileText::Text(code)) if code.trim().is_empty() => "it is empty".to_string(),
+        Ok(FileText::Text(code)) => {
+            handler.code = Some(code);
+            return None;
+        }
+        Ok(FileText::Refused(d)) => d.message,
+        Err(e) => e.to_string(),
+    };
+    Some(
+        Diagnostic::error(
+            ids::OPTION_HANDLER,
+            &loaded.path,
+            loaded.node.locate(&field, false),
+            format!("cannot read the Dask Gateway option handler {}: {why}", path.display()),
+        )
+        .field(yaml::dotted(&field))
+        .hint(
+            "put the gateway's option handler (Python, UTF-8) in that file — the path is relative to the \
+         config's folder — or delete daskGateway.optionHandler to render pangeo-render's own handler \
+         from daskGateway.worker and daskGateway.image",
+        ),
+    )
 }
 
 pub fn load_str(path: &Path, text: &str) -> Result<Loaded> {

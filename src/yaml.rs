@@ -252,6 +252,74 @@ impl Node {
     }
 }
 
+/// `text` as the YAML value of a mapping key indented by `key_indent` spaces, so that every YAML
+/// reader gives back exactly `text` (a kept option handler must reach the gateway byte for byte).
+/// A literal block (`|`) when it reads back exactly — the form people write code in — with the
+/// chomping indicator that keeps the text's trailing newlines (`|-` none, `|` one, `|+` more);
+/// otherwise a double-quoted string with escapes: a block cannot hold a line of only spaces or
+/// tabs (it reads back empty), a first line that starts with a space (read as indentation), a line
+/// that starts with a tab (YAML parsers disagree on it; ours refuses it), a carriage return or a
+/// character YAML 1.1 readers (PyYAML) take as a line break or refuse.
+pub fn scalar_for_text(text: &str, key_indent: usize) -> String {
+    let printable = |c: char| match c {
+        '\t' | '\n' => true,
+        ' '..='~' => true,
+        '\u{a0}'..='\u{d7ff}' => !matches!(c, '\u{2028}' | '\u{2029}'),
+        '\u{e000}'..='\u{fffd}' => c != '\u{feff}',
+        '\u{10000}'..='\u{10ffff}' => true,
+        _ => false,
+    };
+    let body = text.trim_end_matches('\n');
+    let first = body.lines().find(|l| !l.is_empty());
+    let block = first.is_some_and(|l| !l.starts_with(' '))
+        && text.chars().all(printable)
+        && body.lines().all(|l| !l.starts_with('\t') && (l.is_empty() || !l.chars().all(|c| c == ' ')));
+    if !block {
+        return double_quoted(text);
+    }
+    let chomp = match text.len() - body.len() {
+        0 => "-",
+        1 => "",
+        _ => "+",
+    };
+    let pad = " ".repeat(key_indent + 2);
+    let mut out = format!("|{chomp}");
+    // `split('\n')` keeps the empty lines between and after (for `|+`) the text's lines.
+    for line in text[..text.len() - usize::from(chomp != "-")].split('\n') {
+        out.push('\n');
+        if !line.is_empty() {
+            out.push_str(&pad);
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+/// A YAML double-quoted scalar; everything but printable characters escaped.
+pub fn double_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            ' '..='~' => out.push(c),
+            '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..='\u{10ffff}'
+                if !matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}') =>
+            {
+                out.push(c)
+            }
+            c if (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push_str(&format!("\\u{:04x}", c as u32)),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// Renders a path as the dotted form users write (`hub.config.Authenticator.admin_users[0]`).
 pub fn dotted<S: AsRef<str>>(path: &[S]) -> String {
     let mut out = String::new();
@@ -370,6 +438,40 @@ mod tests {
         assert_eq!(doc.at(&["a", "b", "1"]).unwrap().as_str(), Some("x"));
         assert_eq!(doc.at(&["a", "c"]).unwrap().value, Value::Float(1.3));
         assert_eq!(doc.locate(&["a", "c"], false).line, 3);
+    }
+
+    /// Text of every awkward shape, each as it must read back, and the style it gets.
+    pub const AWKWARD_TEXTS: &[(&str, &str)] = &[
+        ("from x import y\ndef f(o):\n    return o  # the options\n", "|"),
+        ("no newline at the end", "|-"),
+        ("trailing spaces   \n  and more  \n", "|"),
+        ("def f():\n\treturn 1\n", "\""),
+        ("x = 1\t# a tab inside\n", "|"),
+        ("# a comment first\nx = 1\n", "|"),
+        ("\n\nx = 1  # after blank lines\n", "|"),
+        ("x = 1\n\n\n", "|+"),
+        ("x = 1\n   \ny = 2\n", "\""),
+        ("x = 1\n\t\n", "\""),
+        ("    indented first\n", "\""),
+        ("windows\r\nline\r\n", "\""),
+        ("next\u{85}line \u{2028} \u{feff}\u{7f}\u{1}", "\""),
+        ("quotes \" and \\ back 'slash' t\u{eb}st: - [x] {y} &z *w !t %p @a `b", "|-"),
+        ("", "\""),
+        ("\n\n", "\""),
+        ("---\n...\nx: |\n  y\n", "|"),
+    ];
+
+    #[test]
+    fn text_scalars_read_back_byte_for_byte() {
+        for (raw, style) in AWKWARD_TEXTS {
+            let scalar = scalar_for_text(raw, 4);
+            assert!(scalar.starts_with(style), "{raw:?} as {scalar}");
+            let doc = format!("a:\n  b:\n    k: {scalar}\n    next: 1\nc: 2\n");
+            let node = parse_single(&doc).unwrap_or_else(|e| panic!("{raw:?} as\n{doc}: {}", e.message));
+            assert_eq!(node.at(&["a", "b", "k"]).and_then(Node::as_str), Some(*raw), "{doc}");
+            let json: serde_json::Value = serde_saphyr::from_str(&doc).unwrap();
+            assert_eq!(json["a"]["b"]["k"], *raw, "{doc}");
+        }
     }
 
     #[test]

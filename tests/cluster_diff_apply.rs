@@ -2007,18 +2007,23 @@ fn a_hub_built_by_hand_is_imported_and_its_objects_taken_over() {
     // Files that are not what the cluster runs (another token pasted) are refused, by name only.
     copy_dir(&hand, &env.ws.root().join("other"));
     let other = env.ws.root().join("other/daskhub.yaml");
-    let text = fs::read_to_string(&other).unwrap().replace(&filled.proxy_token, &"7e".repeat(32));
+    // (And another option handler: the gateway runs the deployed one, which import keeps.)
+    let text = fs::read_to_string(&other)
+        .unwrap()
+        .replace(&filled.proxy_token, &"7e".repeat(32))
+        .replace("max=8, label=\"Worker Memory (GiB)\"", "max=16, label=\"Worker Memory (GiB)\"");
     fs::write(&other, text).unwrap();
     let out = import("other", "other.yaml").expect_status(2).run();
     assert!(
         out.stderr.contains(&format!(
-            "--from-cluster: jupyterhub.proxy.secretToken of other/daskhub.yaml differ from release daskhub (namespace {}, revision 1)",
+            "--from-cluster: jupyterhub.proxy.secretToken, dask-gateway.gateway.extraConfig.optionHandler of \
+             other/daskhub.yaml differ from release daskhub (namespace {}, revision 1)",
             env.ns
         )),
         "{}",
         out.all()
     );
-    assert!(!env.ws.root().join("other.yaml").exists());
+    assert!(!env.ws.root().join("other.yaml").exists() && !env.ws.root().join("gateway-options.py").exists());
     // The files as deployed: the release's namespace comes from the cluster (the walkthrough's
     // helm command names none).
     let out = import("hand", "pangeo.yaml")
@@ -2138,9 +2143,11 @@ fn a_hub_built_by_hand_is_imported_and_its_objects_taken_over() {
     assert_eq!(release("aws-ebs-csi-driver")["state"], "same", "{}", out.all());
     let hub = release("daskhub");
     let hub_diff = hub["diff"].as_str().unwrap();
-    // Outside the two Python snippets (checked below as whole values), these lines and no others.
+    // Outside the authenticator's Python (checked below as a whole value), these lines and no
+    // others. The gateway's option handler is not among them: import kept it as written.
+    assert!(!hub_diff.contains("optionHandler"), "{hub_diff}");
     assert_eq!(
-        changed_lines_outside_blocks(hub_diff, &["optionHandler", "pangeoAuthenticator"]),
+        changed_lines_outside_blocks(hub_diff, &["pangeoAuthenticator"]),
         [
             "-      DummyAuthenticator:",
             "-        password: (sensitive value)",
@@ -2175,7 +2182,6 @@ fn a_hub_built_by_hand_is_imported_and_its_objects_taken_over() {
     assert_eq!(
         leaf_differences(&deployed, &rendered),
         [
-            "dask-gateway.gateway.extraConfig.optionHandler",
             "jupyterhub.hub.config.Authenticator.allowed_users",
             "jupyterhub.hub.config.DummyAuthenticator.password",
             "jupyterhub.hub.config.JupyterHub.authenticator_class",

@@ -41,13 +41,14 @@ fn configs() -> Vec<PathBuf> {
     out
 }
 
-/// The diagnostic lines of stderr (`FILE:LINE:COL: …` and their `hint:` lines), without the
+/// The diagnostic lines of stderr (`FILE:LINE:COL: …` and their `hint:` lines) of the config and
+/// the files beside it (a kept option handler), without the
 /// commands' own summaries and progress.
-fn diagnostics(stderr: &str, file: &str) -> Vec<String> {
+fn diagnostics(stderr: &str, files: &[&str]) -> Vec<String> {
     let mut out = Vec::new();
     let mut in_diag = false;
     for line in stderr.lines() {
-        if line.starts_with(&format!("{file}:")) {
+        if files.iter().any(|file| line.starts_with(&format!("{file}:"))) {
             in_diag = true;
             out.push(line.to_string());
         } else if in_diag && line.starts_with("  ") {
@@ -66,8 +67,13 @@ fn values_diff_apply_and_validate_give_one_verdict() {
     for path in all {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let text = fs::read(&path).unwrap();
+        let beside = support::beside(&path);
+        let files: Vec<&str> =
+            std::iter::once(name.as_str()).chain(beside.iter().map(|(n, _)| n.as_str())).collect();
         let run = |args: &[&str]| {
-            Test::new()
+            beside
+                .iter()
+                .fold(Test::new(), |t, (n, bytes)| t.file(n, bytes))
                 .file(&name, &text)
                 .fixed_secrets(&name)
                 .file("kubeconfig", NOWHERE)
@@ -75,7 +81,7 @@ fn values_diff_apply_and_validate_give_one_verdict() {
                 .run_any()
         };
         let validate = run(&["validate", "-c", &name]);
-        let expected = diagnostics(&validate.stderr, &name);
+        let expected = diagnostics(&validate.stderr, &files);
         let errors = expected.iter().any(|l| l.contains(": error["));
         assert_eq!(
             validate.status,
@@ -93,7 +99,7 @@ fn values_diff_apply_and_validate_give_one_verdict() {
         for (command, args, status_when_valid) in commands {
             let out = run(args);
             assert_eq!(
-                diagnostics(&out.stderr, &name),
+                diagnostics(&out.stderr, &files),
                 expected,
                 "{}: `{command}` and `validate -c` disagree\n{command}:\n{}\nvalidate:\n{}",
                 path.display(),

@@ -22,11 +22,11 @@ fn snapshots_of_every_artifact_for_every_fixture() {
     let fixtures = fixture_configs();
     assert!(fixtures.len() >= 3, "expected at least three fixtures, found {fixtures:?}");
     for (name, config) in fixtures {
-        let out = Test::new()
-            .config(&fs::read_to_string(config).unwrap())
-            .fixed_secrets("pangeo.yaml")
-            .args(["values"])
-            .run();
+        let mut test = Test::new().config(&fs::read_to_string(&config).unwrap());
+        for (name, bytes) in support::beside(&config) {
+            test = test.file(name, bytes);
+        }
+        let out = test.fixed_secrets("pangeo.yaml").args(["values"]).run();
         for file in ARTIFACTS {
             let text = out.read(format!("rendered/{file}"));
             insta::assert_snapshot!(format!("{name}__{file}"), text);
@@ -470,4 +470,91 @@ fn the_guard_is_rendered_from_kubernetes_1_30_unless_switched_off() {
             .output_lacks("PR023")
             .run();
     }
+}
+
+/// `daskGateway.optionHandler`: the kept handler's text reaches daskhub.yaml exactly, whatever its
+/// shape (a YAML block where one reads back exactly, a quoted string where not).
+#[test]
+fn a_kept_option_handler_is_rendered_byte_for_byte() {
+    let imported = fs::read_to_string(support::fixture("imported")).unwrap();
+    let walkthrough =
+        fs::read_to_string(support::repo().join("fixtures/imported/gateway-options.py")).unwrap();
+    let texts = [
+        walkthrough.clone(),
+        walkthrough.trim_end().to_string(),
+        format!("{walkthrough}\n\n"),
+        format!("\n\n{walkthrough}"),
+        walkthrough.replace("def option_handler(options):", "def option_handler(options):   "),
+        walkthrough.replace("    return {", "\treturn {"),
+        format!("{walkthrough}# a tab\there, a # and 'quotes' \"too\" \\ and t\u{eb}st\n"),
+        walkthrough.replace("\n", "\r\n"),
+        format!("{walkthrough}    \n"),
+        format!("  {walkthrough}"),
+    ];
+    for (i, text) in texts.iter().enumerate() {
+        let out = Test::new()
+            .config(&imported)
+            .file("gateway-options.py", text)
+            .fixed_secrets("pangeo.yaml")
+            .args(["values"])
+            .run();
+        let rendered = out.read("rendered/daskhub.yaml");
+        let values: serde_json::Value = serde_saphyr::from_str(&rendered).unwrap();
+        let kept = &values["dask-gateway"]["gateway"]["extraConfig"]["optionHandler"];
+        assert_eq!(kept.as_str(), Some(text.as_str()), "text {i}:\n{rendered}");
+        // And as pangeo-render reads it back (validate, diff).
+        let node = pangeo_render::yaml::parse_single(&rendered).unwrap();
+        let at = ["dask-gateway", "gateway", "extraConfig", "optionHandler"];
+        assert_eq!(node.at(&at).and_then(|n| n.as_str()), Some(text.as_str()), "text {i}");
+    }
+}
+
+/// A handler file the config names and that is not there: one error at the config's line, exit 2,
+/// nothing written; the advice (delete the key) works as printed.
+#[test]
+fn a_missing_option_handler_file_is_an_error_at_the_config_line_and_nothing_is_written() {
+    let imported = fs::read_to_string(support::fixture("imported")).unwrap();
+    let config = imported.replace("{file: \"gateway-options.py\"}", "{file: \"handlers/gateway.py\"}");
+    let line = config.lines().position(|l| l.contains("handlers/gateway.py")).unwrap() + 1;
+    let out = Test::new()
+        .config(&config)
+        .args(["values"])
+        .expect_stderr(format!(
+            "error: pangeo.yaml: line {line}, daskGateway.optionHandler.file: cannot read the Dask Gateway option \
+             handler handlers/gateway.py: No such file or directory (os error 2)\n  hint: put the gateway's option \
+             handler (Python, UTF-8) in that file — the path is relative to the config's folder — or delete \
+             daskGateway.optionHandler to render pangeo-render's own handler from daskGateway.worker and \
+             daskGateway.image\n"
+        ))
+        .expect_status(2)
+        .run();
+    assert!(!out.path("rendered").exists() && !out.path("pangeo.secrets.yaml").exists());
+    // validate says the same at the same place, as a finding.
+    let out = Test::at(out.dir.path())
+        .args(["validate", "-c", "pangeo.yaml"])
+        .stderr_contains(format!(
+            "pangeo.yaml:{line}:25: error[PR035]: daskGateway.optionHandler.file: cannot read the Dask Gateway \
+             option handler handlers/gateway.py: No such file or directory"
+        ))
+        .expect_status(1)
+        .run();
+    // The file where the config says: renders, from the file.
+    let handler = "# ours\n".to_string()
+        + &fs::read_to_string(support::repo().join("fixtures/imported/gateway-options.py")).unwrap();
+    fs::create_dir_all(out.path("handlers")).unwrap();
+    fs::write(out.path("handlers/gateway.py"), &handler).unwrap();
+    Test::at(out.dir.path()).args(["values"]).run();
+    assert!(fs::read_to_string(out.path("rendered/daskhub.yaml")).unwrap().contains("        # ours\n"));
+    // The hint's other way: without the key, pangeo-render's own handler.
+    fs::write(
+        out.path("pangeo.yaml"),
+        config.replace("  optionHandler: {file: \"handlers/gateway.py\"}\n", ""),
+    )
+    .unwrap();
+    Test::at(out.dir.path()).args(["values"]).run();
+    let daskhub = fs::read_to_string(out.path("rendered/daskhub.yaml")).unwrap();
+    assert!(
+        daskhub.contains("        # Generated by pangeo-render: Dask Gateway cluster options"),
+        "{daskhub}"
+    );
 }

@@ -30,6 +30,8 @@ const DEFAULT_CONFIG: &str = "pangeo.yaml";
 struct ImportReport<'a> {
     config: &'a Path,
     secrets: &'a Path,
+    /// The gateway's option handler, kept as written.
+    option_handler: &'a Path,
     /// Choices the files did not make.
     assumptions: &'a [String],
     /// Every value of the hand-edited files the rendered files drop, change or add.
@@ -78,12 +80,14 @@ pub fn run(args: &ImportArgs) -> Result<()> {
     let (config_path, format) = resolve_output(args)?;
     let config_path = config_path.as_path();
     let secrets_path = secrets::path_for(config_path);
-    for path in [config_path, secrets_path.as_path()] {
+    let handler_path = config_path.with_file_name(import::HANDLER_FILE);
+    for path in [config_path, secrets_path.as_path(), handler_path.as_path()] {
         if path.exists() {
             return Err(Error::Usage(format!(
-                "{} already exists; import writes a new config and secrets file and never overwrites one \
-                 (choose another -c, or move the file away)",
-                path.display()
+                "{} already exists; import writes a new config, secrets file and {} and never overwrites \
+                 one (choose another -c, or move the file away)",
+                path.display(),
+                import::HANDLER_FILE
             )));
         }
     }
@@ -106,7 +110,17 @@ pub fn run(args: &ImportArgs) -> Result<()> {
         .map_err(|e| Error::Template { name: "import/pangeo.yaml.j2".into(), message: e.to_string() })?;
     // The config must load and pass the rules as every command will read it; a version past
     // EKS support is what the cluster runs, so it is a warning here (`upgrade` plans the way out).
-    let loaded = checked(config::load_str(config_path, &text)?, UPGRADE_TOLERATES)?;
+    // The handler is not on disk yet (all files are written together below): it comes from memory.
+    let mut loaded = config::load_str(config_path, &text)?;
+    loaded.config.dask_gateway.option_handler = imported.config.dask_gateway.option_handler.clone();
+    let handler_code = imported
+        .config
+        .dask_gateway
+        .option_handler
+        .as_ref()
+        .and_then(|h| h.code.clone())
+        .expect("import always keeps the walkthrough's option handler");
+    let loaded = checked(loaded, UPGRADE_TOLERATES)?;
 
     let artifacts =
         render::render(&loaded.config, &imported.secrets, &Templates::Embedded, &source_name(config_path))?;
@@ -127,6 +141,7 @@ pub fn run(args: &ImportArgs) -> Result<()> {
         .expect("a secrets file that does not exist is always written");
     let mut staging = fsutil::Staging::new();
     staging.add(&secrets_path, &secrets_file.bytes, true)?;
+    staging.add(&handler_path, handler_code.as_bytes(), false)?;
     staging.add(config_path, text.as_bytes(), false)?;
     staging.commit()?;
 
@@ -140,6 +155,7 @@ pub fn run(args: &ImportArgs) -> Result<()> {
         let doc = ImportReport {
             config: config_path,
             secrets: &secrets_path,
+            option_handler: &handler_path,
             assumptions: &imported.assumptions,
             differences,
             warnings: &loaded.warnings,
@@ -159,6 +175,12 @@ pub fn run(args: &ImportArgs) -> Result<()> {
         err,
         "wrote {} ({how}): the hub's two tokens as they are, the shared password as its PBKDF2 hash only",
         secrets_path.display()
+    );
+    let _ = writeln!(
+        err,
+        "wrote {}: the Dask Gateway option handler, exactly as {} had it (daskGateway.optionHandler)",
+        handler_path.display(),
+        sources.daskhub.path.display()
     );
     let _ = writeln!(err, "\nchosen where the files are silent:");
     for a in &imported.assumptions {
@@ -229,6 +251,11 @@ fn read_cluster(args: &ImportArgs, config_path: &Path, imported: &mut import::Im
     }
     if deployed("/jupyterhub/hub/services/dask-gateway/apiToken") != Some(s.dask_gateway_api_token.as_str()) {
         differ.push("jupyterhub.hub.services.dask-gateway.apiToken");
+    }
+    // The gateway's code is kept as the file has it: it must be what the gateway runs.
+    let kept = imported.config.dask_gateway.option_handler.as_ref().and_then(|h| h.code.as_deref());
+    if kept.is_some() && deployed("/dask-gateway/gateway/extraConfig/optionHandler") != kept {
+        differ.push("dask-gateway.gateway.extraConfig.optionHandler");
     }
     let password = import::PASSWORDS.iter().find_map(|p| deployed(&format!("/{}", p.join("/"))));
     if !password.is_some_and(|pw| secrets::password::verify(pw, &s.admin_password_hash)) {
@@ -320,10 +347,6 @@ fn why(path: &str) -> Option<&'static str> {
         "jupyterhub.singleuser.extraEnv.DASK_GATEWAY__CLUSTER__OPTIONS__IMAGE" => {
             "KubeSpawner formats env values: with single braces it refuses every spawn (KeyError); \
              doubled, they reach the notebook as written"
-        }
-        "dask-gateway.gateway.extraConfig.optionHandler" => {
-            "the same options and bounds, from daskGateway.worker; pangeo-render's handler checks the tag of \
-             the image asked for and names a bad one"
         }
         _ => return None,
     })

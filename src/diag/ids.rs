@@ -45,6 +45,8 @@ rules! {
     SECRET_REFERENCE = "PR032", "secret-reference", "With hub.existingSecret, the gateway does not read its token from that Secret's key hub.services.dask-gateway.apiToken.";
     SECRET_FREE = "PR033", "secret-free", "A values file whose secrets are in hub.existingSecret still holds a token or password hash itself (warning).";
     HOME_CLASS = "PR034", "home-class", "hub.singleuser.storageClass: clusterDefault, but storageClass is not the default class: home volumes would land on another class.";
+    OPTION_HANDLER = "PR035", "option-handler", "The kept Dask Gateway option handler (daskGateway.optionHandler) cannot be read, or declares other worker bounds, default image or worker limit than daskGateway says.";
+    OPTION_HANDLER_OPAQUE = "PR036", "option-handler-opaque", "A kept option handler declares worker options that cannot be read without running it: the capacity rules trust daskGateway.worker (warning).";
 }
 
 pub fn find(id: &str) -> Option<&'static Rule> {

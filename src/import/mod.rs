@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{
     self, Bound, Chart, Cluster, ClusterAutoscaler, Config, Cpu, DaskGateway, EbsCsiDriver, FsTypeParameter,
-    HomeStorageClass, Hub, IamRoleNames, Image, Memory, NodeGroup, NodeGroups, Quantity, Release, Releases,
-    Singleuser, StorageClass, Taint, WorkerOptions,
+    HomeStorageClass, Hub, IamRoleNames, Image, Memory, NodeGroup, NodeGroups, OptionHandler, Quantity,
+    Release, Releases, Singleuser, StorageClass, Taint, WorkerOptions,
 };
 use crate::diag::source::{self, FileText};
 use crate::diag::{Diagnostic, ids};
@@ -33,6 +33,8 @@ use crate::yaml::{self, Node, Pos};
 pub const CLUSTER_FILE: &str = "cluster.yaml";
 pub const DASKHUB_FILE: &str = "daskhub.yaml";
 pub const STORAGECLASS_FILE: &str = "storageclass.yaml";
+/// Where import keeps the gateway's option handler, beside the config (`daskGateway.optionHandler`).
+pub const HANDLER_FILE: &str = "gateway-options.py";
 
 /// What the walkthrough's own commands decide and its files do not say.
 pub mod walkthrough {
@@ -502,6 +504,15 @@ fn read_gateway(
             "no String(\"image\", default=\"name:tag\") option could be read here",
         ));
     }
+    assumptions.push(format!(
+        "daskGateway.optionHandler: {{file: {HANDLER_FILE}}} — the gateway's option handler kept as written \
+         (the text of {DASKHUB_FILE}'s {}, in {HANDLER_FILE} beside the config), so adopting the hub does \
+         not replace the gateway's code; daskGateway.worker and daskGateway.image repeat its options for \
+         the capacity checks, and validate says when the two disagree. To switch to pangeo-render's \
+         generated handler (the same options from daskGateway.worker, and an image without a tag refused \
+         by name), delete daskGateway.optionHandler from the config",
+        yaml::dotted(GATEWAY_OPTIONS)
+    ));
     assumptions.push(
         "daskGateway.maxWorkersPerCluster: null — no limit, as the hand-built gateway had; a number (the \
          walkthrough's notebook asks for 24) caps what one user's Dask cluster can cost"
@@ -517,6 +528,8 @@ fn read_gateway(
         scheduler_on_dask_workers: s
             .at(&["dask-gateway", "gateway", "backend", "scheduler", "extraPodConfig"])
             .is_some_and(|n| n.value != yaml::Value::Null),
+        // The handler itself, as the gateway runs it: adopting a hub must not rewrite its code.
+        option_handler: Some(OptionHandler { file: HANDLER_FILE.into(), code: Some(code.to_string()) }),
     })
 }
 

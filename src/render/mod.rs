@@ -102,7 +102,24 @@ pub fn render(
         tmpl.render(ctx).map_err(|e| template_error(name, &e))
     };
     let authenticator = templates.raw("daskhub/authenticator.py")?;
-    let options_handler = render_one("daskhub/gateway-options.py.j2", &snippet_ctx)?;
+    // A kept handler (daskGateway.optionHandler) goes in exactly as its file says; ours is
+    // generated from daskGateway.worker and image. Either way a YAML scalar that reads back as
+    // the very text (the values the cluster has must be what is rendered, byte for byte).
+    let options_handler = match &config.dask_gateway.option_handler {
+        Some(kept) => kept.code.clone().ok_or_else(|| Error::Template {
+            name: "daskhub.yaml.j2".into(),
+            message: format!(
+                "daskGateway.optionHandler: {} was not read (config::read_option_handler)",
+                kept.file.display()
+            ),
+        })?,
+        None => {
+            let mut code = render_one("daskhub/gateway-options.py.j2", &snippet_ctx)?;
+            code.truncate(code.trim_end().len());
+            code.push('\n');
+            code
+        }
+    };
 
     let ctx = minijinja::context! {
         c => config_value.clone(),
@@ -112,6 +129,9 @@ pub fn render(
         source => source,
         gateway_image => gateway_image,
         authenticator => authenticator.trim_end(),
+        // Its YAML value (charts/daskhub.yaml.j2), and the bare text as templates copied from
+        // older versions (`--charts`) use it, after `optionHandler: |`.
+        options_handler_value => crate::yaml::scalar_for_text(&options_handler, 6),
         options_handler => options_handler.trim_end(),
     };
     ARTIFACTS

@@ -2,7 +2,8 @@
 //! other, with no network and no cluster — fast enough for a pre-commit hook.
 //!
 //! The pipeline is pure (text in, diagnostics out; [`validate_texts`] is what a fuzz target
-//! calls):
+//! calls), but for the one file a config names itself: its kept Dask Gateway option handler
+//! (`daskGateway.optionHandler.file`), read beside the config:
 //! 1. parse every file (bounded: size cap here, alias/depth/duplicate-key budgets in `yaml`);
 //! 2. recognise its kind from its content ([`kind::detect`]);
 //! 3. check it against its schema (`schemas/`) and per-file rules (placeholders);
@@ -128,7 +129,13 @@ pub fn validate_with_context(config: Option<Input>, given: &[Input], context: &[
     let all: Vec<Input> = given.iter().chain(context).copied().collect();
     let combined = validate(config, &all);
     let baseline = validate(config, context);
-    let named = |p: &Path| given.iter().any(|g| g.path == p) || config.is_some_and(|c| c.path == p);
+    // Named: the given files, the config, and the files the config names itself (its option
+    // handler), which are no context file.
+    let named = |p: &Path| {
+        given.iter().any(|g| g.path == p)
+            || config.is_some_and(|c| c.path == p)
+            || !context.iter().any(|c| c.path == p)
+    };
     combined.into_iter().filter(|d| named(&d.file) || !baseline.contains(d)).collect()
 }
 
@@ -191,7 +198,9 @@ pub fn check_config(loaded: &Loaded) -> Vec<Diagnostic> {
 /// Loads a config (parse, schema, types) and checks it; keeps the facts of a loadable config.
 fn load_config(input: &Input, out: &mut Vec<Diagnostic>) -> Option<ConfigFacts> {
     match config::load_str(input.path, input.text) {
-        Ok(loaded) => {
+        Ok(mut loaded) => {
+            // The option handler's file, named by the config: unreadable is a finding (PR035).
+            out.extend(config::read_option_handler(&mut loaded));
             out.extend(check_config(&loaded));
             Some(ConfigFacts::new(&loaded))
         }

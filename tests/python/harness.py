@@ -134,6 +134,19 @@ class Rendered:
         return list(self.config["hub"].get("allowedUsers") or [])
 
     @property
+    def kept_handler(self) -> str | None:
+        """The text of the option handler the config keeps (daskGateway.optionHandler.file, copied
+        beside the rendered files by scripts/test-python), or None when pangeo-render generates it."""
+        kept = (self.config.get("daskGateway") or {}).get("optionHandler")
+        if not kept:
+            return None
+        path = self.dir / pathlib.Path(kept["file"]).name
+        if not path.is_file():
+            raise AssertionError(f"{self.where(OPTIONS_SNIPPET_KEY)}: the kept handler {kept['file']} was not copied to {path}")
+        with open(path, newline="") as f:  # as written: no newline translation
+            return f.read()
+
+    @property
     def gateway_image(self) -> str:
         dg = self.config["daskGateway"]
         image = dg.get("image") or self.config["hub"]["singleuser"]["image"]

@@ -33,6 +33,19 @@ pub fn fixture_configs() -> Vec<(String, PathBuf)> {
     v
 }
 
+/// The files a fixture's config names beside it (`daskGateway.optionHandler.file`: the `.py`
+/// files of its folder), by name, to copy with the config.
+pub fn beside(config: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<_> = fs::read_dir(config.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "py"))
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), fs::read(&p).unwrap()))
+        .collect();
+    v.sort();
+    v
+}
+
 /// A temp directory holding `pangeo.yaml`; output goes to `rendered/`.
 pub struct Workspace {
     dir: tempfile::TempDir,

@@ -23,6 +23,8 @@ pub struct ConfigFacts {
     pub home_storage_class: Loc,
     /// `daskGateway.maxWorkersPerCluster` (also where it says `null`, no limit).
     pub max_workers: Loc,
+    /// `daskGateway.optionHandler.file`.
+    pub option_handler: Loc,
     /// `hub.singleuser.cpu.guarantee` and `.limit`.
     pub cpu: (Fact<f64>, Fact<f64>),
     /// `hub.singleuser.memory.guarantee` and `.limit`, as written.
@@ -53,6 +55,7 @@ impl ConfigFacts {
             daskhub_version: r.loc(&["releases", "daskhub", "version"]),
             home_storage_class: r.loc(&["hub", "singleuser", "storageClass"]),
             max_workers: r.loc(&["daskGateway", "maxWorkersPerCluster"]),
+            option_handler: r.loc(&["daskGateway", "optionHandler", "file"]),
             cpu: (
                 Fact { value: su.cpu.guarantee, loc: at("cpu", "guarantee") },
                 Fact { value: su.cpu.limit, loc: at("cpu", "limit") },

@@ -17,6 +17,7 @@ pub mod capacity;
 pub mod cluster;
 pub mod config;
 pub mod drift;
+pub mod option_handler;
 pub mod placeholders;
 pub mod secret_refs;
 pub mod spawner;
@@ -65,6 +66,7 @@ pub fn run(d: &Deployment, out: &mut Vec<Diagnostic>) {
     spawner::check(d, out);
     storage::check(d, out);
     drift::check(d, out);
+    option_handler::check(d, out);
 }
 
 /// A number as people write it: `4`, not `4.0`; `0.8`, not `0.8000000000000001`.
