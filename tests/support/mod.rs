@@ -60,8 +60,13 @@ impl Workspace {
         fs::write(ws.config(), text).unwrap();
         ws
     }
+    /// The config, and the files it names beside it (a kept option handler).
     pub fn with_config(path: &Path) -> Self {
-        Self::with_text(&fs::read_to_string(path).unwrap())
+        let ws = Self::with_text(&fs::read_to_string(path).unwrap());
+        for (name, bytes) in beside(path) {
+            fs::write(ws.root().join(name), bytes).unwrap();
+        }
+        ws
     }
     pub fn root(&self) -> &Path {
         self.dir.path()
