@@ -2842,3 +2842,44 @@ impl Env {
         out
     }
 }
+
+/// A kept option handler (`daskGateway.optionHandler`) as Helm reads it: whatever the text's shape
+/// (no final newline, blank lines around it, trailing spaces, tabs, carriage returns, a `#`), the
+/// real helm hands the chart exactly the file's text — the stand-in chart writes
+/// `dask-gateway.gateway.extraConfig` into a ConfigMap as the gateway reads it. No cluster object
+/// is made: `helm template` is offline.
+#[test]
+fn a_kept_option_handler_reaches_the_chart_byte_for_byte() {
+    let Some(cluster) = TestCluster::try_get() else { return };
+    let handler = fs::read_to_string(support::repo().join("fixtures/imported/gateway-options.py")).unwrap();
+    let texts = [
+        handler.clone(),
+        handler.trim_end().to_string(),
+        format!("\n\n{handler}\n\n"),
+        handler.replace("def option_handler(options):", "def option_handler(options):   "),
+        handler.replace("    return {", "\treturn {"),
+        format!("{handler}# a tab\there, a # and 'quotes' \"too\" \\ and t\u{eb}st\n"),
+        handler.replace('\n', "\r\n"),
+        format!("{handler}    \n"),
+    ];
+    let config = fs::read_to_string(support::fixture("imported")).unwrap();
+    for (i, text) in texts.iter().enumerate() {
+        let out = Test::new()
+            .config(&config)
+            .file("gateway-options.py", text)
+            .fixed_secrets("pangeo.yaml")
+            .args(["values"])
+            .run();
+        let template = cluster
+            .helm()
+            .args(["template", "kept", &hub_chart().display().to_string(), "--show-only"])
+            .args(["templates/gateway-configmap.yaml", "-f"])
+            .arg(out.path("rendered/daskhub.yaml"))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(template.stdout).unwrap();
+        assert!(template.status.success(), "text {i}: {}", String::from_utf8_lossy(&template.stderr));
+        let map: Value = serde_saphyr::from_str(&stdout).unwrap();
+        assert_eq!(map["data"]["optionHandler.py"].as_str(), Some(text.as_str()), "text {i}:\n{stdout}");
+    }
+}
