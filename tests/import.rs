@@ -31,6 +31,13 @@ fn walkthrough_files_become_a_config_that_renders_the_same_secrets() {
             "jupyterhub.hub.config.Authenticator.allowed_users: added [\"admin\"] (pangeo-render's authenticator",
         )
         .stderr_contains("hub.allowedUsers: []")
+        // The walkthrough's single braces, which make KubeSpawner refuse every spawn, are fixed, and
+        // import says so (tests/python/test_spawner_values.py proves both forms with KubeSpawner).
+        .stderr_contains(
+            "jupyterhub.singleuser.extraEnv.DASK_GATEWAY__CLUSTER__OPTIONS__IMAGE: \"{JUPYTER_IMAGE_SPEC}\" → \
+             \"{{JUPYTER_IMAGE_SPEC}}\" (KubeSpawner formats env values: with single braces it refuses every \
+             spawn (KeyError); doubled, they reach the notebook as written)",
+        )
         // The gateway's option handler is kept as written, and the report says how to switch.
         .stderr_contains(
             "wrote gateway-options.py: the Dask Gateway option handler, exactly as hand/daskhub.yaml had it \
@@ -106,6 +113,7 @@ fn walkthrough_files_become_a_config_that_renders_the_same_secrets() {
     assert_eq!(daskhub.matches(filled.gateway_token.as_str()).count(), 2);
     assert!(daskhub.contains("limit: \"4G\"") && daskhub.contains("guarantee: \"2G\""));
     assert!(!daskhub.contains(&filled.password) && !daskhub.contains("DummyAuthenticator"));
+    assert!(daskhub.contains("DASK_GATEWAY__CLUSTER__OPTIONS__IMAGE: \"{{JUPYTER_IMAGE_SPEC}}\"\n"));
     support::assert_nowhere(&out.path("rendered"), &filled.password);
     // The walkthrough's schedulers unplaced, its home volumes on the default class, as deployed.
     assert!(!daskhub.contains("scheduler:") && !daskhub.contains("storage:"), "{daskhub}");
@@ -165,6 +173,8 @@ fn the_report_as_json_matches_its_schema_and_shows_no_secret() {
     let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     support::assert_output_schema(&doc);
     assert_eq!(doc["kind"], "ImportReport");
+    assert_eq!(doc["optionHandler"], "gateway-options.py");
+    assert!(out.path("gateway-options.py").is_file());
     let password = doc["differences"]
         .as_array()
         .unwrap()

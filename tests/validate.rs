@@ -481,3 +481,37 @@ fn capacity_names_the_nodes_max_workers_need_and_its_advice_works() {
     let run = validate(&ws).args(["-o", "json", "-c", "pangeo.yaml"]).run();
     assert!(!run.stdout.contains("PR020"), "the advice did not work: {}", run.stdout);
 }
+
+/// PR035's advice for a limit the config sets and a kept handler does not, each way as printed:
+/// the line added to the handler, or the config's limit removed.
+#[test]
+fn a_kept_handler_without_the_configs_limit_gets_advice_that_works() {
+    let fixture = repo().join("fixtures/rules/PR035-option-handler/config/limit-not-in-handler.yaml");
+    let ws = Workspace::with_config(&fixture);
+    let out = validate(&ws).args(["-c", "pangeo.yaml"]).expect_status(1).run();
+    let hint = out.stderr.lines().find_map(|l| l.strip_prefix("  hint: ")).unwrap();
+    assert_eq!(
+        hint,
+        "add `c.ClusterConfig.cluster_max_workers = 24` to gateway-options.py, or write maxWorkersPerCluster: null"
+    );
+    let handler = ws.root().join("gateway-options.py");
+    let kept = fs::read_to_string(&handler).unwrap();
+    // The first way: the line, as printed, at the end of the handler.
+    let line = hint.split('`').nth(1).unwrap();
+    fs::write(&handler, format!("{kept}{line}\n")).unwrap();
+    validate(&ws).args(["--strict", "-c", "pangeo.yaml"]).expect_stderr("").run();
+    // The second way: the handler as it was, the config without a limit.
+    fs::write(&handler, &kept).unwrap();
+    edit(&ws.config(), "maxWorkersPerCluster: 24", "maxWorkersPerCluster: null");
+    validate(&ws).args(["--strict", "-c", "pangeo.yaml"]).expect_stderr("").run();
+    // A handler that allows more than the config says is refused, so the capacity checks, which
+    // read the config, are not fooled; the kept handler's own numbers are the ones reported.
+    fs::write(&handler, kept.replace("max=4.0, label=\"Worker Cores\"", "max=64, label=\"Worker Cores\""))
+        .unwrap();
+    let report = validate(&ws).args(["-o", "json", "-c", "pangeo.yaml"]).expect_status(1).run().json();
+    assert_eq!(short_lines(&report), ["gateway-options.py:11:53: error[PR035]"], "{report:#}");
+    assert_eq!(
+        report["diagnostics"][0]["message"],
+        "the option handler's worker_cores max is 64, daskGateway.worker.cores.max says 4 (pangeo.yaml:56)"
+    );
+}
