@@ -558,3 +558,19 @@ fn a_missing_option_handler_file_is_an_error_at_the_config_line_and_nothing_is_w
         "{daskhub}"
     );
 }
+
+/// A config read from stdin names its option handler relative to the current folder.
+#[test]
+fn a_config_from_stdin_finds_its_option_handler_in_the_current_folder() {
+    let imported = fs::read_to_string(support::fixture("imported")).unwrap();
+    let handler = "# from the current folder\n".to_string()
+        + &fs::read_to_string(support::repo().join("fixtures/imported/gateway-options.py")).unwrap();
+    let out = Test::new()
+        .file("gateway-options.py", &handler)
+        .fixed_secrets("pangeo.yaml")
+        .args(["values", "-c", "-", "--secrets", "pangeo.secrets.yaml", "--output-dir", "rendered"])
+        .stdin(imported)
+        .run();
+    let values: serde_json::Value = serde_saphyr::from_str(&out.read("rendered/daskhub.yaml")).unwrap();
+    assert_eq!(values["dask-gateway"]["gateway"]["extraConfig"]["optionHandler"], handler.as_str());
+}
