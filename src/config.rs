@@ -484,6 +484,7 @@ pub fn read(path: &Path) -> Result<String> {
 /// Loads a config file (`-`: standard input, named `<stdin>` in diagnostics): parse → schema →
 /// typed. The semantic checks are rules (`validate::check_config`), which every command runs on
 /// what this returns.
+///
 /// The option handler's file is read here too: a file the config names that cannot be read is an
 /// I/O error (exit 2) naming the config's file, line and field.
 pub fn load(path: &Path) -> Result<Loaded> {
@@ -499,7 +500,7 @@ pub fn load(path: &Path) -> Result<Loaded> {
 }
 
 /// A finding about a file the config names, as the I/O error it is: `FILE: line L, FIELD: … (hint)`.
-pub fn io_error(d: Diagnostic) -> Error {
+fn io_error(d: Diagnostic) -> Error {
     let field = d.field.as_deref().map(|f| format!(", {f}")).unwrap_or_default();
     let hint = d.hint.as_deref().map(|h| format!("\n  hint: {h}")).unwrap_or_default();
     Error::Io { path: d.file.clone(), message: format!("line {}{field}: {}{hint}", d.line, d.message) }
