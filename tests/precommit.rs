@@ -235,6 +235,60 @@ fn a_broken_daskhub_yaml_is_refused_and_the_fixed_one_commits() {
     assert_eq!(String::from_utf8_lossy(&log.stdout).lines().count(), 2, "{}", text(&log));
 }
 
+/// A kept option handler (`daskGateway.optionHandler`) changed alone is still checked against the
+/// config that names it: a handler that allows bigger workers than the config says is refused
+/// (PR035), though only the Python file is staged; the two changed together commit, and other
+/// Python files are passed over.
+#[test]
+fn a_kept_option_handler_staged_alone_is_checked_against_its_config() {
+    if skip() {
+        return;
+    }
+    let ws = Workspace::with_config(&support::fixture("imported"));
+    let home = ws.root().join("home");
+    let work = ws.root().join("deployment");
+    fs::create_dir_all(&home).unwrap();
+    fs::create_dir_all(work.join("scripts")).unwrap();
+    fs::copy(ws.config(), work.join("pangeo.yaml")).unwrap();
+    fs::copy(ws.root().join("gateway-options.py"), work.join("gateway-options.py")).unwrap();
+    fs::write(work.join("scripts/report.py"), "import sys\nprint(sys.argv)\n").unwrap();
+    fs::write(work.join(".pre-commit-config.yaml"), local_hook_config(&binary(), &[])).unwrap();
+    assert!(git(&work, &home, &["init", "-q", "-b", "main"]).status.success());
+    let out = command(pre_commit(), &work, &home).arg("install").output().unwrap();
+    assert!(out.status.success(), "pre-commit install: {}", text(&out));
+    let commit = |message: &str| -> Output {
+        assert!(git(&work, &home, &["add", "-A"]).status.success());
+        git(&work, &home, &["commit", "-q", "-m", message])
+    };
+    let out = commit("the adopted hub");
+    let said = text(&out);
+    assert!(out.status.success() && !said.contains("PR023"), "{said}");
+
+    let handler = work.join("gateway-options.py");
+    let kept = fs::read_to_string(&handler).unwrap();
+    let (four, sixteen) = ("max=4.0, label=\"Worker Cores\"", "max=16.0, label=\"Worker Cores\"");
+    fs::write(&handler, kept.replace(four, sixteen)).unwrap();
+    let out = commit("bigger workers");
+    let said = text(&out);
+    assert!(!out.status.success(), "the handler was committed:\n{said}");
+    assert!(
+        said.contains("gateway-options.py:11:53: error[PR035]")
+            && said
+                .contains("the option handler's worker_cores max is 16, daskGateway.worker.cores.max says 4"),
+        "{said}"
+    );
+
+    // Both say 2: commits.
+    fs::write(&handler, kept.replace(four, "max=2.0, label=\"Worker Cores\"")).unwrap();
+    let config = fs::read_to_string(work.join("pangeo.yaml")).unwrap();
+    let bounds = "cores: {default: 0.8, min: 0.8, max: 4}";
+    assert!(config.contains(bounds), "{config}");
+    fs::write(work.join("pangeo.yaml"), config.replace(bounds, "cores: {default: 0.8, min: 0.8, max: 2}"))
+        .unwrap();
+    let out = commit("smaller workers, said in both places");
+    assert!(out.status.success(), "{}", text(&out));
+}
+
 /// The hook as `.pre-commit-hooks.yaml` defines it (its `entry`, with the binary under test):
 /// the SOPS-encrypted secrets file commits, `values` keeps the plaintext `daskhub.yaml` out of git,
 /// and a plaintext token or hash that is staged anyway is refused, naming file and key only.

@@ -515,3 +515,31 @@ fn a_kept_handler_without_the_configs_limit_gets_advice_that_works() {
         "the option handler's worker_cores max is 64, daskGateway.worker.cores.max says 4 (pangeo.yaml:56)"
     );
 }
+
+/// A Python file given to validate is checked as the option handler of the config beside it that
+/// names it; one that no config names is passed over with a warning (silent with --ignore-unknown).
+#[test]
+fn a_python_file_is_checked_as_the_option_handler_its_config_names() {
+    let ws = Workspace::with_config(&repo().join("fixtures/rules/PR035-option-handler/pangeo.yaml"));
+    fs::write(ws.root().join("report.py"), "print(1)\n").unwrap();
+    let report = validate(&ws).args(["-o", "json", "gateway-options.py"]).expect_status(1).run().json();
+    assert_eq!(
+        short_lines(&report),
+        [
+            "gateway-options.py:11:53: error[PR035]",
+            "gateway-options.py:13:29: error[PR035]",
+            "gateway-options.py:16:39: error[PR035]"
+        ],
+        "{report:#}"
+    );
+    // Another Python file: not the handler; the handler's findings are not its business.
+    validate(&ws)
+        .args(["report.py"])
+        .expect_stderr(
+            "report.py:1:1: warning[PR023]: a Python file that no config beside it names as its option handler; \
+             skipped\n  hint: validate checks a Python file as the Dask Gateway option handler a config names \
+             (daskGateway.optionHandler.file)\n0 error(s), 1 warning(s) in 1 file(s): valid\n",
+        )
+        .run();
+    validate(&ws).args(["--ignore-unknown", "report.py"]).expect_stderr("").run();
+}

@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::ValidateArgs;
 use crate::diag::source::{self, FileText, MAX_FILE_BYTES};
-use crate::diag::{self, Output, ids};
+use crate::diag::{self, Diagnostic, Output, ids};
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::validate::{self, Input};
+use crate::yaml::Pos;
 
 /// The verdict of one run: its exit code and what it found.
 pub struct Verdict {
@@ -37,6 +38,11 @@ pub fn run(args: &ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
     for p in &args.paths {
         expand(p, &mut paths)?;
     }
+    // A Python file is no YAML: it is checked as the kept option handler of the config beside it
+    // that names it (daskGateway.optionHandler.file), which joins as context — so a commit that
+    // changes only the handler is still checked against the config's worker bounds (PR035).
+    let (handlers, paths): (Vec<PathBuf>, Vec<PathBuf>) =
+        paths.into_iter().partition(|p| p.extension().is_some_and(|x| x == "py"));
     let mut refused = Vec::new();
     let mut keep = |path: &Path, r: FileText| match r {
         FileText::Text(t) if fsutil::is_stdio(path) => Some((PathBuf::from(fsutil::STDIN_NAME), t)),
@@ -57,7 +63,8 @@ pub fn run(args: &ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
 
     // Files of the same deployment that were not named: read quietly, used as context only.
     // Standard input has no directory, so it brings no context.
-    let mut named: Vec<&Path> = paths.iter().map(PathBuf::as_path).filter(|p| !fsutil::is_stdio(p)).collect();
+    let mut named: Vec<&Path> =
+        paths.iter().chain(&handlers).map(PathBuf::as_path).filter(|p| !fsutil::is_stdio(p)).collect();
     named.extend(args.config.as_deref().filter(|p| !fsutil::is_stdio(p)));
     let neighbours = args.context.clone().unwrap_or_else(|| siblings(&named));
     let context: Vec<(PathBuf, String)> =
@@ -66,7 +73,24 @@ pub fn run(args: &ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
     let config = config_file.as_ref().map(|(path, text)| Input { path, text });
     let inputs: Vec<Input> = texts.iter().map(|(path, text)| Input { path, text }).collect();
     let context: Vec<Input> = context.iter().map(|(path, text)| Input { path, text }).collect();
-    let mut diags = validate::validate_with_context(config, &inputs, &context);
+    let named_handlers: Vec<&Path> = handlers.iter().map(PathBuf::as_path).collect();
+    let mut diags = validate::validate_with_context(config, &inputs, &context, &named_handlers);
+    let yaml_files: Vec<&Input> = config.iter().chain(&inputs).chain(&context).collect();
+    for handler in handlers.iter().filter(|h| !named_as_handler(h, &yaml_files)) {
+        diags.push(
+            Diagnostic::warning(
+                ids::UNKNOWN_KIND,
+                handler,
+                Pos { line: 1, col: 1 },
+                "a Python file that no config beside it names as its option handler; skipped",
+            )
+            .hint(
+                "validate checks a Python file as the Dask Gateway option handler a config names \
+                 (daskGateway.optionHandler.file)",
+            ),
+        );
+        diag::sort(&mut diags);
+    }
     if args.refuse_plaintext_secrets {
         diags.extend(config.iter().chain(&inputs).flat_map(validate::plaintext::check));
         diag::sort(&mut diags);
@@ -83,7 +107,8 @@ pub fn run(args: &ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
     let errors = diags.iter().filter(|d| d.is_error()).count();
     let warnings = diags.len() - errors;
     let failed = errors > 0 || (args.strict && warnings > 0);
-    let files = paths.len() + usize::from(args.config.as_ref().is_some_and(|c| !paths.contains(c)));
+    let files =
+        paths.len() + handlers.len() + usize::from(args.config.as_ref().is_some_and(|c| !paths.contains(c)));
     match format {
         Output::Json | Output::Yaml => {
             diag::write_validation_report(out, format, &diags).map_err(|e| Error::io("<stdout>", e))?;
@@ -163,6 +188,18 @@ fn siblings(named: &[&Path]) -> Vec<PathBuf> {
         out.extend(found);
     }
     out
+}
+
+/// Whether one of `files` is a config whose `daskGateway.optionHandler.file` is `handler`.
+fn named_as_handler(handler: &Path, files: &[&Input]) -> bool {
+    files.iter().any(|f| {
+        let Ok(loaded) = crate::config::load_str(f.path, f.text) else { return false };
+        loaded
+            .config
+            .dask_gateway
+            .option_handler
+            .is_some_and(|h| same_file(&crate::config::dir_of(f.path).join(h.file), handler))
+    })
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

@@ -121,20 +121,27 @@ fn secrets_in(node: &Node, under_secret_key: bool, out: &mut Vec<String>) {
 /// belong to the same deployment (a pre-commit hook is given only the staged `daskhub.yaml`, yet
 /// its tolerations must still match the committed `cluster.yaml`). Reported are the problems of
 /// the given files, and those of context files that appear only when the given files join them
-/// — a context file's own, older problems are not the commit's business.
-pub fn validate_with_context(config: Option<Input>, given: &[Input], context: &[Input]) -> Vec<Diagnostic> {
+/// — a context file's own, older problems are not the commit's business. `handlers` are option
+/// handler files the user named (Python, read by the config that names them, not as input); the
+/// problems found in them, and in the handler of the config `-c` names, are the user's too.
+pub fn validate_with_context(
+    config: Option<Input>,
+    given: &[Input],
+    context: &[Input],
+    handlers: &[&Path],
+) -> Vec<Diagnostic> {
     if context.is_empty() {
         return validate(config, given);
     }
     let all: Vec<Input> = given.iter().chain(context).copied().collect();
     let combined = validate(config, &all);
     let baseline = validate(config, context);
-    // Named: the given files, the config, and the files the config names itself (its option
-    // handler), which are no context file.
+    let input = |p: &Path| given.iter().chain(context).any(|i| i.path == p);
     let named = |p: &Path| {
         given.iter().any(|g| g.path == p)
             || config.is_some_and(|c| c.path == p)
-            || !context.iter().any(|c| c.path == p)
+            || handlers.contains(&p)
+            || (config.is_some() && !input(p))
     };
     combined.into_iter().filter(|d| named(&d.file) || !baseline.contains(d)).collect()
 }
