@@ -3,8 +3,8 @@
 //!
 //! Data flows one way: `config` → `render` | `validate` → `plan` (over `kube`) → `diff` | `apply`.
 //! A module never reaches to its right; `render` and `validate` are siblings that both read
-//! `config`; `error`, `diag`, `yaml`, `fsutil`, `secrets`, `aws` and `helm` (the pinned charts)
-//! sit below all.
+//! `config`; `error`, `diag`, `yaml`, `fsutil`, `secrets`, `aws`, `helm` (the pinned charts)
+//! and `trace` (phase timestamps for profiling) sit below all.
 //! docs/architecture.md says what each module holds and where a change goes.
 
 pub mod apply;
@@ -24,6 +24,7 @@ pub mod memory;
 pub mod plan;
 pub mod render;
 pub mod secrets;
+pub mod trace;
 pub mod upgrade;
 pub mod validate;
 pub mod yaml;

@@ -7,6 +7,7 @@ use pangeo_render::cli::Cli;
 use pangeo_render::run;
 
 fn main() -> ExitCode {
+    pangeo_render::trace::start();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => ExitCode::from(code as u8),

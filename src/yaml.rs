@@ -82,6 +82,49 @@ fn parse_error(err: serde_saphyr::Error) -> ParseError {
 
 /// Parses every document of a (possibly multi-document) YAML text. Empty documents are dropped.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, ParseError> {
+    refuse_tabs(text)?;
+    let docs: Vec<Option<Node>> = serde_saphyr::from_str_multiple_with_options(text, parse_options())
+        .map_err(|e| match e {
+            serde_saphyr::Error::NonFiniteFloat { .. } => non_finite(text, parse_error(e)),
+            e => parse_error(e),
+        })?;
+    Ok(docs.into_iter().flatten().filter(|n| n.value != Value::Null).collect())
+}
+
+/// [`parse_documents`] straight to JSON values ([`Node::to_json`]), without positions: for long
+/// texts that a program wrote and that are read only as objects (helm's output, a release's
+/// manifest). Keeping a position on every node costs about as much again as the parse.
+pub fn parse_documents_json(text: &str) -> Result<Vec<serde_json::Value>, ParseError> {
+    refuse_tabs(text)?;
+    let docs: Vec<Option<Json>> = serde_saphyr::from_str_multiple_with_options(text, parse_options())
+        .map_err(|e| match e {
+            serde_saphyr::Error::NonFiniteFloat { .. } => non_finite(text, parse_error(e)),
+            e => parse_error(e),
+        })?;
+    Ok(docs.into_iter().flatten().map(|j| j.0).filter(|v| !v.is_null()).collect())
+}
+
+/// The documents of a multi-document text, each as its own text: split at every line that is
+/// exactly `---`, a document marker (YAML allows no such line inside a scalar), so each part
+/// parses alone to what it is in the whole. A part may still hold several documents (a marker
+/// with more on its line) or none.
+pub fn document_texts(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim_end_matches(['\n', '\r']) == "---" {
+            parts.push(&text[start..at]);
+            start = at + line.len();
+        }
+        at += line.len();
+    }
+    parts.push(&text[start..]);
+    parts.retain(|p| !p.trim().is_empty());
+    parts
+}
+
+fn refuse_tabs(text: &str) -> Result<(), ParseError> {
     if text.contains('\t') {
         // Tabs are never valid YAML indentation; name the first one instead of a confusing
         // downstream parse error.
@@ -96,12 +139,7 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, ParseError> {
             ));
         }
     }
-    let docs: Vec<Option<Node>> = serde_saphyr::from_str_multiple_with_options(text, parse_options())
-        .map_err(|e| match e {
-            serde_saphyr::Error::NonFiniteFloat { .. } => non_finite(text, parse_error(e)),
-            e => parse_error(e),
-        })?;
-    Ok(docs.into_iter().flatten().filter(|n| n.value != Value::Null).collect())
+    Ok(())
 }
 
 /// `.inf`, `-.inf` and `.nan` are refused (no deployment value is infinite, and JSON cannot hold
@@ -408,6 +446,78 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
 }
 
+/// A JSON value read from YAML as [`Node::to_json`] converts it (keys as text, a float JSON
+/// cannot hold as null), without a [`Node`] tree in between.
+struct Json(serde_json::Value);
+
+impl<'de> Deserialize<'de> for Json {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(JsonVisitor).map(Json)
+    }
+}
+
+struct JsonVisitor;
+
+impl<'de> Visitor<'de> for JsonVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(i64::try_from(v).map(Into::into).unwrap_or_else(|_| float(v as f64)))
+    }
+    fn visit_i128<E>(self, v: i128) -> Result<Self::Value, E> {
+        Ok(i64::try_from(v).map(Into::into).unwrap_or_else(|_| float(v as f64)))
+    }
+    fn visit_u128<E>(self, v: u128) -> Result<Self::Value, E> {
+        Ok(i64::try_from(v).map(Into::into).unwrap_or_else(|_| float(v as f64)))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(float(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        Json::deserialize(d).map(|j| j.0)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Json>()? {
+            items.push(item.0);
+        }
+        Ok(serde_json::Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut entries = serde_json::Map::new();
+        while let Some(key) = map.next_key::<KeyText>()? {
+            let value = map.next_value::<Json>()?;
+            entries.insert(key.0, value.0);
+        }
+        Ok(serde_json::Value::Object(entries))
+    }
+}
+
+fn float(f: f64) -> serde_json::Value {
+    serde_json::Number::from_f64(f).map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null)
+}
+
 /// Mapping keys are compared as text: `1: x` and `"1": x` name the same key for our purposes.
 struct KeyText(String);
 
@@ -498,6 +608,28 @@ mod tests {
             ));
         }
         assert!(parse_documents(&text).is_err());
+    }
+
+    #[test]
+    fn json_documents_are_the_nodes_as_json() {
+        let text =
+            "a: 1\nb: [x, 2.5, true, null, 18446744073709551615]\n3: {\"q\": ~}\n---\n---\nc: \"1.30\"\n";
+        let nodes: Vec<serde_json::Value> =
+            parse_documents(text).unwrap().iter().map(Node::to_json).collect();
+        assert_eq!(parse_documents_json(text).unwrap(), nodes);
+        assert_eq!(nodes.len(), 2);
+        assert_eq!(parse_documents_json("a: 1\na: 2\n").unwrap_err().pos.line, 2);
+        assert_eq!(parse_documents_json("a:\n\tb: 1\n").unwrap_err().pos.line, 2);
+    }
+
+    #[test]
+    fn document_texts_parse_alone_as_in_the_whole() {
+        let text = "---\n# Source: a\na: |\n  ---\n  x\n---\nb: 1\n--- # two\nc: 2\n---\n";
+        let parts = document_texts(text);
+        assert_eq!(parts, vec!["# Source: a\na: |\n  ---\n  x\n", "b: 1\n--- # two\nc: 2\n"]);
+        let alone: Vec<serde_json::Value> =
+            parts.iter().flat_map(|p| parse_documents_json(p).unwrap()).collect();
+        assert_eq!(alone, parse_documents_json(text).unwrap());
     }
 
     #[test]

@@ -78,7 +78,7 @@ pub fn run(args: &ApplyArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     let reports = rt.block_on(async {
         let mut reports = Vec::new();
         for t in &releases {
-            let r = diff::release(&mut cluster, t, &masker).await;
+            let r = diff::release(&cluster, t, &masker).await;
             reports.push(r.map_err(|e| cluster_error(&cluster, &e, &masker))?);
         }
         Ok::<_, Error>(reports)

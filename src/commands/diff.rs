@@ -5,6 +5,7 @@
 //! Exit 0 when nothing differs, 1 when something does, 2 on any error — as `kubectl diff`.
 
 use std::io::Write;
+use std::path::Path;
 
 use crate::cli::DiffArgs;
 use crate::commands::session::{Session, cluster_error};
@@ -12,72 +13,66 @@ use crate::diag::Output;
 use crate::diff::preview;
 use crate::diff::{self, ObjectReport, ReleaseReport, Report};
 use crate::error::{Error, Result};
+use crate::helm::command::Target;
 use crate::kube::{Cluster, ClusterError};
 use crate::plan::{self, Release};
+use crate::secrets::mask::Masker;
 
 /// Diffs `args.cluster.config`; the report goes to `out`, notes and the summary to `err`.
 /// Returns the exit code and the one-line summary.
 pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<(i32, String)> {
-    let Session {
-        rt, deadline, mut cluster, masker, objects: manifests, releases: targets, helm_target, ..
-    } = Session::open(&args.cluster, false, err)?;
+    let Session { rt, deadline, cluster, masker, objects: manifests, releases: targets, helm_target, .. } =
+        Session::open(&args.cluster, false, err)?;
+    crate::trace::mark(|| "session open (rendered, connected)".into());
     let server = cluster.conn.server.clone();
     let helm = args.helm.clone().or_else(crate::helm::command::find_helm);
+    let renderer = Renderer { helm: helm.as_deref(), target: &helm_target, masker: &masker };
     let report = deadline.run(&rt, Some(&server), async {
-        // Releases: read and compared first (a list request each); helm starts rendering those
-        // that differ at once, on threads, while the Kubernetes objects are planned and the
-        // drift check reads the releases' objects.
-        let mut releases = Vec::new();
-        for t in &targets {
-            let r = diff::read_and_compare(&cluster, t, &masker).await;
-            releases.push(r.map_err(|e| cluster_error(&cluster, &e, &masker))?);
-        }
-        let kube_version = match (&helm, releases.iter().any(ReleaseReport::wants_preview)) {
-            (Some(_), true) => {
-                Some(server_version(&cluster).await.map_err(|e| cluster_error(&cluster, &e, &masker))?)
-            }
-            _ => None,
-        };
-        let spawn = |t: &Release, r: &ReleaseReport| {
-            let (helm, kube_version) = (helm.clone()?, kube_version.as_deref()?);
-            r.wants_preview().then(|| {
-                let args = t.template_args(kube_version, r.state != "not-installed", &helm_target);
-                preview::spawn_template(
-                    helm,
-                    t.values_text.clone(),
-                    masker.clone(),
-                    args,
-                    helm_target.clone(),
-                )
-            })
-        };
-        let mut renders: Vec<_> = targets.iter().zip(&releases).map(|(t, r)| spawn(t, r)).collect();
-        let plan = plan::plan(&mut cluster, manifests, false)
-            .await
-            .map_err(|e| cluster_error(&cluster, &e, &masker))?;
+        let failed = |e: ClusterError| cluster_error(&cluster, &e, &masker);
+        // Our objects' kinds need no discovery as a rule; once resolved, the Kubernetes objects
+        // are planned while the releases are read, compared and checked for drift.
+        let refs: Vec<_> = manifests.iter().filter_map(crate::kube::ObjectRef::of).collect();
+        cluster.prepare(&refs).await.map_err(failed)?;
+        let classes = cluster.storage_classes.clone();
+        let (plan, releases) = tokio::join!(
+            plan::plan_prepared(&cluster, manifests, false, classes),
+            read_releases(&cluster, &targets, &renderer)
+        );
+        let plan = plan.map_err(failed)?;
+        let (mut releases, mut renders) = releases.map_err(failed)?;
+        crate::trace::mark(|| "objects planned, releases read and checked for drift".into());
         let objects: Vec<ObjectReport> = plan.iter().map(|p| ObjectReport::of(p, &masker)).collect();
-        for r in releases.iter_mut() {
-            let drift = diff::check_drift(&mut cluster, r, &masker).await;
-            drift.map_err(|e| cluster_error(&cluster, &e, &masker))?;
-        }
         for (i, (t, r)) in targets.iter().zip(releases.iter_mut()).enumerate() {
             // A release that differs only by drift: its render starts now.
-            let Some(render) = renders[i].take().or_else(|| spawn(t, r)) else { continue };
+            let render = match renders[i].take() {
+                Some(render) => render,
+                None => match renderer.start(&cluster, t, r).await.map_err(failed)? {
+                    Some(render) => render,
+                    None => continue,
+                },
+            };
             // Without the chart (a repository not added, no network) the rest of the diff
             // still stands; the note says why there is no preview.
-            let (objects, hooks) = match preview::join(render).and_then(|text| preview::split(&text)) {
+            let joined = preview::join(render);
+            crate::trace::mark(|| format!("helm template of {} done", t.name));
+            let known = preview::Deployed {
+                objects: &r.deployed_objects,
+                texts: &r.deployed_texts,
+                live: &r.deployed_live,
+                drift: &r.drift,
+            };
+            let (objects, hooks) = match joined.and_then(|text| preview::split(&text, &known)) {
                 Ok(parts) => parts,
                 Err(e) => {
                     r.preview_error = Some(e);
                     continue;
                 }
             };
-            let known =
-                preview::Deployed { objects: &r.deployed_objects, live: &r.deployed_live, drift: &r.drift };
-            let p = preview::preview(&mut cluster, &t.namespace, objects, &hooks, known, &masker)
+            let p = preview::preview(&cluster, &t.namespace, objects, &hooks, known, &masker)
                 .await
-                .map_err(|e| cluster_error(&cluster, &e, &masker))?;
+                .map_err(failed)?;
             r.preview = Some(p);
+            crate::trace::mark(|| format!("preview of {} done", t.name));
         }
         Ok::<_, Error>(Report::new(objects, releases))
     })?;
@@ -95,13 +90,65 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
     Ok((if report.differences { 1 } else { 0 }, report.summary()))
 }
 
-/// The API server's version (`v1.35.4`), which `helm template` takes for `.Capabilities`.
-async fn server_version(cluster: &Cluster) -> Result<String, ClusterError> {
-    cluster.conn.client.apiserver_version().await.map(|v| v.git_version).map_err(|e| {
-        ClusterError::Transport {
-            verb: "get".into(),
-            object: "the server version".into(),
-            message: e.to_string(),
-        }
-    })
+/// Starts `helm template` of a release that differs, when helm is there.
+struct Renderer<'a> {
+    helm: Option<&'a Path>,
+    target: &'a Target,
+    masker: &'a Masker,
+}
+
+impl Renderer<'_> {
+    /// helm rendering release `t` on a thread of its own, if its report wants a preview.
+    async fn start(
+        &self,
+        cluster: &Cluster,
+        t: &Release,
+        r: &ReleaseReport,
+    ) -> Result<Option<Render>, ClusterError> {
+        let Some(helm) = self.helm.filter(|_| r.wants_preview()) else { return Ok(None) };
+        // `helm template` takes the server's version for `.Capabilities`.
+        let kube_version = cluster.server_version().await?;
+        let args = t.template_args(&kube_version, r.state != "not-installed", self.target);
+        crate::trace::mark(|| format!("helm template of {} started", t.name));
+        Ok(Some(preview::spawn_template(
+            helm.to_path_buf(),
+            t.values_text.clone(),
+            self.masker.clone(),
+            args,
+            self.target.clone(),
+        )))
+    }
+}
+
+type Render = std::thread::JoinHandle<std::result::Result<String, String>>;
+
+/// Every release read and compared (all at once), helm started on each that differs as soon as
+/// that is known (it renders while the rest is read), then the drift check of all of them, in
+/// one batch of reads.
+async fn read_releases(
+    cluster: &Cluster,
+    targets: &[Release],
+    renderer: &Renderer<'_>,
+) -> Result<(Vec<ReleaseReport>, Vec<Option<Render>>), ClusterError> {
+    let reads: Vec<_> = targets
+        .iter()
+        .map(|t| async move {
+            let mut r = diff::read_and_compare(cluster, t, renderer.masker).await?;
+            let render = renderer.start(cluster, t, &r).await?;
+            diff::parse_deployed(t, &mut r).await?;
+            Ok::<_, ClusterError>((r, render))
+        })
+        .collect();
+    let mut releases = Vec::new();
+    let mut renders = Vec::new();
+    for read in crate::kube::run_all(reads, targets.len()).await {
+        let (r, render) = read?;
+        releases.push(r);
+        renders.push(render);
+    }
+    crate::trace::mark(|| "releases read".into());
+    let kinds: Vec<_> = releases.iter().flat_map(ReleaseReport::deployed_refs).collect();
+    cluster.prepare(&kinds).await?;
+    diff::check_drifts(cluster, &mut releases, renderer.masker).await?;
+    Ok((releases, renders))
 }

@@ -128,10 +128,15 @@ fn render_and_connect(
     crate::commands::secrets_file(&c.config, c.secrets.as_deref())?;
     refuse_stdin_kubeconfig(c)?;
     let loaded = load_config(&c.config)?;
+    crate::trace::mark(|| "config loaded".into());
     // The rules' warnings, as `values` and `validate` print them.
     crate::diag::write_text(err, &loaded.warnings).ok();
     let (secrets, artifacts, cluster) = std::thread::scope(|s| {
-        let render = s.spawn(|| render_loaded(&loaded, &c.config, c.secrets.as_deref(), c.charts.as_deref()));
+        let render = s.spawn(|| {
+            let r = render_loaded(&loaded, &c.config, c.secrets.as_deref(), c.charts.as_deref());
+            crate::trace::mark(|| "rendered".into());
+            r
+        });
         let cluster = deadline.run(rt, None, async {
             let mut cluster = connect_to(c, &loaded.config, applying, err).await?;
             // Nothing secret is known yet (the config renders on the other thread), and a
@@ -140,6 +145,7 @@ fn render_and_connect(
             cluster.warm_up(plan::concurrency()).await.map_err(|e| cluster_error(&cluster, &e, &masker))?;
             Ok::<_, Error>(cluster)
         });
+        crate::trace::mark(|| "connected and warmed up".into());
         let (secrets, artifacts) = match render.join() {
             Ok(r) => r?,
             Err(panic) => std::panic::resume_unwind(panic),

@@ -11,7 +11,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::kube::{Cluster, ClusterError, ObjectRef, run_all};
+use crate::kube::{Cluster, ObjectRef};
 use crate::plan::strip::canonical;
 use crate::secrets::mask::{CHANGED, MASK, is_secret};
 
@@ -42,37 +42,62 @@ pub struct ObjectDrift {
 /// The objects of a release manifest (helm's `---`-joined YAML documents), each with the
 /// namespace it lives in: the release's, unless the manifest names one or the kind is
 /// cluster-scoped (known only after [`Cluster::prepare`], so namespaces are filled in by
-/// [`live_drift`]).
+/// [`locate`]).
 pub fn manifest_objects(manifest: &str) -> Result<Vec<Value>, String> {
-    let docs = crate::yaml::parse_documents(manifest)
-        .map_err(|e| format!("its manifest is not valid YAML at line {}: {}", e.pos.line, e.message))?;
-    Ok(docs.into_iter().map(|d| d.to_json()).filter(|o| ObjectRef::of(o).is_some()).collect())
+    Ok(manifest_documents(manifest)?.into_iter().map(|(_, o)| o).collect())
+}
+
+/// [`manifest_objects`], each with the text of its document (empty when its document holds
+/// several): the upgrade preview takes a document that helm renders word for word as the
+/// deployed manifest has it for that object, without parsing it again.
+pub fn manifest_documents(manifest: &str) -> Result<Vec<(String, Value)>, String> {
+    let mut out = Vec::new();
+    for text in crate::yaml::document_texts(manifest) {
+        let Ok(docs) = crate::yaml::parse_documents_json(text) else {
+            // The error as the whole text has it, with its line.
+            let e = crate::yaml::parse_documents_json(manifest).err();
+            let (line, message) = e.map(|e| (e.pos.line, e.message)).unwrap_or((0, "unreadable".into()));
+            return Err(format!("its manifest is not valid YAML at line {line}: {message}"));
+        };
+        let mut objects: Vec<Value> = docs.into_iter().filter(|o| ObjectRef::of(o).is_some()).collect();
+        match objects.len() {
+            1 => out.push((text.to_string(), objects.remove(0))),
+            _ => out.extend(objects.into_iter().map(|o| (String::new(), o))),
+        }
+    }
+    Ok(out)
 }
 
 /// An object of a deployed release, where it lives, and what is live now (`None`: gone).
 pub type LiveObject = (ObjectRef, Option<Value>);
 
-/// Reads every object of a deployed release's manifest and reports the drifted ones; also
-/// returns what it read, for the upgrade preview.
-pub async fn live_drift(
-    cluster: &mut Cluster,
-    namespace: &str,
-    objects: &[Value],
-) -> Result<(Vec<ObjectDrift>, Vec<LiveObject>), ClusterError> {
+/// The label helm (3.2 and later) puts on every object it installs or upgrades; the release's
+/// name and namespace go into annotations, which no selector can read.
+pub const HELM_MANAGED: &str = "app.kubernetes.io/managed-by=Helm";
+
+/// Where each object of a release's manifest lives: the namespace it names, else the release's
+/// for a namespaced kind (after [`Cluster::prepare`] of their kinds).
+pub fn locate(cluster: &Cluster, namespace: &str, objects: &[Value]) -> Vec<ObjectRef> {
     let mut refs: Vec<ObjectRef> = objects.iter().filter_map(ObjectRef::of).collect();
-    cluster.prepare(&refs).await?;
     for r in &mut refs {
         if r.namespace.is_none() && cluster.is_namespaced(r) {
             r.namespace = Some(namespace.to_string());
         }
     }
-    let cluster = &*cluster;
-    let jobs: Vec<_> = refs.iter().map(|r| cluster.get(r)).collect();
-    let lives = run_all(jobs, crate::plan::concurrency()).await;
+    refs
+}
+
+/// The drift of a release's objects (as [`locate`] placed them) from what is live (as
+/// [`Cluster::get_all`] read it), and what was read.
+pub fn compare(
+    objects: &[Value],
+    refs: Vec<ObjectRef>,
+    lives: Vec<Option<Value>>,
+) -> (Vec<ObjectDrift>, Vec<LiveObject>) {
     let mut out = Vec::new();
     let mut read = Vec::new();
-    for ((obj, r), live) in objects.iter().zip(refs).zip(lives) {
-        let live = live?;
+    let objects = objects.iter().filter(|o| ObjectRef::of(o).is_some());
+    for ((obj, r), live) in objects.zip(refs).zip(lives) {
         match &live {
             None => out.push(ObjectDrift { object: r.to_string(), missing: true, fields: vec![] }),
             Some(live) => {
@@ -84,7 +109,7 @@ pub async fn live_drift(
         }
         read.push((r, live));
     }
-    Ok((out, read))
+    (out, read)
 }
 
 /// Whether a field manager is helm (helm 3 names itself after its binary, `helm`).

@@ -64,9 +64,15 @@ pub struct ReleaseReport {
     /// Why there is no preview although the release differs (helm could not render the chart).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preview_error: Option<String>,
+    /// The deployed release's manifest, until [`parse_deployed`] makes it `deployed_objects`.
+    #[serde(skip)]
+    pub deployed_manifest: String,
     /// The objects of the deployed release's manifest (for the preview's deletions).
     #[serde(skip)]
     pub deployed_objects: Vec<Value>,
+    /// The text of each of those objects' documents ([`drift::manifest_documents`]).
+    #[serde(skip)]
+    pub deployed_texts: Vec<String>,
     /// Those objects as the drift check read them from the cluster (the preview reads them
     /// again only when the check did not run).
     #[serde(skip)]
@@ -120,6 +126,11 @@ impl ReleaseReport {
     pub fn differs(&self) -> bool {
         self.state != "same"
     }
+
+    /// The objects of the deployed release (their kinds, for [`Cluster::prepare`]).
+    pub fn deployed_refs(&self) -> Vec<crate::kube::ObjectRef> {
+        self.deployed_objects.iter().filter_map(crate::kube::ObjectRef::of).collect()
+    }
 }
 
 fn release_error(target: &Release, message: String) -> ClusterError {
@@ -133,46 +144,90 @@ fn release_error(target: &Release, message: String) -> ClusterError {
 /// Reads release `target` and compares it: chart, values, and (for a deployed release) the
 /// drift of its objects since helm applied them.
 pub async fn release(
-    cluster: &mut Cluster,
+    cluster: &Cluster,
     target: &Release,
     masker: &Masker,
 ) -> Result<ReleaseReport, ClusterError> {
     let mut report = read_and_compare(cluster, target, masker).await?;
+    parse_deployed(target, &mut report).await?;
     check_drift(cluster, &mut report, masker).await?;
     Ok(report)
 }
 
-/// Reads release `target` (one list request) and compares its chart and values.
+/// Reads release `target` (one list request) and compares its chart and values; the objects
+/// of its deployed manifest are [`parse_deployed`]'s.
 pub async fn read_and_compare(
     cluster: &Cluster,
     target: &Release,
     masker: &Masker,
 ) -> Result<ReleaseReport, ClusterError> {
     let found = release_state(cluster, &target.name, &target.namespace).await?;
-    let objects = match &found {
-        Found::Deployed(r) => {
-            crate::diff::drift::manifest_objects(&r.manifest).map_err(|m| release_error(target, m))?
-        }
-        _ => Vec::new(),
+    let manifest = match &found {
+        Found::Deployed(r) => r.manifest.clone(),
+        _ => String::new(),
     };
     let mut report = compare_release(target, found, masker);
-    report.deployed_objects = objects;
+    report.deployed_manifest = manifest;
+    crate::trace::mark(|| format!("release {} read and compared", target.name));
     Ok(report)
+}
+
+/// Parses the deployed release's manifest into its objects, on a thread of the blocking pool:
+/// a long manifest (DaskHub's is 100 kB) takes milliseconds, during which the requests of the
+/// plan and of the other releases stay in flight.
+pub async fn parse_deployed(target: &Release, report: &mut ReleaseReport) -> Result<(), ClusterError> {
+    let manifest = std::mem::take(&mut report.deployed_manifest);
+    if manifest.is_empty() {
+        return Ok(());
+    }
+    let parsed = tokio::task::spawn_blocking(move || crate::diff::drift::manifest_documents(&manifest))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    (report.deployed_texts, report.deployed_objects) =
+        parsed.map_err(|m| release_error(target, m))?.into_iter().unzip();
+    crate::trace::mark(|| format!("release {}: manifest parsed", target.name));
+    Ok(())
 }
 
 /// Reads the objects of the deployed release and records their drift.
 pub async fn check_drift(
-    cluster: &mut Cluster,
+    cluster: &Cluster,
     report: &mut ReleaseReport,
     masker: &Masker,
 ) -> Result<(), ClusterError> {
-    if report.deployed_objects.is_empty() {
+    cluster.prepare(&report.deployed_refs()).await?;
+    check_drifts(cluster, std::slice::from_mut(report), masker).await
+}
+
+/// [`check_drift`] of several releases at once, their kinds already prepared
+/// ([`ReleaseReport::deployed_refs`]): one batch of reads for all of them, so that releases in
+/// one namespace share their lists.
+pub async fn check_drifts(
+    cluster: &Cluster,
+    reports: &mut [ReleaseReport],
+    masker: &Masker,
+) -> Result<(), ClusterError> {
+    let located: Vec<Vec<crate::kube::ObjectRef>> = reports
+        .iter()
+        .map(|r| crate::diff::drift::locate(cluster, &r.namespace, &r.deployed_objects))
+        .collect();
+    let all: Vec<crate::kube::ObjectRef> = located.iter().flatten().cloned().collect();
+    if all.is_empty() {
         return Ok(());
     }
-    let (drift, live) =
-        crate::diff::drift::live_drift(cluster, &report.namespace, &report.deployed_objects).await?;
-    report.set_drift(drift, masker);
-    report.deployed_live = live;
+    let mut lives = cluster
+        .get_all(&all, crate::diff::drift::HELM_MANAGED, crate::plan::concurrency())
+        .await?
+        .into_iter();
+    for (report, refs) in reports.iter_mut().zip(located) {
+        let mine: Vec<Option<Value>> = lives.by_ref().take(refs.len()).collect();
+        if refs.is_empty() {
+            continue;
+        }
+        let (drift, live) = crate::diff::drift::compare(&report.deployed_objects, refs, mine);
+        report.set_drift(drift, masker);
+        report.deployed_live = live;
+    }
     Ok(())
 }
 
@@ -228,7 +283,9 @@ pub fn compare_release(target: &Release, found: Found, masker: &Masker) -> Relea
         drift: Vec::new(),
         preview: None,
         preview_error: None,
+        deployed_manifest: String::new(),
         deployed_objects: Vec::new(),
+        deployed_texts: Vec::new(),
         deployed_live: Vec::new(),
     };
     let values_diff = |release: &helm_release::Release| {

@@ -6,13 +6,14 @@
 //! group-version. Every apply is a server-side apply (`PATCH application/apply-patch+yaml`) with
 //! strict field validation, so a misspelt field is an error instead of silently dropped.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use ::kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use ::kube::core::params::ValidationDirective;
-use ::kube::core::{ApiResource, GroupVersionKind, Status};
+use ::kube::core::{ApiResource, GroupVersion, GroupVersionKind, Status};
 use ::kube::discovery::Scope;
 use serde_json::Value;
 
@@ -73,6 +74,13 @@ fn known_resource(api_version: &str, kind: &str) -> Option<(&'static str, bool)>
         ("rbac.authorization.k8s.io/v1", "Role") => ("roles", true),
         ("rbac.authorization.k8s.io/v1", "RoleBinding") => ("rolebindings", true),
         ("apps/v1", "Deployment") => ("deployments", true),
+        // Made by the charts we install (DaskHub: Z2JH and dask-gateway), read by the drift check.
+        ("apps/v1", "DaemonSet") => ("daemonsets", true),
+        ("apps/v1", "StatefulSet") => ("statefulsets", true),
+        ("batch/v1", "Job") => ("jobs", true),
+        ("networking.k8s.io/v1", "NetworkPolicy") => ("networkpolicies", true),
+        ("networking.k8s.io/v1", "Ingress") => ("ingresses", true),
+        ("scheduling.k8s.io/v1", "PriorityClass") => ("priorityclasses", false),
         ("policy/v1", "PodDisruptionBudget") => ("poddisruptionbudgets", true),
         ("storage.k8s.io/v1", "StorageClass") => ("storageclasses", false),
         ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy") => {
@@ -203,35 +211,77 @@ fn quoted(message: &str) -> String {
 /// A client with the resources it has resolved so far.
 pub struct Cluster {
     pub conn: Connection,
-    resources: HashMap<(String, String), Resource>,
+    /// Kinds resolved by discovery (behind a lock so that preparing needs no `&mut`: the plan
+    /// and the drift check share the client while both run).
+    resources: Mutex<HashMap<(String, String), Resource>>,
     /// Every StorageClass, when [`Cluster::warm_up`] listed them.
     pub storage_classes: Option<Vec<Value>>,
+    /// The API server's version (`v1.35.4`), when [`Cluster::warm_up`] asked for it.
+    version: OnceLock<String>,
 }
 
 impl Cluster {
     pub fn new(conn: Connection) -> Self {
-        Cluster { conn, resources: HashMap::new(), storage_classes: None }
+        Cluster { conn, resources: Mutex::default(), storage_classes: None, version: OnceLock::new() }
     }
 
-    /// Resolves every kind up front: ours from the table, any other by discovery (once each).
-    pub async fn prepare(&mut self, objects: &[ObjectRef]) -> Result<(), ClusterError> {
+    /// Resolves every kind up front: ours from the table, any other by discovery of its
+    /// group-version (one request per group-version, all at once; once per run).
+    pub async fn prepare(&self, objects: &[ObjectRef]) -> Result<(), ClusterError> {
+        let mut wanted: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for o in objects {
             let key = (o.api_version.clone(), o.kind.clone());
-            if self.resources.contains_key(&key) || known_resource(&o.api_version, &o.kind).is_some() {
+            if self.resolved().contains_key(&key) || known_resource(&o.api_version, &o.kind).is_some() {
                 continue;
             }
-            let gvk = gvk(&o.api_version, &o.kind);
-            let (ar, caps) = self
-                .timed(::kube::discovery::pinned_kind(&self.conn.client, &gvk))
-                .await
-                .map_err(|e| self.error("discover", &format!("{} ({})", o.kind, o.api_version), e))?;
-            self.resources.insert(key, Resource { ar, namespaced: matches!(caps.scope, Scope::Namespaced) });
+            let kinds = wanted.entry(&o.api_version).or_default();
+            if !kinds.contains(&o.kind.as_str()) {
+                kinds.push(&o.kind);
+            }
         }
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let this = self;
+        let jobs: Vec<_> = wanted
+            .keys()
+            .map(|&api_version| async move {
+                let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+                let gv = GroupVersion::gv(group, version);
+                let discovery = ::kube::discovery::pinned_group(&this.conn.client, &gv);
+                this.timed(|| format!("discover {api_version}"), discovery).await
+            })
+            .collect();
+        let found = super::run_all(jobs, wanted.len()).await;
+        let mut resolved = Vec::new();
+        for ((api_version, kinds), group) in wanted.iter().zip(found) {
+            let what = |kind: &str| format!("{kind} ({api_version})");
+            let group = group.map_err(|e| self.error("discover", &what(kinds[0]), e))?;
+            let version = api_version.rsplit('/').next().unwrap_or(api_version);
+            let resources = group.versioned_resources(version);
+            for kind in kinds {
+                let Some((ar, caps)) = resources.iter().find(|(ar, _)| ar.kind == *kind) else {
+                    let missing =
+                        ::kube::error::DiscoveryError::MissingKind(format!("{:?}", gvk(api_version, kind)));
+                    return Err(self.error("discover", &what(kind), ::kube::Error::Discovery(missing)));
+                };
+                let namespaced = matches!(caps.scope, Scope::Namespaced);
+                resolved.push((
+                    (api_version.to_string(), kind.to_string()),
+                    Resource { ar: ar.clone(), namespaced },
+                ));
+            }
+        }
+        self.resolved().extend(resolved);
         Ok(())
     }
 
+    fn resolved(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Resource>> {
+        self.resources.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn resource(&self, api_version: &str, kind: &str) -> Result<Resource, ClusterError> {
-        if let Some(r) = self.resources.get(&(api_version.to_string(), kind.to_string())) {
+        if let Some(r) = self.resolved().get(&(api_version.to_string(), kind.to_string())) {
             return Ok(r.clone());
         }
         match known_resource(api_version, kind) {
@@ -260,22 +310,40 @@ impl Cluster {
     /// Opens the connection (TCP, TLS) with a request that is useful later: the list of
     /// StorageClasses (our class's live state, and every other default class), kept in
     /// [`Cluster::storage_classes`]. With `connections` > 1, that many connections are opened
-    /// (the others with `GET /version`). Errors are left to the requests that matter: a refused
-    /// list is simply made again, and reported, when it is needed.
+    /// (the others with `GET /version`, whose answer [`Cluster::server_version`] keeps). Errors
+    /// are left to the requests that matter: a refused list is simply made again, and reported,
+    /// when it is needed.
     ///
     /// A server that cannot be reached (refused, unresolvable, no answer in time) is reported at
     /// once: trying the same server again for every later request would multiply the wait.
     pub async fn warm_up(&mut self, connections: usize) -> Result<(), ClusterError> {
         let list = self.list("storage.k8s.io/v1", "StorageClass", None, None);
-        let others: Vec<_> =
-            (1..connections.max(1)).map(|_| self.timed(self.conn.client.apiserver_version())).collect();
-        let (classes, _) = tokio::join!(list, super::run_all(others, connections));
+        let others: Vec<_> = (1..connections.max(1))
+            .map(|_| self.timed(|| "get /version".into(), self.conn.client.apiserver_version()))
+            .collect();
+        let (classes, versions) = tokio::join!(list, super::run_all(others, connections));
+        if let Some(v) = versions.into_iter().find_map(Result::ok) {
+            let _ = self.version.set(v.git_version);
+        }
         match classes {
             Ok(c) => self.storage_classes = Some(c),
             Err(e @ ClusterError::Transport { .. }) => return Err(e),
             Err(ClusterError::Api { .. }) => {}
         }
         Ok(())
+    }
+
+    /// The API server's version (`v1.35.4`): as the warm-up learnt it, else asked now.
+    pub async fn server_version(&self) -> Result<String, ClusterError> {
+        if let Some(v) = self.version.get() {
+            return Ok(v.clone());
+        }
+        let info = self
+            .timed(|| "get /version".into(), self.conn.client.apiserver_version())
+            .await
+            .map_err(|e| self.error("get", "the server version", e))?;
+        let _ = self.version.set(info.git_version.clone());
+        Ok(info.git_version)
     }
 
     /// Whether objects of this kind live in a namespace (after [`Cluster::prepare`]).
@@ -286,9 +354,68 @@ impl Cluster {
     /// The live object, or `None` when it does not exist.
     pub async fn get(&self, obj: &ObjectRef) -> Result<Option<Value>, ClusterError> {
         let api = self.api(obj)?;
-        let live =
-            self.timed(api.get_opt(&obj.name)).await.map_err(|e| self.error("get", &obj.to_string(), e))?;
+        let live = self
+            .timed(|| format!("get {obj}"), api.get_opt(&obj.name))
+            .await
+            .map_err(|e| self.error("get", &obj.to_string(), e))?;
         Ok(live.map(to_json))
+    }
+
+    /// The live state of many objects (their namespaces filled in, their kinds prepared), in
+    /// their order; `None` where an object does not exist. Objects of one kind in one namespace
+    /// come from one LIST by `selector` when there are several of them (a label they all carry:
+    /// fewer requests than a GET each); one the list does not hold (gone, or its label changed)
+    /// and a kind of a single object are read with a GET, so a list never decides that an object
+    /// is missing. A list the server refuses (RBAC may allow get but not list) falls back to GETs.
+    /// `limit` requests are in flight at once.
+    pub async fn get_all(
+        &self,
+        refs: &[ObjectRef],
+        selector: &str,
+        limit: usize,
+    ) -> Result<Vec<Option<Value>>, ClusterError> {
+        let mut groups: BTreeMap<(&str, &str, Option<&str>), Vec<usize>> = BTreeMap::new();
+        for (i, r) in refs.iter().enumerate() {
+            groups.entry((&r.api_version, &r.kind, r.namespace.as_deref())).or_default().push(i);
+        }
+        let jobs: Vec<_> = groups
+            .into_iter()
+            .map(|((api_version, kind, namespace), members)| async move {
+                let mut listed = None;
+                if members.len() > 1 {
+                    match self.list(api_version, kind, namespace, Some(selector)).await {
+                        Ok(items) => listed = Some(items),
+                        Err(e) if matches!(e.code(), 403 | 405) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                let mut out = Vec::with_capacity(members.len());
+                for i in members {
+                    let r = &refs[i];
+                    let item = listed.as_mut().and_then(|items| {
+                        let at = items.iter().position(|o| {
+                            o.pointer("/metadata/name").and_then(Value::as_str) == Some(r.name.as_str())
+                                && o.pointer("/metadata/namespace").and_then(Value::as_str)
+                                    == r.namespace.as_deref()
+                        })?;
+                        Some(items.swap_remove(at))
+                    });
+                    let live = match item {
+                        Some(live) => Some(live),
+                        None => self.get(r).await?,
+                    };
+                    out.push((i, live));
+                }
+                Ok(out)
+            })
+            .collect();
+        let mut lives: Vec<Option<Value>> = vec![None; refs.len()];
+        for group in super::run_all(jobs, limit).await {
+            for (i, live) in group? {
+                lives[i] = live;
+            }
+        }
+        Ok(lives)
     }
 
     /// Server-side apply of `body` (a whole manifest, or the fields to own).
@@ -307,7 +434,7 @@ impl Cluster {
             (false, true) => "apply (forced)",
         };
         let merged = self
-            .timed(api.patch(&obj.name, &params, &Patch::Apply(body)))
+            .timed(|| format!("{verb} {obj}"), api.patch(&obj.name, &params, &Patch::Apply(body)))
             .await
             .map_err(|e| self.error(verb, &obj.to_string(), e))?;
         Ok(to_json(merged))
@@ -329,7 +456,10 @@ impl Cluster {
             "metadata": {"resourceVersion": resource_version, "managedFields": managed}
         });
         let patched = self
-            .timed(api.patch(&obj.name, &params, &Patch::Merge(&body)))
+            .timed(
+                || format!("patch managedFields {obj}"),
+                api.patch(&obj.name, &params, &Patch::Merge(&body)),
+            )
             .await
             .map_err(|e| self.error("patch managedFields", &obj.to_string(), e))?;
         Ok(to_json(patched))
@@ -340,7 +470,7 @@ impl Cluster {
         let api = self.api(obj)?;
         let params = DeleteParams { dry_run, ..DeleteParams::background() };
         let verb = if dry_run { "delete (server dry run)" } else { "delete" };
-        match self.timed(api.delete(&obj.name, &params)).await {
+        match self.timed(|| format!("{verb} {obj}"), api.delete(&obj.name, &params)).await {
             Ok(_) => {}
             Err(::kube::Error::Api(s)) if s.code == 404 => return Ok(()),
             Err(e) => return Err(self.error(verb, &obj.to_string(), e)),
@@ -351,7 +481,7 @@ impl Cluster {
         // Objects with finalizers linger; ours have none, so this normally returns at once.
         for _ in 0..100 {
             if self
-                .timed(api.get_opt(&obj.name))
+                .timed(|| format!("get {obj}"), api.get_opt(&obj.name))
                 .await
                 .map_err(|e| self.error("get", &obj.to_string(), e))?
                 .is_none()
@@ -378,7 +508,7 @@ impl Cluster {
             })?;
         let params = PostParams { dry_run, field_manager: Some(super::FIELD_MANAGER.to_string()) };
         let created = self
-            .timed(api.create(&params, &data))
+            .timed(|| format!("create {obj}"), api.create(&params, &data))
             .await
             .map_err(|e| self.error("create", &obj.to_string(), e))?;
         Ok(to_json(created))
@@ -406,7 +536,10 @@ impl Cluster {
             Some(ns) => format!("{} (namespace {ns})", r.ar.plural),
             None => r.ar.plural.clone(),
         };
-        let list = self.timed(api.list(&params)).await.map_err(|e| self.error("list", &what, e))?;
+        let list = self
+            .timed(|| format!("list {what} {}", selector.unwrap_or_default()), api.list(&params))
+            .await
+            .map_err(|e| self.error("list", &what, e))?;
         // List items come without apiVersion and kind; give them back, so they read as objects.
         Ok(list
             .items
@@ -423,18 +556,28 @@ impl Cluster {
             .collect())
     }
 
-    /// A request bounded by `--request-timeout`.
+    /// A request bounded by `--request-timeout`; `label` names it in the trace ([`crate::trace`]).
     async fn timed<T>(
         &self,
+        label: impl FnOnce() -> String,
         fut: impl Future<Output = Result<T, ::kube::Error>>,
     ) -> Result<T, ::kube::Error> {
-        let Some(limit) = self.conn.request_timeout else { return fut.await };
-        match tokio::time::timeout(limit, fut).await {
-            Ok(r) => r,
-            Err(_) => Err(::kube::Error::Service(
-                format!("no answer within {} (--request-timeout)", human(limit)).into(),
-            )),
+        let label = crate::trace::enabled().then(label);
+        if let Some(l) = &label {
+            crate::trace::mark(|| format!("> {l}"));
         }
+        let result = match self.conn.request_timeout {
+            None => fut.await,
+            Some(limit) => tokio::time::timeout(limit, fut).await.unwrap_or_else(|_| {
+                Err(::kube::Error::Service(
+                    format!("no answer within {} (--request-timeout)", human(limit)).into(),
+                ))
+            }),
+        };
+        if let Some(l) = &label {
+            crate::trace::mark(|| format!("< {l}"));
+        }
+        result
     }
 
     fn error(&self, verb: &str, object: &str, e: ::kube::Error) -> ClusterError {
