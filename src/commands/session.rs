@@ -142,7 +142,16 @@ fn render_and_connect(
             // Nothing secret is known yet (the config renders on the other thread), and a
             // warm-up error is about reaching the server, which quotes no request body.
             let masker = Masker::default();
-            cluster.warm_up(plan::concurrency()).await.map_err(|e| cluster_error(&cluster, &e, &masker))?;
+            // The Helm releases' Secrets are what diff and apply read first.
+            let releases = &loaded.config.releases;
+            let ahead: Vec<_> = [&releases.ebs_csi_driver, &releases.daskhub]
+                .into_iter()
+                .map(|r| crate::diff::release_secrets(&r.name, &r.namespace))
+                .collect();
+            cluster
+                .warm_up(plan::concurrency(), &ahead)
+                .await
+                .map_err(|e| cluster_error(&cluster, &e, &masker))?;
             Ok::<_, Error>(cluster)
         });
         crate::trace::mark(|| "connected and warmed up".into());

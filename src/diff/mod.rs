@@ -231,10 +231,21 @@ pub async fn check_drifts(
     Ok(())
 }
 
+/// The list request that reads release `name`'s Secrets (every revision) in `namespace`.
+pub fn release_secrets(name: &str, namespace: &str) -> crate::kube::ListRequest {
+    crate::kube::ListRequest {
+        api_version: "v1".into(),
+        kind: "Secret".into(),
+        namespace: Some(namespace.into()),
+        selector: Some(format!("owner=helm,name={name}")),
+    }
+}
+
 /// The state of release `name` in `namespace`, read from Helm's release Secrets.
 pub async fn release_state(cluster: &Cluster, name: &str, namespace: &str) -> Result<Found, ClusterError> {
-    let selector = format!("owner=helm,name={name}");
-    let secrets = cluster.list("v1", "Secret", Some(namespace), Some(&selector)).await?;
+    let r = release_secrets(name, namespace);
+    let secrets =
+        cluster.list(&r.api_version, &r.kind, r.namespace.as_deref(), r.selector.as_deref()).await?;
     helm_release::state(name, &secrets).map_err(|message| ClusterError::Transport {
         verb: "read".into(),
         object: format!("Helm release {name} (namespace {namespace})"),

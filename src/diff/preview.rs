@@ -194,7 +194,10 @@ pub async fn preview(
         })
         .collect();
     let mut out = Preview::default();
-    for r in run_all(jobs, crate::plan::concurrency()).await {
+    // Only objects the chart renders differently (or that drifted) reach the server, and each
+    // dry run is the server's work more than a round trip: twice the usual requests in flight
+    // cut this phase from 23 to 20 ms on the test control plane (BENCHMARKS.md).
+    for r in run_all(jobs, 2 * crate::plan::concurrency()).await {
         out.objects.push(r?);
     }
     let gone: Vec<&(ObjectRef, Value)> =

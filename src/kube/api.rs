@@ -218,11 +218,28 @@ pub struct Cluster {
     pub storage_classes: Option<Vec<Value>>,
     /// The API server's version (`v1.35.4`), when [`Cluster::warm_up`] asked for it.
     version: OnceLock<String>,
+    /// Lists [`Cluster::warm_up`] made ahead, each kept for the first [`Cluster::list`] of it.
+    listed: Mutex<HashMap<ListRequest, Vec<Value>>>,
+}
+
+/// A list request: kind, namespace and label selector.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ListRequest {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub selector: Option<String>,
 }
 
 impl Cluster {
     pub fn new(conn: Connection) -> Self {
-        Cluster { conn, resources: Mutex::default(), storage_classes: None, version: OnceLock::new() }
+        Cluster {
+            conn,
+            resources: Mutex::default(),
+            storage_classes: None,
+            version: OnceLock::new(),
+            listed: Mutex::default(),
+        }
     }
 
     /// Resolves every kind up front: ours from the table, any other by discovery of its
@@ -309,22 +326,36 @@ impl Cluster {
 
     /// Opens the connection (TCP, TLS) with a request that is useful later: the list of
     /// StorageClasses (our class's live state, and every other default class), kept in
-    /// [`Cluster::storage_classes`]. With `connections` > 1, that many connections are opened
+    /// [`Cluster::storage_classes`], and the lists `ahead`, kept for their first [`Cluster::list`].
+    /// With `connections` > 1, that many connections are opened
     /// (the others with `GET /version`, whose answer [`Cluster::server_version`] keeps). Errors
     /// are left to the requests that matter: a refused list is simply made again, and reported,
     /// when it is needed.
     ///
     /// A server that cannot be reached (refused, unresolvable, no answer in time) is reported at
     /// once: trying the same server again for every later request would multiply the wait.
-    pub async fn warm_up(&mut self, connections: usize) -> Result<(), ClusterError> {
+    pub async fn warm_up(&mut self, connections: usize, ahead: &[ListRequest]) -> Result<(), ClusterError> {
         let list = self.list("storage.k8s.io/v1", "StorageClass", None, None);
         let others: Vec<_> = (1..connections.max(1))
             .map(|_| self.timed(|| "get /version".into(), self.conn.client.apiserver_version()))
             .collect();
-        let (classes, versions) = tokio::join!(list, super::run_all(others, connections));
+        // Lists the command needs first (the Helm release Secrets), made now rather than after
+        // the config has rendered; a failed one is simply made again, and reported, when needed.
+        let early: Vec<_> = ahead
+            .iter()
+            .map(|r| self.list(&r.api_version, &r.kind, r.namespace.as_deref(), r.selector.as_deref()))
+            .collect();
+        let (classes, versions, early) = tokio::join!(
+            list,
+            super::run_all(others, connections),
+            super::run_all(early, ahead.len().max(1))
+        );
         if let Some(v) = versions.into_iter().find_map(Result::ok) {
             let _ = self.version.set(v.git_version);
         }
+        let listed: Vec<_> =
+            ahead.iter().cloned().zip(early).filter_map(|(r, items)| Some((r, items.ok()?))).collect();
+        self.listed.lock().unwrap_or_else(|p| p.into_inner()).extend(listed);
         match classes {
             Ok(c) => self.storage_classes = Some(c),
             Err(e @ ClusterError::Transport { .. }) => return Err(e),
@@ -522,6 +553,15 @@ impl Cluster {
         namespace: Option<&str>,
         selector: Option<&str>,
     ) -> Result<Vec<Value>, ClusterError> {
+        let request = ListRequest {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            namespace: namespace.map(str::to_string),
+            selector: selector.map(str::to_string),
+        };
+        if let Some(items) = self.listed.lock().unwrap_or_else(|p| p.into_inner()).remove(&request) {
+            return Ok(items);
+        }
         let r = self.resource(api_version, kind)?;
         let client = self.conn.client.clone();
         let api: Api<DynamicObject> = match namespace {

@@ -15,7 +15,7 @@ use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::task::Poll;
 
-pub use api::{ApplyMode, Cluster, ClusterError, Conflict, ObjectRef};
+pub use api::{ApplyMode, Cluster, ClusterError, Conflict, ListRequest, ObjectRef};
 pub use client::{Connection, Target, connect, open, target};
 
 /// The field manager of every server-side apply this tool sends.
