@@ -336,7 +336,13 @@ impl Cluster {
     /// once: trying the same server again for every later request would multiply the wait.
     pub async fn warm_up(&mut self, connections: usize, ahead: &[ListRequest]) -> Result<(), ClusterError> {
         let list = self.list("storage.k8s.io/v1", "StorageClass", None, None);
-        let others: Vec<_> = (1..connections.max(1))
+        // Each request in flight opens a connection: the lists ahead open some of them, and
+        // `GET /version` (whose answer helm needs for a preview) the others.
+        let versions = match connections {
+            0 | 1 => 0,
+            n => (n - 1).saturating_sub(ahead.len()).max(1),
+        };
+        let others: Vec<_> = (0..versions)
             .map(|_| self.timed(|| "get /version".into(), self.conn.client.apiserver_version()))
             .collect();
         // Lists the command needs first (the Helm release Secrets), made now rather than after
