@@ -9,7 +9,9 @@ use pangeo_render::run;
 fn main() -> ExitCode {
     pangeo_render::trace::start();
     let cli = Cli::parse();
-    match run(cli) {
+    let result = run(cli);
+    pangeo_render::trace::mark(|| "command done".into());
+    match result {
         Ok(code) => ExitCode::from(code as u8),
         Err(err) => {
             pangeo_render::print_error(&err);
