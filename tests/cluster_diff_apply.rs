@@ -2851,17 +2851,7 @@ impl Env {
 #[test]
 fn a_kept_option_handler_reaches_the_chart_byte_for_byte() {
     let Some(cluster) = TestCluster::try_get() else { return };
-    let handler = fs::read_to_string(support::repo().join("fixtures/imported/gateway-options.py")).unwrap();
-    let texts = [
-        handler.clone(),
-        handler.trim_end().to_string(),
-        format!("\n\n{handler}\n\n"),
-        handler.replace("def option_handler(options):", "def option_handler(options):   "),
-        handler.replace("    return {", "\treturn {"),
-        format!("{handler}# a tab\there, a # and 'quotes' \"too\" \\ and t\u{eb}st\n"),
-        handler.replace('\n', "\r\n"),
-        format!("{handler}    \n"),
-    ];
+    let texts = support::awkward_handler_texts();
     let config = fs::read_to_string(support::fixture("imported")).unwrap();
     for (i, text) in texts.iter().enumerate() {
         let out = Test::new()

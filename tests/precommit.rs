@@ -84,6 +84,20 @@ fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
+/// A new git repository in `work` with pre-commit's hook installed (the `.pre-commit-config.yaml`
+/// must be written already).
+fn git_with_hook(work: &Path, home: &Path) {
+    assert!(git(work, home, &["init", "-q", "-b", "main"]).status.success());
+    let out = command(pre_commit(), work, home).arg("install").output().unwrap();
+    assert!(out.status.success(), "pre-commit install: {}", text(&out));
+}
+
+/// Stages everything and commits it, which runs the hook: its output is the commit's.
+fn commit_all(work: &Path, home: &Path, message: &str) -> Output {
+    assert!(git(work, home, &["add", "-A"]).status.success());
+    git(work, home, &["commit", "-q", "-m", message])
+}
+
 /// The hook of `.pre-commit-hooks.yaml`.
 fn manifest_hook() -> Value {
     let text = fs::read_to_string(repo().join(".pre-commit-hooks.yaml")).unwrap();
@@ -178,14 +192,9 @@ fn a_broken_daskhub_yaml_is_refused_and_the_fixed_one_commits() {
         ),
     )
     .unwrap();
-    assert!(git(&work, &home, &["init", "-q", "-b", "main"]).status.success());
-    let out = command(pre_commit(), &work, &home).arg("install").output().unwrap();
-    assert!(out.status.success(), "pre-commit install: {}", text(&out));
+    git_with_hook(&work, &home);
 
-    let commit = |message: &str| -> Output {
-        assert!(git(&work, &home, &["add", "-A"]).status.success());
-        git(&work, &home, &["commit", "-q", "-m", message])
-    };
+    let commit = |message: &str| commit_all(&work, &home, message);
     let out = commit("the rendered deployment");
     assert!(out.status.success(), "a valid deployment was refused:\n{}", text(&out));
 
@@ -253,13 +262,8 @@ fn a_kept_option_handler_staged_alone_is_checked_against_its_config() {
     fs::copy(ws.root().join("gateway-options.py"), work.join("gateway-options.py")).unwrap();
     fs::write(work.join("scripts/report.py"), "import sys\nprint(sys.argv)\n").unwrap();
     fs::write(work.join(".pre-commit-config.yaml"), local_hook_config(&binary(), &[])).unwrap();
-    assert!(git(&work, &home, &["init", "-q", "-b", "main"]).status.success());
-    let out = command(pre_commit(), &work, &home).arg("install").output().unwrap();
-    assert!(out.status.success(), "pre-commit install: {}", text(&out));
-    let commit = |message: &str| -> Output {
-        assert!(git(&work, &home, &["add", "-A"]).status.success());
-        git(&work, &home, &["commit", "-q", "-m", message])
-    };
+    git_with_hook(&work, &home);
+    let commit = |message: &str| commit_all(&work, &home, message);
     let out = commit("the adopted hub");
     let said = text(&out);
     assert!(out.status.success() && !said.contains("PR023"), "{said}");

@@ -477,20 +477,7 @@ fn the_guard_is_rendered_from_kubernetes_1_30_unless_switched_off() {
 #[test]
 fn a_kept_option_handler_is_rendered_byte_for_byte() {
     let imported = fs::read_to_string(support::fixture("imported")).unwrap();
-    let walkthrough =
-        fs::read_to_string(support::repo().join("fixtures/imported/gateway-options.py")).unwrap();
-    let texts = [
-        walkthrough.clone(),
-        walkthrough.trim_end().to_string(),
-        format!("{walkthrough}\n\n"),
-        format!("\n\n{walkthrough}"),
-        walkthrough.replace("def option_handler(options):", "def option_handler(options):   "),
-        walkthrough.replace("    return {", "\treturn {"),
-        format!("{walkthrough}# a tab\there, a # and 'quotes' \"too\" \\ and t\u{eb}st\n"),
-        walkthrough.replace("\n", "\r\n"),
-        format!("{walkthrough}    \n"),
-        format!("  {walkthrough}"),
-    ];
+    let texts = support::awkward_handler_texts();
     for (i, text) in texts.iter().enumerate() {
         let out = Test::new()
             .config(&imported)

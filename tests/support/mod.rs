@@ -105,6 +105,26 @@ pub fn write_fixed_secrets(path: &Path) {
 
 /// Says loudly that a test did not run, and why: written straight to the terminal, past the test
 /// harness's capture, so a skipped tier is never mistaken for a passed one.
+/// The walkthrough's kept option handler (`fixtures/imported/gateway-options.py`) in every shape
+/// YAML makes awkward: no final newline, blank lines before or after, trailing spaces, a tab, `#`,
+/// quotes, a backslash and non-ASCII, carriage returns, leading indentation.
+pub fn awkward_handler_texts() -> Vec<String> {
+    let handler = std::fs::read_to_string(repo().join("fixtures/imported/gateway-options.py")).unwrap();
+    vec![
+        handler.clone(),
+        handler.trim_end().to_string(),
+        format!("{handler}\n\n"),
+        format!("\n\n{handler}"),
+        format!("\n\n{handler}\n\n"),
+        handler.replace("def option_handler(options):", "def option_handler(options):   "),
+        handler.replace("    return {", "\treturn {"),
+        format!("{handler}# a tab\there, a # and 'quotes' \"too\" \\ and t\u{eb}st\n"),
+        handler.replace('\n', "\r\n"),
+        format!("{handler}    \n"),
+        format!("  {handler}"),
+    ]
+}
+
 pub fn skip(reason: &str) {
     use std::io::Write;
     let name = std::thread::current().name().unwrap_or("a test").to_string();
