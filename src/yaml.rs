@@ -82,25 +82,25 @@ fn parse_error(err: serde_saphyr::Error) -> ParseError {
 
 /// Parses every document of a (possibly multi-document) YAML text. Empty documents are dropped.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, ParseError> {
-    refuse_tabs(text)?;
-    let docs: Vec<Option<Node>> = serde_saphyr::from_str_multiple_with_options(text, parse_options())
-        .map_err(|e| match e {
-            serde_saphyr::Error::NonFiniteFloat { .. } => non_finite(text, parse_error(e)),
-            e => parse_error(e),
-        })?;
+    let docs: Vec<Option<Node>> = parse_multiple(text)?;
     Ok(docs.into_iter().flatten().filter(|n| n.value != Value::Null).collect())
+}
+
+/// Every document of `text` as `T` (`None` for an empty one), with the checks and error
+/// positions every parse here shares.
+fn parse_multiple<T: de::DeserializeOwned>(text: &str) -> Result<Vec<Option<T>>, ParseError> {
+    refuse_tabs(text)?;
+    serde_saphyr::from_str_multiple_with_options(text, parse_options()).map_err(|e| match e {
+        serde_saphyr::Error::NonFiniteFloat { .. } => non_finite(text, parse_error(e)),
+        e => parse_error(e),
+    })
 }
 
 /// [`parse_documents`] straight to JSON values ([`Node::to_json`]), without positions: for long
 /// texts that a program wrote and that are read only as objects (helm's output, a release's
 /// manifest). Keeping a position on every node costs about as much again as the parse.
 pub fn parse_documents_json(text: &str) -> Result<Vec<serde_json::Value>, ParseError> {
-    refuse_tabs(text)?;
-    let docs: Vec<Option<Json>> = serde_saphyr::from_str_multiple_with_options(text, parse_options())
-        .map_err(|e| match e {
-            serde_saphyr::Error::NonFiniteFloat { .. } => non_finite(text, parse_error(e)),
-            e => parse_error(e),
-        })?;
+    let docs: Vec<Option<Json>> = parse_multiple(text)?;
     Ok(docs.into_iter().flatten().map(|j| j.0).filter(|v| !v.is_null()).collect())
 }
 
