@@ -109,21 +109,53 @@ pub fn decode(helm_text: &[u8]) -> Result<Release, String> {
     } else {
         packed
     };
-    let v: Value = serde_json::from_slice(&json).map_err(|e| format!("release is not JSON: {e}"))?;
-    let s = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or_default().to_string();
-    let config = match v.get("config") {
-        Some(Value::Object(m)) => Value::Object(m.clone()),
-        _ => Value::Object(Default::default()),
-    };
+    // Only what a diff needs is read: the chart's own files (templates, values, schema: most of
+    // the release) are skipped without being built into values.
+    // (The error names a place, never a value: serde quotes an unexpected string.)
+    let stored: Stored = serde_json::from_slice(&json).map_err(|e| {
+        format!("release is not JSON as helm writes it (line {}, column {})", e.line(), e.column())
+    })?;
+    let chart = stored.chart.and_then(|c| c.metadata).unwrap_or_default();
     Ok(Release {
-        name: s("/name"),
-        namespace: s("/namespace"),
-        revision: v.get("version").and_then(Value::as_u64).unwrap_or(0),
-        status: s("/info/status"),
-        chart: ChartId { name: s("/chart/metadata/name"), version: s("/chart/metadata/version") },
-        config,
-        manifest: s("/manifest"),
+        name: stored.name.unwrap_or_default(),
+        namespace: stored.namespace.unwrap_or_default(),
+        revision: stored.version.unwrap_or(0),
+        status: stored.info.and_then(|i| i.status).unwrap_or_default(),
+        chart: ChartId { name: chart.name.unwrap_or_default(), version: chart.version.unwrap_or_default() },
+        config: match stored.config {
+            Some(Value::Object(m)) => Value::Object(m),
+            _ => Value::Object(Default::default()),
+        },
+        manifest: stored.manifest.unwrap_or_default(),
     })
+}
+
+/// The parts of helm's release JSON that [`decode`] keeps (each may be absent or null).
+#[derive(serde::Deserialize)]
+struct Stored {
+    name: Option<String>,
+    namespace: Option<String>,
+    version: Option<u64>,
+    info: Option<StoredInfo>,
+    chart: Option<StoredChart>,
+    config: Option<Value>,
+    manifest: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct StoredInfo {
+    status: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct StoredChart {
+    metadata: Option<StoredChartMetadata>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct StoredChartMetadata {
+    name: Option<String>,
+    version: Option<String>,
 }
 
 /// The state of release `name` from its Secrets (as JSON objects, e.g. from a list by
@@ -268,6 +300,28 @@ mod tests {
         assert!(f.contains("`helm uninstall daskhub --namespace hub`"), "{f}");
         let f = fix("daskhub", "hub", "failed", Some(1));
         assert!(f.contains("failed") && f.contains("helm rollback daskhub 1"), "{f}");
+    }
+
+    #[test]
+    fn the_charts_own_files_are_passed_over_and_a_wrong_type_quotes_nothing() {
+        let chart = json!({
+            "metadata": {"name": "daskhub", "version": "2024.1.1", "annotations": {"a": "b"}},
+            "templates": [{"name": "templates/hub.yaml", "data": "YXBpVmVyc2lvbjogdjE="}],
+            "values": {"hub": {"image": "x"}}, "schema": "e30=", "files": [],
+        });
+        let field = encode(
+            &json!({"name": "daskhub", "namespace": "hub", "version": 4, "info": {"status": "deployed", "notes": "n"},
+                    "chart": chart, "config": {"k": 1}, "manifest": "---\nkind: A\n", "hooks": []}),
+            true,
+        );
+        let r = decode_secret_field(&field).unwrap();
+        assert_eq!((r.chart.name.as_str(), r.chart.version.as_str()), ("daskhub", "2024.1.1"));
+        assert_eq!((r.revision, r.status.as_str(), r.manifest.as_str()), (4, "deployed", "---\nkind: A\n"));
+        assert_eq!(r.config, json!({"k": 1}));
+        // A field of the wrong type: the message names the place, not the text.
+        let field = encode(&json!({"name": "x", "version": "s3cr3t-token"}), true);
+        let e = decode_secret_field(&field).unwrap_err();
+        assert!(e.contains("line 1, column") && !e.contains("s3cr3t"), "{e}");
     }
 
     #[test]
