@@ -1384,6 +1384,78 @@ fn upgrade_preview_shows_exactly_the_objects_helm_then_changes() {
     assert!(preview["objects"].as_array().unwrap().iter().any(|o| o["action"] == "update"), "{preview}");
 }
 
+/// Chart objects the API server will not take as they are. A field the kind does not declare:
+/// helm's upgrade sends it and the server drops it with a warning, so the preview drops it too
+/// (a server-side apply refuses it, whatever its field validation: which is also what lets every
+/// apply skip the server's second, strict parse of the body, `fieldValidation=Ignore` in
+/// src/kube/api.rs) and names it. A value the server finds invalid: helm's upgrade fails, and the
+/// preview says so instead of showing changes.
+#[test]
+fn chart_objects_the_server_refuses_are_previewed_as_helm_then_fares() {
+    let Some(env) = Env::new("refused") else { return };
+    env.values();
+    env.pin_daskhub(&hub_chart(), "0.1.0");
+    env.apply_helm().run();
+    let helm = env.cluster.helm_path().display().to_string();
+    let edit = |version: &str, file: &str, from: &str, to: &str| {
+        let chart = hub_chart_version(env.ws.root(), version);
+        let template = chart.join("templates").join(file);
+        let text = fs::read_to_string(&template).unwrap();
+        assert!(text.contains(from), "{file} has {from:?}");
+        fs::write(&template, text.replacen(from, to, 1)).unwrap();
+        env.pin_daskhub(&chart, version);
+    };
+
+    edit("0.2.0", "hub-deployment.yaml", "  replicas: 1\n", "  replicas: 1\n  notAField: 1\n");
+    let out = env.diff().args(["--helm", &helm]).expect_status(1).run();
+    let note = format!(
+        "  note: Deployment/hub (namespace {}): the chart renders field(s) the API server does not declare, which helm's upgrade drops with a warning: .spec.notAField\n",
+        env.ns
+    );
+    assert!(out.stdout.contains(&note), "{}", out.all());
+    let report = env.report(env.diff().args(["--helm", &helm]));
+    let hub = release(&report, "daskhub")["preview"]["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["object"].as_str().unwrap().starts_with("Deployment/hub"))
+        .unwrap()
+        .clone();
+    // Previewed without the field (the hub Secret's checksum changes with the chart version).
+    assert_eq!(hub["undeclaredFields"], serde_json::json!([".spec.notAField"]), "{hub}");
+    assert!(!hub["diff"].as_str().unwrap().contains("notAField"), "{hub}");
+    // helm's upgrade takes the chart and the server drops the field: as previewed.
+    env.apply_helm().stdout_contains("Release \"daskhub\" has been upgraded").run();
+    let live = env.kubectl_json(&["-n", &env.ns, "get", "deployment", "hub"]);
+    assert!(live["spec"].get("notAField").is_none(), "{live}");
+    env.diff().args(["--helm", &helm]).expect_stdout("").run();
+
+    edit(
+        "0.3.0",
+        "proxy.yaml",
+        "    component: proxy\nspec:",
+        "    component: proxy\n    bad: has space\nspec:",
+    );
+    let out = env.diff().args(["--helm", &helm]).expect_status(1).run();
+    assert!(
+        out.stdout.contains(&format!(
+            "note: no object-level preview of Helm release daskhub: the API server refuses the chart's Deployment/proxy (namespace {}), so `helm upgrade` would fail:",
+            env.ns
+        )),
+        "{}",
+        out.all()
+    );
+    assert!(out.stdout.contains("metadata.labels: Invalid value: \"has space\""), "{}", out.all());
+    // The rest of the diff stands: the chart version is still reported.
+    assert!(out.stdout.contains("the config pins test-hub-0.3.0"), "{}", out.all());
+    // And helm's upgrade does fail, on that label.
+    env.apply_helm()
+        .stderr_contains(format!("helm upgrade --install of release daskhub (namespace {}) failed", env.ns))
+        .stderr_contains("has space")
+        .expect_status(2)
+        .run();
+}
+
 /// A kubeconfig shaped like the one `aws eks update-kubeconfig` writes: context and cluster named
 /// by the cluster ARN, the user an exec plugin with `--cluster-name` and `--region`. It points at
 /// the test control plane; the exec plugin (tests/support/exec-credential) hands out the admin

@@ -11,7 +11,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::kube::{Cluster, ObjectRef};
+use crate::kube::{ApplyMode, Cluster, ObjectRef};
 use crate::plan::strip::canonical;
 use crate::secrets::mask::{CHANGED, MASK, is_secret};
 
@@ -110,6 +110,29 @@ pub fn compare(
         read.push((r, live));
     }
     (out, read)
+}
+
+/// Drops from `drift` the fields that read as removed with no manager owning them but that the
+/// API server does not declare for their kind: helm sent them, the server dropped them with a
+/// warning, and nobody removed anything. A server-side apply dry run of the manifest's object
+/// as helm names such fields (it refuses them); it is made only for an object with such a
+/// field, which is rare.
+pub async fn drop_undeclared(
+    cluster: &Cluster,
+    objects: &[Value],
+    refs: &[ObjectRef],
+    drift: &mut Vec<ObjectDrift>,
+) {
+    let gone = |f: &FieldDrift| f.live.is_null() && f.manager.is_none();
+    for d in drift.iter_mut().filter(|d| d.fields.iter().any(gone)) {
+        let objects = objects.iter().filter(|o| ObjectRef::of(o).is_some());
+        let Some((obj, r)) = objects.zip(refs).find(|(_, r)| r.to_string() == d.object) else { continue };
+        let mode = ApplyMode { manager: super::preview::HELM_MANAGER, dry_run: true, force: true };
+        let Err(e) = cluster.apply(r, obj, mode).await else { continue };
+        let undeclared = e.undeclared_fields();
+        d.fields.retain(|f| !(gone(f) && undeclared.contains(&f.field)));
+    }
+    drift.retain(|d| d.missing || !d.fields.is_empty());
 }
 
 /// Whether a field manager is helm (helm 3 names itself after its binary, `helm`).

@@ -224,7 +224,8 @@ pub async fn check_drifts(
         if refs.is_empty() {
             continue;
         }
-        let (drift, live) = crate::diff::drift::compare(&report.deployed_objects, refs, mine);
+        let (mut drift, live) = crate::diff::drift::compare(&report.deployed_objects, refs.clone(), mine);
+        crate::diff::drift::drop_undeclared(cluster, &report.deployed_objects, &refs, &mut drift).await;
         report.set_drift(drift, masker);
         report.deployed_live = live;
     }

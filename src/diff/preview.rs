@@ -37,6 +37,11 @@ pub struct PreviewObject {
     /// `create`, `update`, `unchanged` or `delete`.
     pub action: &'static str,
     pub diff: String,
+    /// Fields the chart renders that the API server does not declare for the kind: helm's
+    /// upgrade sends them and the server drops them with a warning, so the preview drops them
+    /// too (a server-side apply would refuse them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub undeclared_fields: Vec<String>,
 }
 
 /// A hook object of the chart: made by helm at the named events, not kept in the release.
@@ -209,7 +214,12 @@ pub async fn preview(
         let key = r.file_key();
         let diff =
             unified(&text, "", &format!("live/{key}"), &format!("upgraded/{key} (deleted by the upgrade)"));
-        out.objects.push(PreviewObject { object: r.to_string(), action: "delete", diff });
+        out.objects.push(PreviewObject {
+            object: r.to_string(),
+            action: "delete",
+            diff,
+            undeclared_fields: Vec::new(),
+        });
     }
     for (r, h) in located(cluster, hooks) {
         out.hooks
@@ -238,11 +248,27 @@ async fn compare(
     // since: helm's three-way merge has nothing to patch, so the server is not asked. (With the
     // real DaskHub chart a values change touches six of its 37 objects.)
     if before.is_some_and(|b| canonical(b) == canonical(body)) && known.as_applied(r) {
-        return Ok(PreviewObject { object: r.to_string(), action: "unchanged", diff: String::new() });
+        return Ok(PreviewObject {
+            object: r.to_string(),
+            action: "unchanged",
+            diff: String::new(),
+            undeclared_fields: Vec::new(),
+        });
     }
     let live = read(cluster, r, known).await?;
     let mode = ApplyMode { manager: HELM_MANAGER, dry_run: true, force: true };
-    let mut merged = cluster.apply(r, body, mode).await?;
+    let mut undeclared = Vec::new();
+    let mut merged = match cluster.apply(r, body, mode).await {
+        Err(e) if !e.undeclared_fields().is_empty() => {
+            undeclared = e.undeclared_fields();
+            let mut declared = body.clone();
+            if !undeclared.iter().all(|path| remove_field(&mut declared, path)) {
+                return Err(e);
+            }
+            cluster.apply(r, &declared, mode).await?
+        }
+        result => result?,
+    };
     if let Some(before) = before {
         drop_removed(before, body, &mut merged);
     }
@@ -256,7 +282,68 @@ async fn compare(
         (true, true) => "unchanged",
         (true, false) => "update",
     };
-    Ok(PreviewObject { object: r.to_string(), action, diff })
+    Ok(PreviewObject { object: r.to_string(), action, diff, undeclared_fields: undeclared })
+}
+
+/// Removes the field at `path`, as the API server names a field it does not declare:
+/// `.spec.template.spec.containers[name="hub"].x` — names after dots, list items by their key
+/// fields' JSON values in brackets. Whether it was found and removed.
+fn remove_field(body: &mut Value, path: &str) -> bool {
+    let Some(mut steps) = path_steps(path) else { return false };
+    let Some(Step::Field(last)) = steps.pop() else { return false };
+    let mut at = body;
+    for step in &steps {
+        let next = match step {
+            Step::Field(name) => at.get_mut(name.as_str()),
+            Step::Item(keys) => at.as_array_mut().and_then(|items| {
+                items.iter_mut().find(|item| keys.iter().all(|(k, v)| item.get(k.as_str()) == Some(v)))
+            }),
+        };
+        let Some(next) = next else { return false };
+        at = next;
+    }
+    at.as_object_mut().is_some_and(|map| map.remove(&last).is_some())
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Step {
+    Field(String),
+    /// `[k="v",n=1]`: the list item whose fields have these values.
+    Item(Vec<(String, Value)>),
+}
+
+fn path_steps(path: &str) -> Option<Vec<Step>> {
+    let mut steps = Vec::new();
+    let mut rest = path;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('.') {
+            let end = after.find(['.', '[']).unwrap_or(after.len());
+            steps.push(Step::Field(after[..end].to_string()));
+            rest = &after[end..];
+        } else if let Some(after) = rest.strip_prefix('[') {
+            // Key values are JSON: a quoted string may hold `,` or `]`.
+            let mut keys = Vec::new();
+            let mut inner = after;
+            loop {
+                let (key, value_start) = inner.split_once('=')?;
+                let mut values = serde_json::Deserializer::from_str(value_start).into_iter::<Value>();
+                let value = values.next()?.ok()?;
+                let used = values.byte_offset();
+                keys.push((key.to_string(), value));
+                inner = &value_start[used..];
+                match inner.chars().next()? {
+                    ',' => inner = &inner[1..],
+                    ']' => break,
+                    _ => return None,
+                }
+            }
+            steps.push(Step::Item(keys));
+            rest = &inner[1..];
+        } else {
+            return None;
+        }
+    }
+    Some(steps)
 }
 
 /// helm's three-way merge deletes a field the deployed manifest had and the new one has not
@@ -321,6 +408,14 @@ pub fn write_text(out: &mut impl std::io::Write, release: &str, p: &Preview) -> 
             h.object, h.events
         )?;
     }
+    for o in p.objects.iter().filter(|o| !o.undeclared_fields.is_empty()) {
+        writeln!(
+            out,
+            "  {note}note:{note:#} {}: the chart renders field(s) the API server does not declare, which helm's upgrade drops with a warning: {}",
+            o.object,
+            o.undeclared_fields.join(", ")
+        )?;
+    }
     for o in p.changes() {
         crate::diff::print::write_diff(out, &o.diff)?;
     }
@@ -360,6 +455,37 @@ mod tests {
             merged,
             json!({"metadata": {"labels": {"a": "2", "other": "y"}}, "data": {"k": "v", "old": "edited"}})
         );
+    }
+
+    #[test]
+    fn a_field_the_server_does_not_declare_is_found_by_its_path_and_removed() {
+        let mut body = json!({"spec": {"x": 1, "template": {"spec": {"containers": [
+            {"name": "sidecar", "bogus": 1},
+            {"name": "hub", "bogus": 2, "ports": [{"containerPort": 80, "protocol": "TCP", "odd": true}]},
+        ]}}}});
+        assert!(remove_field(&mut body, ".spec.x"));
+        assert!(remove_field(&mut body, r#".spec.template.spec.containers[name="hub"].bogus"#));
+        assert!(remove_field(
+            &mut body,
+            r#".spec.template.spec.containers[name="hub"].ports[containerPort=80,protocol="TCP"].odd"#
+        ));
+        assert_eq!(
+            body,
+            json!({"spec": {"template": {"spec": {"containers": [
+                {"name": "sidecar", "bogus": 1},
+                {"name": "hub", "ports": [{"containerPort": 80, "protocol": "TCP"}]},
+            ]}}}})
+        );
+        // Not there, or not a path: nothing is removed.
+        for path in
+            [".spec.x", r#".spec.template.spec.containers[name="nope"].bogus"#, "spec", ".a[name=]", ".a[=1]"]
+        {
+            assert!(!remove_field(&mut body, path), "{path}");
+        }
+        // A key value holding `,` and `]`.
+        let mut body = json!({"l": [{"k": "a,]b", "x": 1}]});
+        assert!(remove_field(&mut body, r#".l[k="a,]b"].x"#));
+        assert_eq!(body, json!({"l": [{"k": "a,]b"}]}));
     }
 
     #[test]

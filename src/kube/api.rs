@@ -183,6 +183,38 @@ impl ClusterError {
     pub fn is_forbidden(&self) -> bool {
         self.code() == 403
     }
+
+    /// The fields a server-side apply was refused for because the kind's schema does not
+    /// declare them, as the server names them (`.spec.template.spec.containers[name="hub"].x`).
+    pub fn undeclared_fields(&self) -> Vec<String> {
+        const UNDECLARED: &str = ": field not declared in schema";
+        let Some(status) = self.status().filter(|s| s.code == 500) else { return Vec::new() };
+        if !status.message.starts_with("failed to create typed patch object") {
+            return Vec::new();
+        }
+        // One field: "failed … (ns/name; apps/v1, Kind=Deployment): .spec.x: field not declared
+        // in schema"; several: "…: errors:\n  .spec.x: field not declared in schema\n  …".
+        status
+            .message
+            .lines()
+            .filter_map(|line| line.trim().strip_suffix(UNDECLARED))
+            .map(|path| path.rsplit_once("): ").map_or(path, |(_, p)| p).to_string())
+            .filter(|path| path.starts_with('.'))
+            .collect()
+    }
+
+    /// The object and the server's reason when the server refused the object itself as
+    /// invalid (400, 422; a server-side apply reports a field its schema does not declare as 500
+    /// "failed to create typed patch object"), rather than the request or the caller.
+    pub fn refused_object(&self) -> Option<(&str, &str)> {
+        let ClusterError::Api { object, status, .. } = self else { return None };
+        let refused = match status.code {
+            400 | 422 => true,
+            500 => status.message.starts_with("failed to create typed patch object"),
+            _ => false,
+        };
+        refused.then_some((object.as_str(), status.message.trim_end()))
+    }
 }
 
 impl fmt::Display for ClusterError {
@@ -462,7 +494,13 @@ impl Cluster {
             dry_run: mode.dry_run,
             force: mode.force,
             field_manager: Some(mode.manager.to_string()),
-            field_validation: Some(ValidationDirective::Strict),
+            // A server-side apply refuses a field its schema does not declare, and a repeated
+            // key of a keyed list, whatever this says (tests/cluster_diff_apply.rs shows it); the
+            // body is JSON serialised from a map, which cannot repeat a key. What Strict (or the
+            // default, Warn) adds is a second YAML parse of the body to look for repeated keys:
+            // about a quarter of the server's work for a dry run of a chart's large ConfigMap
+            // or Secret (BENCHMARKS.md).
+            field_validation: Some(ValidationDirective::Ignore),
         };
         let verb = match (mode.dry_run, mode.force) {
             (true, false) => "apply (server dry run)",
@@ -774,4 +812,51 @@ pub fn human(d: Duration) -> String {
 
 fn to_json(obj: DynamicObject) -> Value {
     serde_json::to_value(obj).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(code: u16, message: &str) -> ClusterError {
+        let status: Status = serde_json::from_value(serde_json::json!({
+            "status": "Failure", "message": message, "reason": "", "code": code,
+        }))
+        .unwrap();
+        ClusterError::Api { verb: "apply".into(), object: "Deployment/hub".into(), status: Box::new(status) }
+    }
+
+    /// The messages as kube-apiserver v1.35 words them (one field, then several).
+    #[test]
+    fn fields_the_schema_does_not_declare_are_read_from_the_refusal() {
+        let one = refused(
+            500,
+            "failed to create typed patch object (ns/hub; apps/v1, Kind=Deployment): .spec.notAField: field not declared in schema",
+        );
+        assert_eq!(one.undeclared_fields(), [".spec.notAField"]);
+        let several = refused(
+            500,
+            "failed to create typed patch object (ns/hub; apps/v1, Kind=Deployment): errors:\n  .spec.template.spec.containers[name=\"hub\"].bogusField: field not declared in schema\n  .spec.bogusTop: field not declared in schema",
+        );
+        assert_eq!(
+            several.undeclared_fields(),
+            [".spec.template.spec.containers[name=\"hub\"].bogusField", ".spec.bogusTop"]
+        );
+        let duplicate = refused(
+            500,
+            "failed to create typed patch object (ns/hub; apps/v1, Kind=Deployment): .spec.template.spec.containers: duplicate entries for key [name=\"hub\"]",
+        );
+        assert!(duplicate.undeclared_fields().is_empty());
+        assert!(duplicate.refused_object().is_some());
+        assert!(
+            refused(503, "failed to create typed patch object: x: field not declared in schema")
+                .undeclared_fields()
+                .is_empty()
+        );
+        assert!(refused(403, "forbidden").refused_object().is_none());
+        assert_eq!(
+            refused(422, "invalid label\n").refused_object(),
+            Some(("Deployment/hub", "invalid label"))
+        );
+    }
 }
