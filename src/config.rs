@@ -488,14 +488,37 @@ pub fn read(path: &Path) -> Result<String> {
 /// The option handler's file is read here too: a file the config names that cannot be read is an
 /// I/O error (exit 2) naming the config's file, line and field.
 pub fn load(path: &Path) -> Result<Loaded> {
+    load_unchecked(path)?.check()
+}
+
+/// [`load`] without its schema check, which [`Unchecked::check`] makes: the schema's validator
+/// takes milliseconds to build, and `diff` and `apply` connect to the cluster meanwhile (what
+/// they need for it, the context and the cluster's identity, is in the typed config already).
+pub fn load_unchecked(path: &Path) -> Result<Unchecked> {
     let text = read(path)?;
-    let mut loaded = match crate::fsutil::is_stdio(path) {
-        true => load_str(Path::new(crate::fsutil::STDIN_NAME), &text)?,
-        false => load_str(path, &text)?,
-    };
-    match read_option_handler(&mut loaded) {
-        Some(unreadable) => Err(io_error(unreadable)),
-        None => Ok(loaded),
+    match crate::fsutil::is_stdio(path) {
+        true => unchecked_str(Path::new(crate::fsutil::STDIN_NAME), &text),
+        false => unchecked_str(path, &text),
+    }
+}
+
+/// A config parsed into its types whose schema check is still to come.
+pub struct Unchecked(Loaded);
+
+impl Unchecked {
+    /// The typed config, as it will be when the check passes.
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    /// The schema check, then the option handler's file: what [`load`] returns.
+    pub fn check(self) -> Result<Loaded> {
+        let mut loaded = self.0;
+        schema_check(&loaded.path, &loaded.node)?;
+        match read_option_handler(&mut loaded) {
+            Some(unreadable) => Err(io_error(unreadable)),
+            None => Ok(loaded),
+        }
     }
 }
 
@@ -548,13 +571,30 @@ pub fn read_option_handler(loaded: &mut Loaded) -> Option<Diagnostic> {
 }
 
 pub fn load_str(path: &Path, text: &str) -> Result<Loaded> {
+    let loaded = unchecked_str(path, text)?.0;
+    schema_check(path, &loaded.node)?;
+    Ok(loaded)
+}
+
+/// Parses and types a config. What the types refuse, the schema explains better (file, line,
+/// field and hint): its findings come first.
+fn unchecked_str(path: &Path, text: &str) -> Result<Unchecked> {
     let node = yaml::parse_single(text).map_err(|e| Error::Invalid(vec![source::parse_error(path, e)]))?;
-    let mut diags = schema::check(&schema::CONFIG, path, &node, &[]);
-    if !diags.is_empty() {
-        crate::diag::sort(&mut diags);
-        return Err(Error::Invalid(diags));
+    let config: Config = match serde_json::from_value(node.to_json()) {
+        Ok(config) => config,
+        Err(e) => {
+            schema_check(path, &node)?;
+            return Err(Error::Invalid(vec![Diagnostic::error(ids::SCHEMA, path, node.pos, e.to_string())]));
+        }
+    };
+    Ok(Unchecked(Loaded { path: path.to_path_buf(), config, node, warnings: Vec::new() }))
+}
+
+fn schema_check(path: &Path, node: &Node) -> Result<()> {
+    let mut diags = schema::check(&schema::CONFIG, path, node, &[]);
+    if diags.is_empty() {
+        return Ok(());
     }
-    let config: Config = serde_json::from_value(node.to_json())
-        .map_err(|e| Error::Invalid(vec![Diagnostic::error(ids::SCHEMA, path, node.pos, e.to_string())]))?;
-    Ok(Loaded { path: path.to_path_buf(), config, node, warnings: Vec::new() })
+    crate::diag::sort(&mut diags);
+    Err(Error::Invalid(diags))
 }

@@ -6,7 +6,7 @@
 use std::io::Write;
 
 use crate::cli::ClusterArgs;
-use crate::commands::{load_config, render_loaded};
+use crate::commands::render_loaded;
 use crate::config::{Config, Loaded};
 use crate::error::{Error, Result};
 use crate::fsutil;
@@ -111,39 +111,51 @@ pub async fn connect_to(
     Ok(cluster)
 }
 
-/// Loads the config, then renders it on a second thread while this one reads the kubeconfig,
-/// checks that the context is the config's cluster ([`identity`]: the context's own claim before
-/// its credentials are fetched, then the identity record before any other request), opens the
-/// connections and lists the StorageClasses: rendering is CPU work that would otherwise come
-/// first and leave the network idle. Problems in the user's files are reported before problems
-/// reaching the cluster. Notes (an unproven cluster) go to `err`.
+/// Loads the config, then checks and renders it on a second thread while this one reads the
+/// kubeconfig, checks that the context is the config's cluster ([`identity`]: the context's own
+/// claim before its credentials are fetched, then the identity record before any other request),
+/// opens the connections and lists the StorageClasses: the schema check, the rendering and the
+/// reading of what it rendered (objects, release values) are CPU work (the schema's validator
+/// alone takes milliseconds to build) that would otherwise come first and leave the network
+/// idle. The connection needs only the context and the cluster's identity, which the typed
+/// config holds before its check. Problems in the user's files are
+/// reported before problems reaching the cluster; the rules' warnings before the notes of the
+/// connection (an unproven cluster), both to `err`.
 fn render_and_connect(
     c: &ClusterArgs,
     rt: &tokio::runtime::Runtime,
     deadline: &Deadline,
     applying: bool,
     err: &mut dyn Write,
-) -> Result<(Loaded, Secrets, Vec<Artifact>, Cluster)> {
+) -> Result<(Loaded, Rendered, Cluster)> {
     // Usage errors before a config on stdin is read.
     crate::commands::secrets_file(&c.config, c.secrets.as_deref())?;
     refuse_stdin_kubeconfig(c)?;
-    let loaded = load_config(&c.config)?;
-    crate::trace::mark(|| "config loaded".into());
-    // The rules' warnings, as `values` and `validate` print them.
-    crate::diag::write_text(err, &loaded.warnings).ok();
-    let (secrets, artifacts, cluster) = std::thread::scope(|s| {
+    let unchecked = crate::config::load_unchecked(&c.config)?;
+    let config = unchecked.config().clone();
+    let mut notes = Vec::new();
+    // A config that fails its check stops the connection where it is (an exec plugin such as
+    // `aws eks get-token` can take seconds).
+    let (refused, stop) = tokio::sync::oneshot::channel::<()>();
+    let (rendered, cluster) = std::thread::scope(|s| {
         let render = s.spawn(|| {
-            let r = render_loaded(&loaded, &c.config, c.secrets.as_deref(), c.charts.as_deref());
+            let checked = unchecked.check().and_then(|l| crate::commands::checked(l, &[]));
+            let loaded = checked.inspect_err(|_| {
+                let _ = refused.send(());
+            })?;
+            crate::trace::mark(|| "config checked".into());
+            let rendered = render_loaded(&loaded, &c.config, c.secrets.as_deref(), c.charts.as_deref())
+                .and_then(|(secrets, artifacts)| Rendered::of(&loaded, &secrets, &artifacts));
             crate::trace::mark(|| "rendered".into());
-            r
+            Ok::<_, Error>((loaded, rendered))
         });
-        let cluster = deadline.run(rt, None, async {
-            let mut cluster = connect_to(c, &loaded.config, applying, err).await?;
+        let connect = async {
+            let mut cluster = connect_to(c, &config, applying, &mut notes).await?;
             // Nothing secret is known yet (the config renders on the other thread), and a
             // warm-up error is about reaching the server, which quotes no request body.
             let masker = Masker::default();
             // The Helm releases' Secrets are what diff and apply read first.
-            let releases = &loaded.config.releases;
+            let releases = &config.releases;
             let ahead: Vec<_> = [&releases.ebs_csi_driver, &releases.daskhub]
                 .into_iter()
                 .map(|r| crate::diff::release_secrets(&r.name, &r.namespace))
@@ -153,15 +165,40 @@ fn render_and_connect(
                 .await
                 .map_err(|e| cluster_error(&cluster, &e, &masker))?;
             Ok::<_, Error>(cluster)
+        };
+        let cluster = deadline.run(rt, None, async {
+            tokio::select! {
+                cluster = connect => cluster,
+                Ok(()) = stop => Err(Error::Cluster("not connected: the config has problems".into())),
+            }
         });
         crate::trace::mark(|| "connected and warmed up".into());
-        let (secrets, artifacts) = match render.join() {
-            Ok(r) => r?,
+        match render.join() {
+            Ok(rendered) => (rendered, cluster),
             Err(panic) => std::panic::resume_unwind(panic),
-        };
-        Ok::<_, Error>((secrets, artifacts, cluster?))
-    })?;
-    Ok((loaded, secrets, artifacts, cluster))
+        }
+    });
+    // A config that fails its check: the connection (made meanwhile) and its notes are dropped.
+    let (loaded, rendered) = rendered?;
+    // The rules' warnings, as `values` and `validate` print them, then what connecting noted.
+    crate::diag::write_text(err, &loaded.warnings).ok();
+    err.write_all(&notes).ok();
+    Ok((loaded, rendered?, cluster?))
+}
+
+/// What the render of a config gives `diff` and `apply`.
+struct Rendered {
+    objects: Vec<serde_json::Value>,
+    masker: Masker,
+    releases: Vec<Release>,
+}
+
+impl Rendered {
+    fn of(loaded: &Loaded, secrets: &Secrets, artifacts: &[Artifact]) -> Result<Rendered> {
+        let (objects, masker) = objects(loaded, secrets, artifacts)?;
+        let releases = plan::releases(loaded, artifacts)?;
+        Ok(Rendered { objects, masker, releases })
+    }
 }
 
 /// What `diff` and `apply` work from, made once by [`Session::open`].
@@ -189,9 +226,8 @@ impl Session {
     pub fn open(c: &ClusterArgs, applying: bool, err: &mut dyn Write) -> Result<Session> {
         let rt = runtime()?;
         let deadline = Deadline::start(c);
-        let (loaded, secrets, artifacts, cluster) = render_and_connect(c, &rt, &deadline, applying, err)?;
-        let (objects, masker) = objects(&loaded, &secrets, &artifacts)?;
-        let releases = plan::releases(&loaded, &artifacts)?;
+        let (loaded, Rendered { objects, masker, releases }, cluster) =
+            render_and_connect(c, &rt, &deadline, applying, err)?;
         let helm_target = helm::command::Target {
             kubeconfig: c.kubeconfig.clone(),
             context: c.context.clone().or_else(|| loaded.config.cluster.kube_context.clone()),
