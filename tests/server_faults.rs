@@ -103,6 +103,30 @@ fn the_overall_deadline_bounds_the_whole_command() {
         .run();
 }
 
+/// The connection opens while the config is checked; a config with problems stops it and is
+/// reported alone, at once, not after the server's silence (20 s here) and not beside it.
+#[test]
+fn a_config_with_problems_is_reported_without_waiting_for_the_server() {
+    let ws = workspace();
+    let text = std::fs::read_to_string(ws.config()).unwrap();
+    // A value its type takes and the schema refuses: the config is typed, so the connection
+    // starts, before the check finds it.
+    std::fs::write(ws.config(), text.replacen("  region: us-west-2", "  region: US-West-2", 1)).unwrap();
+    let (server, _) = hung_server();
+    let kc = kubeconfig(&ws, &server, TOKEN_USER);
+    for cmd in ["diff", "apply"] {
+        let start = std::time::Instant::now();
+        let out = test(&ws, cmd, &kc)
+            .args(["--request-timeout", "20s"])
+            .stderr_contains("cluster.region")
+            .expect_status(1)
+            .run();
+        assert!(!out.stderr.contains("cannot reach"), "{}", out.stderr);
+        // Bounds a wait, it does not measure speed: the server would keep it 20 s.
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "{cmd} waited for the server");
+    }
+}
+
 /// An HTTP server that answers every request with `status` and an HTML page.
 fn web_server(status: &'static str) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
