@@ -27,63 +27,60 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
     let server = cluster.conn.server.clone();
     let helm = args.helm.clone().or_else(crate::helm::command::find_helm);
     let renderer = Renderer { helm: helm.as_deref(), target: &helm_target, masker: &masker };
-    let report =
-        deadline.run(&rt, Some(&server), async {
-            let failed = |e: ClusterError| cluster_error(&cluster, &e, &masker);
-            // Our objects' kinds need no discovery as a rule; once resolved, the Kubernetes objects
-            // are planned while the releases are read, compared and checked for drift.
-            let refs: Vec<_> = manifests.iter().filter_map(crate::kube::ObjectRef::of).collect();
-            cluster.prepare(&refs).await.map_err(failed)?;
-            let classes = cluster.storage_classes.clone();
-            let (plan, releases) = tokio::join!(
-                plan::plan_prepared(&cluster, manifests, false, classes),
-                read_releases(&cluster, &targets, &renderer)
-            );
-            let plan = plan.map_err(failed)?;
-            let (mut releases, mut renders) = releases.map_err(failed)?;
-            crate::trace::mark(|| "objects planned, releases read and checked for drift".into());
-            let objects: Vec<ObjectReport> = plan.iter().map(|p| ObjectReport::of(p, &masker)).collect();
-            for (i, (t, r)) in targets.iter().zip(releases.iter_mut()).enumerate() {
-                // A release that differs only by drift: its render starts now.
-                let render = match renders[i].take() {
+    let report = deadline.run(&rt, Some(&server), async {
+        let failed = |e: ClusterError| cluster_error(&cluster, &e, &masker);
+        // Our objects' kinds need no discovery as a rule; once resolved, the Kubernetes objects
+        // are planned while the releases are read, compared and checked for drift.
+        let refs: Vec<_> = manifests.iter().filter_map(crate::kube::ObjectRef::of).collect();
+        cluster.prepare(&refs).await.map_err(failed)?;
+        let classes = cluster.storage_classes.clone();
+        let (plan, releases) = tokio::join!(
+            plan::plan_prepared(&cluster, manifests, false, classes),
+            read_releases(&cluster, &targets, &renderer)
+        );
+        let plan = plan.map_err(failed)?;
+        let (mut releases, mut renders) = releases.map_err(failed)?;
+        crate::trace::mark(|| "objects planned, releases read and checked for drift".into());
+        let objects: Vec<ObjectReport> = plan.iter().map(|p| ObjectReport::of(p, &masker)).collect();
+        for (i, (t, r)) in targets.iter().zip(releases.iter_mut()).enumerate() {
+            // A release that differs only by drift: its render starts now.
+            let render = match renders[i].take() {
+                Some(render) => render,
+                None => match renderer.start(&cluster, t, r).await.map_err(failed)? {
                     Some(render) => render,
-                    None => match renderer.start(&cluster, t, r).await.map_err(failed)? {
-                        Some(render) => render,
-                        None => continue,
-                    },
-                };
-                // Without the chart (a repository not added, no network) the rest of the diff
-                // still stands; the note says why there is no preview.
-                let joined = preview::join(render);
-                crate::trace::mark(|| format!("helm template of {} done", t.name));
-                let known = preview::Deployed {
-                    objects: &r.deployed_objects,
-                    texts: &r.deployed_texts,
-                    live: &r.deployed_live,
-                    drift: &r.drift,
-                };
-                let (objects, hooks) = match joined.and_then(|text| preview::split(&text, &known)) {
-                    Ok(parts) => parts,
-                    Err(e) => {
-                        r.preview_error = Some(e);
-                        continue;
-                    }
-                };
-                match preview::preview(&cluster, &t.namespace, objects, &hooks, known, &masker).await {
-                    Ok(p) => r.preview = Some(p),
-                    // An object of the chart the server will not take: the upgrade would fail on
-                    // it, which is the preview's news; the rest of the diff still stands.
-                    Err(e) => match e.refused_object() {
-                        Some((object, why)) => r.preview_error = Some(masker.text(&format!(
-                            "the API server refuses the chart's {object}, so `helm upgrade` would fail: {why}"
-                        ))),
-                        None => return Err(failed(e)),
-                    },
+                    None => continue,
+                },
+            };
+            // Without the chart (a repository not added, no network) the rest of the diff
+            // still stands; the note says why there is no preview.
+            let joined = preview::join(render);
+            crate::trace::mark(|| format!("helm template of {} done", t.name));
+            let known = preview::Deployed {
+                objects: &r.deployed_objects,
+                texts: &r.deployed_texts,
+                live: &r.deployed_live,
+                drift: &r.drift,
+            };
+            let (objects, hooks) = match joined.and_then(|text| preview::split(&text, &known)) {
+                Ok(parts) => parts,
+                Err(e) => {
+                    r.preview_error = Some(e);
+                    continue;
                 }
-                crate::trace::mark(|| format!("preview of {} done", t.name));
+            };
+            match preview::preview(&cluster, &t.namespace, objects, &hooks, known, &masker).await {
+                Ok(p) => r.preview = Some(p),
+                // An object of the chart the server will not take: the upgrade would fail on
+                // it, which is the preview's news; the rest of the diff still stands.
+                Err(e) => match preview::refused(&e, &masker) {
+                    Some(note) => r.preview_error = Some(note),
+                    None => return Err(failed(e)),
+                },
             }
-            Ok::<_, Error>(Report::new(objects, releases))
-        })?;
+            crate::trace::mark(|| format!("preview of {} done", t.name));
+        }
+        Ok::<_, Error>(Report::new(objects, releases))
+    })?;
 
     crate::trace::mark(|| "cluster work done".into());
     match args.output {

@@ -159,6 +159,17 @@ impl Deployed<'_> {
     }
 }
 
+/// When the server refused an object of the chart itself (an invalid value): that `helm
+/// upgrade` would fail, and why, masked.
+pub fn refused(e: &ClusterError, masker: &Masker) -> Option<String> {
+    let (object, why) = e.refused_object()?;
+    Some(
+        masker.text(&format!(
+            "the API server refuses the chart's {object}, so `helm upgrade` would fail: {why}"
+        )),
+    )
+}
+
 /// Compares the rendered objects with the live ones (server-side apply dry run as helm), and
 /// lists deployed objects the render no longer has as deletions.
 pub async fn preview(
