@@ -11,7 +11,9 @@ use std::fmt;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use ::kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use ::kube::api::{
+    Api, DeleteParams, DynamicObject, GetParams, ListParams, Patch, PatchParams, PostParams, VersionMatch,
+};
 use ::kube::core::params::ValidationDirective;
 use ::kube::core::{ApiResource, GroupVersion, GroupVersionKind, Status};
 use ::kube::discovery::Scope;
@@ -252,6 +254,11 @@ pub struct Cluster {
     version: OnceLock<String>,
     /// Lists [`Cluster::warm_up`] made ahead, each kept for the first [`Cluster::list`] of it.
     listed: Mutex<HashMap<ListRequest, Vec<Value>>>,
+    /// The resourceVersion of the first complete (consistent) list: the state of the cluster when
+    /// the command started, or later.
+    started_at: OnceLock<String>,
+    /// Whether reads may be served as of [`Cluster::started_at`] ([`Cluster::read_as_of_start`]).
+    as_of_start: std::sync::atomic::AtomicBool,
 }
 
 /// A list request: kind, namespace and label selector.
@@ -271,7 +278,27 @@ impl Cluster {
             storage_classes: None,
             version: OnceLock::new(),
             listed: Mutex::default(),
+            started_at: OnceLock::new(),
+            as_of_start: Default::default(),
         }
+    }
+
+    /// From now on, reads ask for the cluster's state "not older than" the first list of the
+    /// command (a consistent read, so it holds every write finished before the command started):
+    /// the API server then answers from its watch cache instead of a quorum read of etcd, in half
+    /// the time and the server's work (BENCHMARKS.md). For `diff`, which reads and never writes;
+    /// a command that writes must not read its own writes this way.
+    pub fn read_as_of_start(&self) {
+        self.as_of_start.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The resourceVersion reads ask for (see [`Cluster::read_as_of_start`]).
+    fn read_version(&self) -> Option<&str> {
+        self.as_of_start
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .then(|| self.started_at.get())
+            .flatten()
+            .map(String::as_str)
     }
 
     /// Resolves every kind up front: ours from the table, any other by discovery of its
@@ -423,10 +450,18 @@ impl Cluster {
     /// The live object, or `None` when it does not exist.
     pub async fn get(&self, obj: &ObjectRef) -> Result<Option<Value>, ClusterError> {
         let api = self.api(obj)?;
-        let live = self
-            .timed(|| format!("get {obj}"), api.get_opt(&obj.name))
-            .await
-            .map_err(|e| self.error("get", &obj.to_string(), e))?;
+        let params = GetParams { resource_version: self.read_version().map(str::to_string) };
+        let live = match self.timed(|| format!("get {obj}"), api.get_with(&obj.name, &params)).await {
+            Ok(live) => Some(live),
+            Err(::kube::Error::Api(s)) if s.code == 404 => None,
+            // A watch cache behind the version asked for (it catches up in milliseconds on a
+            // healthy server): the quorum read instead.
+            Err(::kube::Error::Api(s)) if params.resource_version.is_some() && s.code == 504 => self
+                .timed(|| format!("get {obj}"), api.get_opt(&obj.name))
+                .await
+                .map_err(|e| self.error("get", &obj.to_string(), e))?,
+            Err(e) => return Err(self.error("get", &obj.to_string(), e)),
+        };
         Ok(live.map(to_json))
     }
 
@@ -620,10 +655,24 @@ impl Cluster {
             Some(ns) => format!("{} (namespace {ns})", r.ar.plural),
             None => r.ar.plural.clone(),
         };
-        let list = self
-            .timed(|| format!("list {what} {}", selector.unwrap_or_default()), api.list(&params))
-            .await
-            .map_err(|e| self.error("list", &what, e))?;
+        let consistent = params.clone();
+        if let Some(v) = self.read_version() {
+            params = params.at(v).matching(VersionMatch::NotOlderThan);
+        }
+        let label = || format!("list {what} {}", selector.unwrap_or_default());
+        let list = match self.timed(label, api.list(&params)).await {
+            // A watch cache behind the version asked for: the quorum read instead.
+            Err(::kube::Error::Api(s)) if params.resource_version.is_some() && s.code == 504 => {
+                self.timed(label, api.list(&consistent)).await
+            }
+            other => other,
+        }
+        .map_err(|e| self.error("list", &what, e))?;
+        if params.resource_version.is_none()
+            && let Some(v) = &list.metadata.resource_version
+        {
+            let _ = self.started_at.set(v.clone());
+        }
         // List items come without apiVersion and kind; give them back, so they read as objects.
         Ok(list
             .items
