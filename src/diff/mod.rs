@@ -232,13 +232,18 @@ pub async fn check_drifts(
     Ok(())
 }
 
-/// The list request that reads release `name`'s Secrets (every revision) in `namespace`.
+/// The list request that reads release `name`'s Secrets in `namespace`: every revision but the
+/// superseded ones. Helm marks a deployed revision superseded only when a newer one deploys (an
+/// upgrade or rollback that fails or is killed leaves it deployed), so the newest revision and
+/// the newest deployed one — all that [`helm_release::state`] looks at — are never superseded;
+/// the other nine of helm's ten kept revisions (each the whole release, chart included) are not
+/// read.
 pub fn release_secrets(name: &str, namespace: &str) -> crate::kube::ListRequest {
     crate::kube::ListRequest {
         api_version: "v1".into(),
         kind: "Secret".into(),
         namespace: Some(namespace.into()),
-        selector: Some(format!("owner=helm,name={name}")),
+        selector: Some(format!("owner=helm,name={name},status!=superseded")),
     }
 }
 
