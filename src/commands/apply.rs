@@ -54,6 +54,8 @@ pub fn run(args: &ApplyArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     let (mut text, document): (&mut dyn Write, Option<&mut dyn Write>) =
         if args.output == Output::Text { (out, None) } else { (err, Some(out)) };
 
+    // Until apply writes (which ends it), reads may be served as of the command's start.
+    cluster.read_as_of_start();
     let server = cluster.conn.server.clone();
     let applied = deadline.run(&rt, Some(&server), async {
         if helm.is_some()
@@ -120,6 +122,8 @@ pub fn run(args: &ApplyArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
             to_upgrade.push(r.clone());
         }
     }
+    // helm writes; nothing here reads after it, and should anything come to, it reads afresh.
+    cluster.read_consistently();
     match helm {
         _ if to_upgrade.is_empty() => {}
         Some(helm) => apply::run_helm(&helm, &to_upgrade, &helm_target, args.dry_run, &masker, &mut text)?,

@@ -24,7 +24,8 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
     let Session { rt, deadline, cluster, masker, objects: manifests, releases: targets, helm_target, .. } =
         Session::open(&args.cluster, false, err)?;
     crate::trace::mark(|| "session open (rendered, connected)".into());
-    // diff writes nothing: every read may be served as of the command's start.
+    // diff writes nothing (its applies are dry runs): every read may be served as of the
+    // command's start.
     cluster.read_as_of_start();
     let server = cluster.conn.server.clone();
     let helm = args.helm.clone().or_else(crate::helm::command::find_helm);

@@ -283,13 +283,19 @@ impl Cluster {
         }
     }
 
-    /// From now on, reads ask for the cluster's state "not older than" the first list of the
-    /// command (a consistent read, so it holds every write finished before the command started):
-    /// the API server then answers from its watch cache instead of a quorum read of etcd, in half
-    /// the time and the server's work (BENCHMARKS.md). For `diff`, which reads and never writes;
-    /// a command that writes must not read its own writes this way.
+    /// From now on, until this client writes, reads ask for the cluster's state "not older than"
+    /// the first list of the command (a consistent read, so it holds every write finished before
+    /// the command started): the API server then answers from its watch cache instead of a
+    /// quorum read of etcd, in half the time and the server's work (BENCHMARKS.md). The first
+    /// write (anything but a dry run) ends it, so that no read misses this command's own writes;
+    /// a command that lets another program write (helm) calls [`Cluster::read_consistently`].
     pub fn read_as_of_start(&self) {
         self.as_of_start.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Reads are quorum reads again (see [`Cluster::read_as_of_start`]).
+    pub fn read_consistently(&self) {
+        self.as_of_start.store(false, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The resourceVersion reads ask for (see [`Cluster::read_as_of_start`]).
@@ -524,6 +530,9 @@ impl Cluster {
 
     /// Server-side apply of `body` (a whole manifest, or the fields to own).
     pub async fn apply(&self, obj: &ObjectRef, body: &Value, mode: ApplyMode) -> Result<Value, ClusterError> {
+        if !mode.dry_run {
+            self.read_consistently();
+        }
         let api = self.api(obj)?;
         let params = PatchParams {
             dry_run: mode.dry_run,
@@ -559,6 +568,7 @@ impl Cluster {
         resource_version: &str,
         managed: Vec<Value>,
     ) -> Result<Value, ClusterError> {
+        self.read_consistently();
         let api = self.api(obj)?;
         let params =
             PatchParams { field_manager: Some(super::FIELD_MANAGER.to_string()), ..Default::default() };
@@ -577,6 +587,9 @@ impl Cluster {
 
     /// Deletes an object and waits (briefly) until it is gone.
     pub async fn delete(&self, obj: &ObjectRef, dry_run: bool) -> Result<(), ClusterError> {
+        if !dry_run {
+            self.read_consistently();
+        }
         let api = self.api(obj)?;
         let params = DeleteParams { dry_run, ..DeleteParams::background() };
         let verb = if dry_run { "delete (server dry run)" } else { "delete" };
@@ -609,6 +622,9 @@ impl Cluster {
 
     /// Creates an object (for `--recreate`), as our field manager.
     pub async fn create(&self, obj: &ObjectRef, body: &Value, dry_run: bool) -> Result<Value, ClusterError> {
+        if !dry_run {
+            self.read_consistently();
+        }
         let api = self.api(obj)?;
         let data: DynamicObject =
             serde_json::from_value(body.clone()).map_err(|e| ClusterError::Transport {
