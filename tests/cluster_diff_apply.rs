@@ -1389,7 +1389,7 @@ fn upgrade_preview_shows_exactly_the_objects_helm_then_changes() {
 /// (a server-side apply refuses it, whatever its field validation: which is also what lets every
 /// apply skip the server's second, strict parse of the body, `fieldValidation=Ignore` in
 /// src/kube/api.rs) and names it. A value the server finds invalid: helm's upgrade fails, and the
-/// preview says so instead of showing changes.
+/// preview says so instead of showing changes; so does a change to an immutable field.
 #[test]
 fn chart_objects_the_server_refuses_are_previewed_as_helm_then_fares() {
     let Some(env) = Env::new("refused") else { return };
@@ -1429,6 +1429,33 @@ fn chart_objects_the_server_refuses_are_previewed_as_helm_then_fares() {
     let live = env.kubectl_json(&["-n", &env.ns, "get", "deployment", "hub"]);
     assert!(live["spec"].get("notAField").is_none(), "{live}");
     env.diff().args(["--helm", &helm]).expect_stdout("").run();
+
+    // A new selector: Deployment selectors are immutable, which helm-diff users meet only when
+    // the upgrade fails (helm-diff#730); the preview says so first.
+    edit(
+        "0.4.0",
+        "hub-deployment.yaml",
+        "      component: hub\n  template:",
+        "      component: hub\n      v: \"2\"\n  template:",
+    );
+    let template = env.ws.root().join("hub-chart-0.4.0/templates/hub-deployment.yaml");
+    let text = fs::read_to_string(&template).unwrap();
+    fs::write(
+        &template,
+        text.replacen("        component: hub\n", "        component: hub\n        v: \"2\"\n", 1),
+    )
+    .unwrap();
+    let out = env.diff().args(["--helm", &helm]).expect_status(1).run();
+    assert!(
+        out.stdout.contains(&format!(
+            "note: no object-level preview of Helm release daskhub: the API server refuses the chart's Deployment/hub (namespace {}), so `helm upgrade` would fail:",
+            env.ns
+        )) && out.stdout.contains("field is immutable"),
+        "{}",
+        out.all()
+    );
+    env.apply_helm().stderr_contains("field is immutable").expect_status(2).run();
+    env.helm_ok(&["rollback", "daskhub", "--namespace", &env.ns]);
 
     edit(
         "0.3.0",

@@ -205,17 +205,13 @@ impl ClusterError {
             .collect()
     }
 
-    /// The object and the server's reason when the server refused the object itself as
-    /// invalid (400, 422; a server-side apply reports a field its schema does not declare as 500
-    /// "failed to create typed patch object"), rather than the request or the caller.
+    /// The object and the server's reason when the server found a value of the object itself
+    /// invalid (422 Invalid: a label value with a space, a name too long), rather than the
+    /// request or the caller. Only that: it is the refusal tests/cluster_diff_apply.rs shows
+    /// `helm upgrade` failing on too.
     pub fn refused_object(&self) -> Option<(&str, &str)> {
         let ClusterError::Api { object, status, .. } = self else { return None };
-        let refused = match status.code {
-            400 | 422 => true,
-            500 => status.message.starts_with("failed to create typed patch object"),
-            _ => false,
-        };
-        refused.then_some((object.as_str(), status.message.trim_end()))
+        (status.code == 422).then_some((object.as_str(), status.message.trim_end()))
     }
 }
 
@@ -538,9 +534,9 @@ impl Cluster {
             dry_run: mode.dry_run,
             force: mode.force,
             field_manager: Some(mode.manager.to_string()),
-            // A server-side apply refuses a field its schema does not declare, and a repeated
-            // key of a keyed list, whatever this says (tests/cluster_diff_apply.rs shows it); the
-            // body is JSON serialised from a map, which cannot repeat a key. What Strict (or the
+            // A server-side apply refuses a field its schema does not declare (as
+            // tests/cluster_diff_apply.rs shows), and a repeated key of a keyed list, whatever
+            // this says; the body is JSON serialised from a map, which cannot repeat a key. What Strict (or the
             // default, Warn) adds is a second YAML parse of the body to look for repeated keys:
             // about a quarter of the server's work for a dry run of a chart's large ConfigMap
             // or Secret (BENCHMARKS.md).
@@ -912,7 +908,7 @@ mod tests {
             "failed to create typed patch object (ns/hub; apps/v1, Kind=Deployment): .spec.template.spec.containers: duplicate entries for key [name=\"hub\"]",
         );
         assert!(duplicate.undeclared_fields().is_empty());
-        assert!(duplicate.refused_object().is_some());
+        assert!(duplicate.refused_object().is_none());
         assert!(
             refused(503, "failed to create typed patch object: x: field not declared in schema")
                 .undeclared_fields()
