@@ -1397,16 +1397,26 @@ fn chart_objects_the_server_refuses_are_previewed_as_helm_then_fares() {
     env.pin_daskhub(&hub_chart(), "0.1.0");
     env.apply_helm().run();
     let helm = env.cluster.helm_path().display().to_string();
-    let edit = |version: &str, file: &str, from: &str, to: &str| {
+    // A copy of the chart at `version`, each (from, to) replaced once in `file`, pinned.
+    let edit = |version: &str, file: &str, changes: &[(&str, &str)]| {
         let chart = hub_chart_version(env.ws.root(), version);
         let template = chart.join("templates").join(file);
-        let text = fs::read_to_string(&template).unwrap();
-        assert!(text.contains(from), "{file} has {from:?}");
-        fs::write(&template, text.replacen(from, to, 1)).unwrap();
+        let mut text = fs::read_to_string(&template).unwrap();
+        for (from, to) in changes {
+            assert!(text.contains(from), "{file} has {from:?}");
+            text = text.replacen(from, to, 1);
+        }
+        fs::write(&template, text).unwrap();
         env.pin_daskhub(&chart, version);
     };
+    let refused = |object: &str| {
+        format!(
+            "note: no object-level preview of Helm release daskhub: the API server refuses the chart's {object} (namespace {}), so `helm upgrade` would fail:",
+            env.ns
+        )
+    };
 
-    edit("0.2.0", "hub-deployment.yaml", "  replicas: 1\n", "  replicas: 1\n  notAField: 1\n");
+    edit("0.2.0", "hub-deployment.yaml", &[("  replicas: 1\n", "  replicas: 1\n  notAField: 1\n")]);
     let out = env.diff().args(["--helm", &helm]).expect_status(1).run();
     let note = format!(
         "  note: Deployment/hub (namespace {}): the chart renders field(s) the API server does not declare, which helm's upgrade drops with a warning: .spec.notAField\n",
@@ -1435,22 +1445,14 @@ fn chart_objects_the_server_refuses_are_previewed_as_helm_then_fares() {
     edit(
         "0.4.0",
         "hub-deployment.yaml",
-        "      component: hub\n  template:",
-        "      component: hub\n      v: \"2\"\n  template:",
+        &[
+            ("      component: hub\n  template:", "      component: hub\n      v: \"2\"\n  template:"),
+            ("        component: hub\n", "        component: hub\n        v: \"2\"\n"),
+        ],
     );
-    let template = env.ws.root().join("hub-chart-0.4.0/templates/hub-deployment.yaml");
-    let text = fs::read_to_string(&template).unwrap();
-    fs::write(
-        &template,
-        text.replacen("        component: hub\n", "        component: hub\n        v: \"2\"\n", 1),
-    )
-    .unwrap();
     let out = env.diff().args(["--helm", &helm]).expect_status(1).run();
     assert!(
-        out.stdout.contains(&format!(
-            "note: no object-level preview of Helm release daskhub: the API server refuses the chart's Deployment/hub (namespace {}), so `helm upgrade` would fail:",
-            env.ns
-        )) && out.stdout.contains("field is immutable"),
+        out.stdout.contains(&refused("Deployment/hub")) && out.stdout.contains("field is immutable"),
         "{}",
         out.all()
     );
@@ -1460,18 +1462,10 @@ fn chart_objects_the_server_refuses_are_previewed_as_helm_then_fares() {
     edit(
         "0.3.0",
         "proxy.yaml",
-        "    component: proxy\nspec:",
-        "    component: proxy\n    bad: has space\nspec:",
+        &[("    component: proxy\nspec:", "    component: proxy\n    bad: has space\nspec:")],
     );
     let out = env.diff().args(["--helm", &helm]).expect_status(1).run();
-    assert!(
-        out.stdout.contains(&format!(
-            "note: no object-level preview of Helm release daskhub: the API server refuses the chart's Deployment/proxy (namespace {}), so `helm upgrade` would fail:",
-            env.ns
-        )),
-        "{}",
-        out.all()
-    );
+    assert!(out.stdout.contains(&refused("Deployment/proxy")), "{}", out.all());
     assert!(out.stdout.contains("metadata.labels: Invalid value: \"has space\""), "{}", out.all());
     // The rest of the diff stands: the chart version is still reported.
     assert!(out.stdout.contains("the config pins test-hub-0.3.0"), "{}", out.all());
