@@ -118,9 +118,9 @@ pub async fn connect_to(
 /// reading of what it rendered (objects, release values) are CPU work (the schema's validator
 /// alone takes milliseconds to build) that would otherwise come first and leave the network
 /// idle. The connection needs only the context and the cluster's identity, which the typed
-/// config holds before its check. Problems in the user's files are
-/// reported before problems reaching the cluster; the rules' warnings before the notes of the
-/// connection (an unproven cluster), both to `err`.
+/// config holds before its check. Problems in the user's files are reported before problems
+/// reaching the cluster; the rules' warnings before the notes of the connection (an unproven
+/// cluster), both to `err`.
 fn render_and_connect(
     c: &ClusterArgs,
     rt: &tokio::runtime::Runtime,
