@@ -10,10 +10,11 @@ use std::path::Path;
 use crate::cli::DiffArgs;
 use crate::commands::session::{Session, cluster_error};
 use crate::diag::Output;
-use crate::diff::preview;
+use crate::diff::preview::{self, Render};
 use crate::diff::{self, ObjectReport, ReleaseReport, Report};
 use crate::error::{Error, Result};
 use crate::helm::command::Target;
+use crate::helm::lookups::Lookups;
 use crate::kube::{Cluster, ClusterError};
 use crate::plan::{self, Release};
 use crate::secrets::mask::Masker;
@@ -29,7 +30,8 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
     cluster.read_as_of_start();
     let server = cluster.conn.server.clone();
     let helm = args.helm.clone().or_else(crate::helm::command::find_helm);
-    let renderer = Renderer { helm: helm.as_deref(), target: &helm_target, masker: &masker };
+    let renderer =
+        Renderer { helm: helm.as_deref(), target: &helm_target, masker: &masker, lookups: Default::default() };
     let report = deadline.run(&rt, Some(&server), async {
         let failed = |e: ClusterError| cluster_error(&cluster, &e, &masker);
         // Our objects' kinds need no discovery as a rule; once resolved, the Kubernetes objects
@@ -56,7 +58,7 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
             };
             // Without the chart (a repository not added, no network) the rest of the diff
             // still stands; the note says why there is no preview.
-            let joined = preview::join(render);
+            let joined = preview::join(render).await;
             crate::trace::mark(|| format!("helm template of {} done", t.name));
             let known = preview::Deployed {
                 objects: &r.deployed_objects,
@@ -107,8 +109,11 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
 /// Starts `helm template` of a release that differs, when helm is there.
 struct Renderer<'a> {
     helm: Option<&'a Path>,
+    /// Where `helm upgrade` finds the cluster.
     target: &'a Target,
     masker: &'a Masker,
+    /// The endpoint for the chart's lookups, started with the first render.
+    lookups: tokio::sync::OnceCell<Option<Lookups>>,
 }
 
 impl Renderer<'_> {
@@ -122,19 +127,21 @@ impl Renderer<'_> {
         let Some(helm) = self.helm.filter(|_| r.wants_preview()) else { return Ok(None) };
         // `helm template` takes the server's version for `.Capabilities`.
         let kube_version = cluster.server_version().await?;
-        let args = t.template_args(&kube_version, r.state != "not-installed", self.target);
+        let target = self.template_target(cluster).await;
+        let args = t.template_args(&kube_version, r.state != "not-installed", &target);
         crate::trace::mark(|| format!("helm template of {} started", t.name));
-        Ok(Some(preview::spawn_template(
-            helm.to_path_buf(),
-            t.values_text.clone(),
-            self.masker.clone(),
-            args,
-            self.target.clone(),
-        )))
+        Ok(Some(preview::spawn_template(helm.to_path_buf(), t.values_text.clone(), self.masker.clone(), args, target)))
+    }
+
+    /// Where `helm template` finds the cluster for the chart's lookups: our endpoint, which
+    /// answers them through our connection (src/helm/lookups.rs); or, should no loopback port be
+    /// had, the cluster itself, as `helm upgrade` does.
+    async fn template_target(&self, cluster: &Cluster) -> Target {
+        let lookups = self.lookups.get_or_init(|| async { Lookups::start(cluster.conn.client.clone()).await.ok() }).await;
+        lookups.as_ref().map_or_else(|| self.target.clone(), Lookups::target)
     }
 }
 
-type Render = std::thread::JoinHandle<std::result::Result<String, String>>;
 
 /// Every release read and compared (all at once), helm started on each that differs as soon as
 /// that is known (it renders while the rest is read), then the drift check of all of them, in

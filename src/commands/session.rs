@@ -232,6 +232,7 @@ impl Session {
             kubeconfig: c.kubeconfig.clone(),
             context: c.context.clone().or_else(|| loaded.config.cluster.kube_context.clone()),
             token: cluster.conn.exec_token.clone(),
+            api_server: None,
         };
         Ok(Session { rt, deadline, loaded, cluster, masker, objects, releases, helm_target })
     }

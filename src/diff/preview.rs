@@ -76,6 +76,10 @@ pub fn run_template(
         .map_err(|e| format!("cannot run {}: {e}", helm.display()))?;
     if !output.status.success() {
         let mut err = masker.text(&String::from_utf8_lossy(&output.stderr));
+        // client-go quotes the URLs it failed to reach; the lookups endpoint's holds its key.
+        if let Some(url) = &target.api_server {
+            err = err.replace(url.expose(), "(pangeo-render's endpoint for the chart's lookups)");
+        }
         err.truncate(err.trim_end().len());
         return Err(format!("`helm template` failed ({}): {err}", output.status));
     }
@@ -83,20 +87,24 @@ pub fn run_template(
 }
 
 /// [`run_template`] on a thread of its own, so that helm renders while this one talks to the
-/// cluster; [`join`] waits for it.
+/// cluster (and answers helm's lookups, src/helm/lookups.rs); [`join`] waits for it.
 pub fn spawn_template(
     helm: std::path::PathBuf,
     values_text: String,
     masker: Masker,
     args: Vec<String>,
     target: command::Target,
-) -> std::thread::JoinHandle<Result<String, String>> {
-    std::thread::spawn(move || run_template(&helm, &values_text, &args, &target, &masker))
+) -> Render {
+    tokio::task::spawn_blocking(move || run_template(&helm, &values_text, &args, &target, &masker))
 }
 
-/// The result of [`spawn_template`].
-pub fn join(render: std::thread::JoinHandle<Result<String, String>>) -> Result<String, String> {
-    render.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+/// A `helm template` under way ([`spawn_template`]).
+pub type Render = tokio::task::JoinHandle<Result<String, String>>;
+
+/// The result of [`spawn_template`]. Awaited, not blocked on: helm's lookups are answered on
+/// this thread's runtime meanwhile.
+pub async fn join(render: Render) -> Result<String, String> {
+    render.await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
 }
 
 /// Splits helm's output into the release's objects and its hook objects. A document that the

@@ -14,7 +14,8 @@ use crate::helm::chart::ChartPin;
 use crate::kube::exec::ExecToken;
 
 /// Where helm finds the cluster: the same kubeconfig and context as our own requests, and the
-/// token our exec plugin run handed out (so that helm does not run the plugin again).
+/// token our exec plugin run handed out (so that helm does not run the plugin again); or, for the
+/// `helm template` of a preview, our own endpoint for its lookups ([`Target::loopback`]).
 #[derive(Clone, Debug, Default)]
 pub struct Target {
     pub kubeconfig: Option<PathBuf>,
@@ -22,11 +23,24 @@ pub struct Target {
     /// Given to helm as `HELM_KUBETOKEN`, in its environment (not on its command line, which
     /// every user of the machine can read); client-go then skips the kubeconfig's exec plugin.
     pub token: Option<ExecToken>,
+    /// An API server in place of the kubeconfig's, which helm then does not read at all: the
+    /// endpoint that answers a chart's lookups (src/helm/lookups.rs). Given to helm as
+    /// `HELM_KUBEAPISERVER`, in its environment, as the URL's path is the endpoint's key.
+    pub api_server: Option<ExecToken>,
 }
 
 impl Target {
+    /// The lookups endpoint at `url` (src/helm/lookups.rs).
+    pub fn loopback(url: ExecToken) -> Target {
+        Target { kubeconfig: None, context: None, token: None, api_server: Some(url) }
+    }
+
     fn args(&self) -> Vec<String> {
         let mut args = Vec::new();
+        if self.api_server.is_some() {
+            args.extend(["--kubeconfig".into(), "/dev/null".into()]);
+            return args;
+        }
         if let Some(k) = &self.kubeconfig {
             args.extend(["--kubeconfig".into(), k.display().to_string()]);
         }
@@ -96,6 +110,9 @@ pub fn run(helm: &Path, args: &[String], values: &str, target: &Target) -> std::
     let mut command = Command::new(helm);
     if let Some(token) = &target.token {
         command.env("HELM_KUBETOKEN", token.expose());
+    }
+    if let Some(url) = &target.api_server {
+        command.env("HELM_KUBEAPISERVER", url.expose());
     }
     let mut child =
         command.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;

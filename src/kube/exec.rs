@@ -34,6 +34,12 @@ struct Status {
 pub struct ExecToken(String);
 
 impl ExecToken {
+    /// A credential of our own making, kept out of `Debug` output the same way: the address of
+    /// the lookups endpoint, whose path is its key (src/helm/lookups.rs).
+    pub fn new(token: String) -> Self {
+        ExecToken(token)
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
