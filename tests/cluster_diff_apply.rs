@@ -1477,6 +1477,93 @@ fn chart_objects_the_server_refuses_are_previewed_as_helm_then_fares() {
         .run();
 }
 
+/// A template that writes down what the chart reads of the cluster by `lookup`, one of each kind
+/// of read: a cluster-scoped object, a namespaced object of another API group, a list, and an
+/// object that is not there.
+const LOOKED_UP: &str = r#"{{- $ns := lookup "v1" "Namespace" "" .Release.Namespace | default dict }}
+{{- $hub := lookup "apps/v1" "Deployment" .Release.Namespace "hub" | default dict }}
+{{- $secrets := lookup "v1" "Secret" .Release.Namespace "" | default dict }}
+{{- $gone := lookup "v1" "ConfigMap" .Release.Namespace "not-there" }}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: looked-up
+data:
+  team: {{ dig "metadata" "labels" "team" "none" $ns | quote }}
+  hubReplicas: {{ dig "spec" "replicas" "none" $hub | toString | quote }}
+  secrets: {{ dig "items" list $secrets | len | toString | quote }}
+  notThere: {{ empty $gone | toString | quote }}
+"#;
+
+/// The preview's `helm template` reads the cluster through pangeo-render's own connection
+/// (src/helm/lookups.rs), with no kubeconfig of its own: what the chart then renders is what
+/// `helm upgrade`, reading the cluster itself, renders next, for every kind of lookup.
+#[test]
+fn the_previews_lookups_read_what_helm_upgrade_then_reads() {
+    let Some(env) = Env::new("lookups") else { return };
+    env.values();
+    let chart = hub_chart_version(env.ws.root(), "0.1.0");
+    fs::write(chart.join("templates/looked-up.yaml"), LOOKED_UP).unwrap();
+    env.pin_daskhub(&chart, "0.1.0");
+    env.apply_helm().run();
+    let looked_up = || env.kubectl_json(&["-n", &env.ns, "get", "configmap", "looked-up"])["data"].clone();
+    let installed = looked_up();
+    assert_eq!(installed["notThere"], "true", "{installed}");
+
+    // What the chart reads changes: a label on the namespace, one more Secret, the hub scaled.
+    env.kubectl(&["label", "namespace", &env.ns, "team=climate"]);
+    env.kubectl(&["-n", &env.ns, "create", "secret", "generic", "extra", "--from-literal=a=b"]);
+    env.kubectl(&["-n", &env.ns, "scale", "deployment", "hub", "--replicas=2"]);
+    // And the config, so that the release differs and is previewed.
+    env.edit_config("maxWorkersPerCluster: 24", "maxWorkersPerCluster: 40");
+    env.values();
+
+    // helm, as the preview runs it: how it was pointed at the cluster, the endpoint's key cut off.
+    let log = env.ws.root().join("helm-template.log");
+    let wrapper = env.ws.root().join("helm-logged");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\ncase \"$1\" in template) printf '%s\\n' \"$*\" \"${{HELM_KUBEAPISERVER%/*}}\" >> {};; esac\nexec {} \"$@\"\n",
+            log.display(),
+            env.cluster.helm_path().display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let report = env.report(env.diff().args(["--helm".as_ref(), wrapper.as_os_str()]));
+    let logged = fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = logged.lines().collect();
+    assert!(lines[0].ends_with(" --kubeconfig /dev/null --values -"), "{logged}");
+    assert_eq!(lines[0].matches("--kube").count(), 2, "no kubeconfig, context or server but that: {logged}");
+    assert!(lines[1].starts_with("http://127.0.0.1:"), "{logged}");
+
+    let preview = release(&report, "daskhub")["preview"]["objects"].as_array().unwrap().clone();
+    let object =
+        preview.iter().find(|o| o["object"].as_str().unwrap().starts_with("ConfigMap/looked-up")).unwrap();
+    // The values the preview says the upgrade writes, from its `+` lines.
+    let previewed: std::collections::BTreeMap<String, String> = object["diff"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("+  ")?.split_once(": "))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+        .collect();
+
+    env.apply_helm().run();
+    let upgraded = looked_up();
+    let changed: std::collections::BTreeMap<String, String> = upgraded
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, v)| installed[k.as_str()] != **v)
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(previewed, changed, "{object}");
+    assert_eq!(upgraded["team"], "climate", "{upgraded}");
+    assert_eq!(upgraded["hubReplicas"], "2", "{upgraded}");
+}
+
 /// A kubeconfig shaped like the one `aws eks update-kubeconfig` writes: context and cluster named
 /// by the cluster ARN, the user an exec plugin with `--cluster-name` and `--region`. It points at
 /// the test control plane; the exec plugin (tests/support/exec-credential) hands out the admin

@@ -30,8 +30,12 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
     cluster.read_as_of_start();
     let server = cluster.conn.server.clone();
     let helm = args.helm.clone().or_else(crate::helm::command::find_helm);
-    let renderer =
-        Renderer { helm: helm.as_deref(), target: &helm_target, masker: &masker, lookups: Default::default() };
+    let renderer = Renderer {
+        helm: helm.as_deref(),
+        target: &helm_target,
+        masker: &masker,
+        lookups: Default::default(),
+    };
     let report = deadline.run(&rt, Some(&server), async {
         let failed = |e: ClusterError| cluster_error(&cluster, &e, &masker);
         // Our objects' kinds need no discovery as a rule; once resolved, the Kubernetes objects
@@ -130,18 +134,26 @@ impl Renderer<'_> {
         let target = self.template_target(cluster).await;
         let args = t.template_args(&kube_version, r.state != "not-installed", &target);
         crate::trace::mark(|| format!("helm template of {} started", t.name));
-        Ok(Some(preview::spawn_template(helm.to_path_buf(), t.values_text.clone(), self.masker.clone(), args, target)))
+        Ok(Some(preview::spawn_template(
+            helm.to_path_buf(),
+            t.values_text.clone(),
+            self.masker.clone(),
+            args,
+            target,
+        )))
     }
 
     /// Where `helm template` finds the cluster for the chart's lookups: our endpoint, which
     /// answers them through our connection (src/helm/lookups.rs); or, should no loopback port be
     /// had, the cluster itself, as `helm upgrade` does.
     async fn template_target(&self, cluster: &Cluster) -> Target {
-        let lookups = self.lookups.get_or_init(|| async { Lookups::start(cluster.conn.client.clone()).await.ok() }).await;
+        let lookups = self
+            .lookups
+            .get_or_init(|| async { Lookups::start(cluster.conn.client.clone()).await.ok() })
+            .await;
         lookups.as_ref().map_or_else(|| self.target.clone(), Lookups::target)
     }
 }
-
 
 /// Every release read and compared (all at once), helm started on each that differs as soon as
 /// that is known (it renders while the rest is read), then the drift check of all of them, in

@@ -174,8 +174,11 @@ mod tests {
     #[test]
     fn upgrade_args_forward_the_cluster_and_values() {
         let chart = ChartPin::new("dask/daskhub", Some("2024.1.1"), Path::new(""));
-        let target =
-            Target { kubeconfig: Some("/k/config".into()), context: Some("prod".into()), token: None };
+        let target = Target {
+            kubeconfig: Some("/k/config".into()),
+            context: Some("prod".into()),
+            ..Target::default()
+        };
         let args = upgrade_args("daskhub", "hub", &chart, VALUES_ON_STDIN, &target, true);
         assert_eq!(
             command_line("helm", &args),
@@ -187,13 +190,26 @@ mod tests {
     #[test]
     fn template_args_render_as_an_upgrade_against_the_live_cluster() {
         let chart = ChartPin::new("/charts/hub", Some("0.1.0"), Path::new(""));
-        let target = Target { kubeconfig: Some("/k".into()), context: None, token: None };
+        let target = Target { kubeconfig: Some("/k".into()), ..Target::default() };
         let args = template_args("daskhub", "hub", &chart, VALUES_ON_STDIN, "v1.35.4", true, &target);
         assert_eq!(
             args.join(" "),
             "template daskhub /charts/hub --namespace hub --is-upgrade --kube-version v1.35.4 --dry-run=server \
              --kubeconfig /k --values -"
         );
+    }
+
+    #[test]
+    fn the_lookups_endpoint_reaches_helm_in_its_environment_and_no_kubeconfig_is_read() {
+        let url = crate::kube::exec::ExecToken::for_tests("http://127.0.0.1:4321/secretkey");
+        let target = Target::loopback(url);
+        let chart = ChartPin::new("/charts/hub", Some("0.1.0"), Path::new(""));
+        let args = template_args("daskhub", "hub", &chart, VALUES_ON_STDIN, "v1.35.4", true, &target);
+        assert!(args.join(" ").ends_with("--dry-run=server --kubeconfig /dev/null --values -"), "{args:?}");
+        let args: Vec<String> = vec!["-c".into(), "printf %s \"$HELM_KUBEAPISERVER\"".into()];
+        let out = run(Path::new("/bin/sh"), &args, "", &target).unwrap();
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), "http://127.0.0.1:4321/secretkey");
+        assert_eq!(format!("{target:?}").matches("secretkey").count(), 0, "{target:?}");
     }
 
     #[test]

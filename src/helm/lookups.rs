@@ -104,7 +104,11 @@ impl Relay {
     async fn answer(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
         let asked = request.uri().path_and_query().map_or("/", |p| p.as_str());
         let Some(path) = below(asked, &self.key) else {
-            return status(StatusCode::NOT_FOUND, "NotFound", "this endpoint answers only the helm that pangeo-render runs");
+            return status(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                "this endpoint answers only the helm that pangeo-render runs",
+            );
         };
         if request.method() != Method::GET {
             return status(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "a chart's lookups only read");
@@ -137,11 +141,21 @@ impl Relay {
         };
         let response = match self.client.send(request).await {
             Ok(r) => r,
-            Err(e) => return failure(StatusCode::BAD_GATEWAY, "ServiceUnavailable", &crate::kube::api::error_text(&e)),
+            Err(e) => {
+                return failure(
+                    StatusCode::BAD_GATEWAY,
+                    "ServiceUnavailable",
+                    &crate::kube::api::error_text(&e),
+                );
+            }
         };
         let (parts, body) = response.into_parts();
         match body.collect().await {
-            Ok(body) => Answer { status: parts.status, content_type: parts.headers.get(CONTENT_TYPE).cloned(), body: body.to_bytes() },
+            Ok(body) => Answer {
+                status: parts.status,
+                content_type: parts.headers.get(CONTENT_TYPE).cloned(),
+                body: body.to_bytes(),
+            },
             Err(e) => failure(StatusCode::BAD_GATEWAY, "ServiceUnavailable", &e.to_string()),
         }
     }
@@ -178,4 +192,79 @@ fn status(code: StatusCode, reason: &str, message: &str) -> Response<Full<Bytes>
     *response.status_mut() = code;
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read as _, Write as _};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A client of an "API server" that answers each request with the path it was asked, 404 for
+    /// any path ending in `/gone`; `asked` counts the requests it gets.
+    fn client(asked: Arc<AtomicUsize>) -> ::kube::Client {
+        let service = tower::service_fn(move |request: hyper::http::Request<::kube::client::Body>| {
+            asked.fetch_add(1, Ordering::SeqCst);
+            let path = request.uri().to_string();
+            async move {
+                let code = if path.ends_with("/gone") { 404 } else { 200 };
+                hyper::http::Response::builder()
+                    .status(code)
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(::kube::client::Body::from(format!("{{\"asked\":\"{path}\"}}").into_bytes()))
+            }
+        });
+        ::kube::Client::new(service, "default")
+    }
+
+    /// `METHOD path` sent to the endpoint at `url` as helm would send it: status and body.
+    fn send(url: &str, method: &str, path: &str) -> (u16, String) {
+        let addr = url.trim_start_matches("http://").split('/').next().unwrap();
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        write!(stream, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        let code = text[9..12].parse().unwrap();
+        (code, text.split_once("\r\n\r\n").map_or("", |(_, body)| body).to_string())
+    }
+
+    #[test]
+    fn each_distinct_read_is_asked_once_and_only_below_the_key() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let asked = Arc::new(AtomicUsize::new(0));
+            let lookups = Lookups::start(client(asked.clone())).await.unwrap();
+            let url = lookups.url.expose().to_string();
+            let key = url.rsplit('/').next().unwrap().to_string();
+            assert_eq!(key.len(), 64, "a 256-bit key: {url}");
+            let answers = tokio::task::spawn_blocking(move || {
+                let hub = format!("/{key}/api/v1/namespaces/hub/secrets/hub");
+                [
+                    send(&url, "GET", &hub),
+                    send(&url, "GET", &hub),
+                    send(&url, "GET", &format!("/{key}/api/v1/namespaces/hub/secrets/gone")),
+                    send(&url, "GET", &format!("/{key}/apis/apps/v1?timeout=32s")),
+                    send(&url, "GET", "/api/v1/namespaces/hub/secrets/hub"),
+                    send(&url, "GET", &format!("/{}/api/v1/namespaces/hub/secrets/hub", "0".repeat(64))),
+                    send(&url, "GET", &format!("/{key}api/v1/namespaces/hub/secrets/hub")),
+                    send(&url, "DELETE", &hub),
+                    send(&url, "GET", &format!("/{key}/healthz")),
+                ]
+            })
+            .await
+            .unwrap();
+            let asked_for = |path: &str| format!("{{\"asked\":\"{path}\"}}");
+            // Asked without the key; the repeat is answered from memory; a 404 passes as it came.
+            assert_eq!(answers[0], (200, asked_for("/api/v1/namespaces/hub/secrets/hub")));
+            assert_eq!(answers[1], answers[0]);
+            assert_eq!(answers[2], (404, asked_for("/api/v1/namespaces/hub/secrets/gone")));
+            assert_eq!(answers[3], (200, asked_for("/apis/apps/v1?timeout=32s")));
+            // No key, a wrong one, or one not followed by a path; a write; not the API.
+            for (answer, code) in answers[4..].iter().zip([404, 404, 404, 405, 404]) {
+                assert_eq!(answer.0, code, "{answer:?}");
+                assert!(answer.1.contains("\"kind\":\"Status\""), "{answer:?}");
+            }
+            assert_eq!(asked.load(Ordering::SeqCst), 3, "each distinct read asked once, nothing else asked");
+        });
+    }
 }
