@@ -72,7 +72,7 @@ pub fn run_template(
     target: &command::Target,
     masker: &Masker,
 ) -> Result<String, String> {
-    let output = command::run(helm, args, values_text, target)
+    let output = command::run_with(helm, args, values_text, target, &command::template_env())
         .map_err(|e| format!("cannot run {}: {e}", helm.display()))?;
     if !output.status.success() {
         let mut err = masker.text(&String::from_utf8_lossy(&output.stderr));
