@@ -1417,12 +1417,26 @@ fn chart_objects_the_server_refuses_are_previewed_as_helm_then_fares() {
     };
 
     edit("0.2.0", "hub-deployment.yaml", &[("  replicas: 1\n", "  replicas: 1\n  notAField: 1\n")]);
+    // And one inside a list item that the server keys by two fields (a Service port, by port and
+    // protocol), where the drift check keys it by one.
+    let proxy = env.ws.root().join("hub-chart-0.2.0/templates/proxy.yaml");
+    let text = fs::read_to_string(&proxy).unwrap();
+    assert!(text.contains("      port: 80\n"), "{text}");
+    fs::write(&proxy, text.replacen("      port: 80\n", "      port: 80\n      notAField: 1\n", 1)).unwrap();
     let out = env.diff().args(["--helm", &helm]).expect_status(1).run();
-    let note = format!(
-        "  note: Deployment/hub (namespace {}): the chart renders field(s) the API server does not declare, which helm's upgrade drops with a warning: .spec.notAField\n",
-        env.ns
+    let note = |object: &str, field: &str| {
+        format!(
+            "  note: {object} (namespace {}): the chart renders field(s) the API server does not declare, which helm's upgrade drops with a warning: {field}\n",
+            env.ns
+        )
+    };
+    assert!(out.stdout.contains(&note("Deployment/hub", ".spec.notAField")), "{}", out.all());
+    assert!(
+        out.stdout
+            .contains(&note("Service/proxy-public", r#".spec.ports[port=80,protocol="TCP"].notAField"#)),
+        "{}",
+        out.all()
     );
-    assert!(out.stdout.contains(&note), "{}", out.all());
     let report = env.report(env.diff().args(["--helm", &helm]));
     let hub = release(&report, "daskhub")["preview"]["objects"]
         .as_array()
@@ -1438,6 +1452,7 @@ fn chart_objects_the_server_refuses_are_previewed_as_helm_then_fares() {
     env.apply_helm().stdout_contains("Release \"daskhub\" has been upgraded").run();
     let live = env.kubectl_json(&["-n", &env.ns, "get", "deployment", "hub"]);
     assert!(live["spec"].get("notAField").is_none(), "{live}");
+    // Nor is either field drift afterwards: nobody removed them, the server never kept them.
     env.diff().args(["--helm", &helm]).expect_stdout("").run();
 
     // A new selector: Deployment selectors are immutable, which helm-diff users meet only when

@@ -11,6 +11,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use super::field_path::{self, FieldPath, Step};
 use crate::kube::{ApplyMode, Cluster, ObjectRef};
 use crate::plan::strip::canonical;
 use crate::secrets::mask::{CHANGED, MASK, is_secret};
@@ -129,8 +130,13 @@ pub async fn drop_undeclared(
         let Some((obj, r)) = objects.zip(refs).find(|(_, r)| r.to_string() == d.object) else { continue };
         let mode = ApplyMode { manager: super::preview::HELM_MANAGER, dry_run: true, force: true };
         let Err(e) = cluster.apply(r, obj, mode).await else { continue };
-        let undeclared = e.undeclared_fields();
-        d.fields.retain(|f| !(gone(f) && undeclared.contains(&f.field)));
+        // The server names a list item by all its keys, we by one: the same field is the same
+        // place in the object.
+        let undeclared: Vec<_> =
+            e.undeclared_fields().iter().filter_map(|p| field_path::locate(p, obj)).collect();
+        d.fields.retain(|f| {
+            !(gone(f) && field_path::locate(&f.field, obj).is_some_and(|at| undeclared.contains(&at)))
+        });
     }
     drift.retain(|d| d.missing || !d.fields.is_empty());
 }
@@ -145,13 +151,13 @@ pub fn object_drift(manifest: &Value, live: &Value) -> Vec<FieldDrift> {
     let managers = managers(live);
     let secret = is_secret(manifest);
     let mut out = Vec::new();
-    let mut path = Vec::new();
+    let mut path = FieldPath::default();
     let Some(top) = manifest.as_object() else { return out };
     for (key, want) in top {
         if matches!(key.as_str(), "apiVersion" | "kind" | "status") {
             continue;
         }
-        path.push(Segment::Key(key.clone()));
+        path.push(Step::Field(key.clone()));
         walk(want, live.get(key), &mut path, &managers, &mut out);
         path.pop();
     }
@@ -167,39 +173,17 @@ pub fn object_drift(manifest: &Value, live: &Value) -> Vec<FieldDrift> {
     out
 }
 
-#[derive(Clone, Debug)]
-enum Segment {
-    Key(String),
-    /// A list element matched by its merge key: `name`, or the field the API keys that list by
-    /// (`mountPath` for volumeMounts: Z2JH mounts one volume three times under one name).
-    Keyed(&'static str, Value),
-}
-
-fn field_text(path: &[Segment]) -> String {
-    let mut s = String::new();
-    for seg in path {
-        match seg {
-            Segment::Key(k) => {
-                s.push('.');
-                s.push_str(k);
-            }
-            Segment::Keyed(key, v) => s.push_str(&format!("[{key}={v}]")),
-        }
-    }
-    s
-}
-
 fn walk(
     want: &Value,
     live: Option<&Value>,
-    path: &mut Vec<Segment>,
+    path: &mut FieldPath,
     managers: &[Manager],
     out: &mut Vec<FieldDrift>,
 ) {
     match (want, live) {
         (Value::Object(w), Some(Value::Object(l))) if !w.is_empty() => {
             for (k, wv) in w {
-                path.push(Segment::Key(k.clone()));
+                path.push(Step::Field(k.clone()));
                 walk(wv, l.get(k), path, managers, out);
                 path.pop();
             }
@@ -209,7 +193,7 @@ fn walk(
             for wv in w {
                 let id = wv.get(key).cloned().unwrap_or(Value::Null);
                 let lv = l.iter().find(|e| e.get(key).is_some_and(|v| canonical(v) == canonical(&id)));
-                path.push(Segment::Keyed(key, id));
+                path.push(Step::item(key, id));
                 walk(wv, lv, path, managers, out);
                 path.pop();
             }
@@ -233,7 +217,7 @@ fn walk(
             }
             let manager = owners.iter().find(|m| !is_helm_manager(&m.name)).map(|m| m.label());
             out.push(FieldDrift {
-                field: field_text(path),
+                field: path.to_string(),
                 helm: want.clone(),
                 live: live.cloned().unwrap_or(Value::Null),
                 manager,
@@ -245,9 +229,9 @@ fn walk(
 /// The field that identifies the elements of a list, as the API server merges it (the
 /// `x-kubernetes-list-map-keys` of the Kubernetes API, first key), when every element has it:
 /// `name` for most lists (containers, env, volumes…), and the exceptions by the list's field.
-fn list_key(path: &[Segment], items: &[Value]) -> Option<&'static str> {
+fn list_key(path: &FieldPath, items: &[Value]) -> Option<&'static str> {
     let field = match path.last() {
-        Some(Segment::Key(k)) => k.as_str(),
+        Some(Step::Field(k)) => k.as_str(),
         _ => "",
     };
     let key = match field {
@@ -303,21 +287,21 @@ fn managers(live: &Value) -> Vec<Manager> {
 }
 
 /// The managers whose field set holds `path` (or anything below it).
-fn owners<'a>(managers: &'a [Manager], path: &[Segment]) -> Vec<&'a Manager> {
+fn owners<'a>(managers: &'a [Manager], path: &FieldPath) -> Vec<&'a Manager> {
     managers.iter().filter(|m| find_node(&m.fields, path).is_some()).collect()
 }
 
 /// The fieldsV1 node of `path`: `f:key` for a map key, the `k:{…}` element whose key fields
 /// include the element's key (`"name": NAME`, `"mountPath": PATH`) for a list element.
-fn find_node<'a>(fields: &'a Value, path: &[Segment]) -> Option<&'a Value> {
+fn find_node<'a>(fields: &'a Value, path: &FieldPath) -> Option<&'a Value> {
     let mut node = fields;
-    for seg in path {
+    for step in path.steps() {
         let map = node.as_object()?;
-        node = match seg {
-            Segment::Key(k) => map.get(&format!("f:{k}"))?,
-            Segment::Keyed(field, id) => map.iter().find_map(|(k, v)| {
+        node = match step {
+            Step::Field(k) => map.get(&format!("f:{k}"))?,
+            Step::Item(keys) => map.iter().find_map(|(k, v)| {
                 let key: Value = serde_json::from_str(k.strip_prefix("k:")?).ok()?;
-                key.get(*field).is_some_and(|x| canonical(x) == canonical(id)).then_some(v)
+                Step::matches(keys, &key).then_some(v)
             })?,
         };
     }

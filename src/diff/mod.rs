@@ -7,6 +7,7 @@
 //! masking, printing — is pure and works on canned data in the unit tests.
 
 pub mod drift;
+pub mod field_path;
 pub mod helm_release;
 pub mod preview;
 pub mod print;

@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::drift::{LiveObject, ObjectDrift};
+use super::field_path;
 use super::print::{to_yaml, unified};
 use crate::kube::{ApplyMode, Cluster, ClusterError, ObjectRef, run_all};
 use crate::plan::strip::{canonical, strip};
@@ -292,7 +293,7 @@ async fn compare(
         Err(e) if !e.undeclared_fields().is_empty() => {
             undeclared = e.undeclared_fields();
             let mut declared = body.clone();
-            if !undeclared.iter().all(|path| remove_field(&mut declared, path)) {
+            if !undeclared.iter().all(|path| field_path::remove(path, &mut declared)) {
                 return Err(e);
             }
             cluster.apply(r, &declared, mode).await?
@@ -313,67 +314,6 @@ async fn compare(
         (true, false) => "update",
     };
     Ok(PreviewObject { object: r.to_string(), action, diff, undeclared_fields: undeclared })
-}
-
-/// Removes the field at `path`, as the API server names a field it does not declare:
-/// `.spec.template.spec.containers[name="hub"].x` — names after dots, list items by their key
-/// fields' JSON values in brackets. Whether it was found and removed.
-fn remove_field(body: &mut Value, path: &str) -> bool {
-    let Some(mut steps) = path_steps(path) else { return false };
-    let Some(Step::Field(last)) = steps.pop() else { return false };
-    let mut at = body;
-    for step in &steps {
-        let next = match step {
-            Step::Field(name) => at.get_mut(name.as_str()),
-            Step::Item(keys) => at.as_array_mut().and_then(|items| {
-                items.iter_mut().find(|item| keys.iter().all(|(k, v)| item.get(k.as_str()) == Some(v)))
-            }),
-        };
-        let Some(next) = next else { return false };
-        at = next;
-    }
-    at.as_object_mut().is_some_and(|map| map.remove(&last).is_some())
-}
-
-#[derive(Clone, Debug, PartialEq)]
-enum Step {
-    Field(String),
-    /// `[k="v",n=1]`: the list item whose fields have these values.
-    Item(Vec<(String, Value)>),
-}
-
-fn path_steps(path: &str) -> Option<Vec<Step>> {
-    let mut steps = Vec::new();
-    let mut rest = path;
-    while !rest.is_empty() {
-        if let Some(after) = rest.strip_prefix('.') {
-            let end = after.find(['.', '[']).unwrap_or(after.len());
-            steps.push(Step::Field(after[..end].to_string()));
-            rest = &after[end..];
-        } else if let Some(after) = rest.strip_prefix('[') {
-            // Key values are JSON: a quoted string may hold `,` or `]`.
-            let mut keys = Vec::new();
-            let mut inner = after;
-            loop {
-                let (key, value_start) = inner.split_once('=')?;
-                let mut values = serde_json::Deserializer::from_str(value_start).into_iter::<Value>();
-                let value = values.next()?.ok()?;
-                let used = values.byte_offset();
-                keys.push((key.to_string(), value));
-                inner = &value_start[used..];
-                match inner.chars().next()? {
-                    ',' => inner = &inner[1..],
-                    ']' => break,
-                    _ => return None,
-                }
-            }
-            steps.push(Step::Item(keys));
-            rest = &inner[1..];
-        } else {
-            return None;
-        }
-    }
-    Some(steps)
 }
 
 /// helm's three-way merge deletes a field the deployed manifest had and the new one has not
@@ -520,37 +460,6 @@ mod tests {
             merged,
             json!({"metadata": {"labels": {"a": "2", "other": "y"}}, "data": {"k": "v", "old": "edited"}})
         );
-    }
-
-    #[test]
-    fn a_field_the_server_does_not_declare_is_found_by_its_path_and_removed() {
-        let mut body = json!({"spec": {"x": 1, "template": {"spec": {"containers": [
-            {"name": "sidecar", "bogus": 1},
-            {"name": "hub", "bogus": 2, "ports": [{"containerPort": 80, "protocol": "TCP", "odd": true}]},
-        ]}}}});
-        assert!(remove_field(&mut body, ".spec.x"));
-        assert!(remove_field(&mut body, r#".spec.template.spec.containers[name="hub"].bogus"#));
-        assert!(remove_field(
-            &mut body,
-            r#".spec.template.spec.containers[name="hub"].ports[containerPort=80,protocol="TCP"].odd"#
-        ));
-        assert_eq!(
-            body,
-            json!({"spec": {"template": {"spec": {"containers": [
-                {"name": "sidecar", "bogus": 1},
-                {"name": "hub", "ports": [{"containerPort": 80, "protocol": "TCP"}]},
-            ]}}}})
-        );
-        // Not there, or not a path: nothing is removed.
-        for path in
-            [".spec.x", r#".spec.template.spec.containers[name="nope"].bogus"#, "spec", ".a[name=]", ".a[=1]"]
-        {
-            assert!(!remove_field(&mut body, path), "{path}");
-        }
-        // A key value holding `,` and `]`.
-        let mut body = json!({"l": [{"k": "a,]b", "x": 1}]});
-        assert!(remove_field(&mut body, r#".l[k="a,]b"].x"#));
-        assert_eq!(body, json!({"l": [{"k": "a,]b"}]}));
     }
 
     #[test]
