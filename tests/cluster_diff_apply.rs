@@ -1546,14 +1546,22 @@ fn the_previews_lookups_read_what_helm_upgrade_then_reads() {
     )
     .unwrap();
     fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let report = env.report(env.diff().args(["--helm".as_ref(), wrapper.as_os_str()]));
+    // helm's own cluster settings left in the shell do not send it elsewhere.
+    let elsewhere = |test: Test| {
+        test.env("HELM_KUBECONTEXT", "another-context")
+            .env("HELM_KUBEAPISERVER", "https://192.0.2.1:6443")
+            .env("HELM_KUBECAFILE", "/no/such/ca.crt")
+    };
+    let report = env.report(elsewhere(env.diff().args(["--helm".as_ref(), wrapper.as_os_str()])));
     let logged = fs::read_to_string(&log).unwrap();
     let lines: Vec<&str> = logged.lines().collect();
     assert!(lines[0].ends_with(" --kubeconfig /dev/null --values -"), "{logged}");
     assert_eq!(lines[0].matches("--kube").count(), 2, "no kubeconfig, context or server but that: {logged}");
     assert!(lines[1].starts_with("http://127.0.0.1:"), "{logged}");
 
-    let preview = release(&report, "daskhub")["preview"]["objects"].as_array().unwrap().clone();
+    let daskhub = release(&report, "daskhub");
+    let preview =
+        daskhub["preview"]["objects"].as_array().unwrap_or_else(|| panic!("no preview: {daskhub}")).clone();
     let object =
         preview.iter().find(|o| o["object"].as_str().unwrap().starts_with("ConfigMap/looked-up")).unwrap();
     // The values the preview says the upgrade writes, from its `+` lines.
@@ -1565,7 +1573,7 @@ fn the_previews_lookups_read_what_helm_upgrade_then_reads() {
         .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
         .collect();
 
-    env.apply_helm().run();
+    elsewhere(env.apply_helm()).run();
     let upgraded = looked_up();
     let changed: std::collections::BTreeMap<String, String> = upgraded
         .as_object()

@@ -120,6 +120,11 @@ pub fn run(helm: &Path, args: &[String], values: &str, target: &Target) -> std::
 }
 
 /// [`run`], with `env` added to helm's environment.
+///
+/// helm's own cluster settings in the user's environment (`HELM_KUBECONTEXT`,
+/// `HELM_KUBEAPISERVER`, `HELM_KUBEASUSER`, `HELM_KUBECAFILE`…) are not passed on: the helm we run
+/// must reach the cluster that this command proved is the config's, as this command reached it,
+/// not whatever a shell left set.
 pub fn run_with(
     helm: &Path,
     args: &[String],
@@ -128,6 +133,11 @@ pub fn run_with(
     env: &[(&str, &str)],
 ) -> std::io::Result<Output> {
     let mut command = Command::new(helm);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("HELM_KUBE") {
+            command.env_remove(name);
+        }
+    }
     command.envs(env.iter().copied());
     if let Some(token) = &target.token {
         command.env("HELM_KUBETOKEN", token.expose());
