@@ -58,6 +58,13 @@ pub struct Preview {
     pub hooks: Vec<Hook>,
 }
 
+impl PreviewObject {
+    /// The object `r`, what the upgrade does to it and the diff that shows it; no undeclared fields.
+    fn new(r: &ObjectRef, action: &'static str, diff: String) -> PreviewObject {
+        PreviewObject { object: r.to_string(), action, diff, undeclared_fields: Vec::new() }
+    }
+}
+
 impl Preview {
     pub fn changes(&self) -> impl Iterator<Item = &PreviewObject> {
         self.objects.iter().filter(|o| o.action != "unchanged")
@@ -245,12 +252,7 @@ pub async fn preview(
         let key = r.file_key();
         let diff =
             unified(&text, "", &format!("live/{key}"), &format!("upgraded/{key} (deleted by the upgrade)"));
-        out.objects.push(PreviewObject {
-            object: r.to_string(),
-            action: "delete",
-            diff,
-            undeclared_fields: Vec::new(),
-        });
+        out.objects.push(PreviewObject::new(r, "delete", diff));
     }
     for (r, i) in located(cluster, hooks) {
         let events = hook_events(&hooks[i]).unwrap_or_default().to_string();
@@ -279,12 +281,7 @@ async fn compare(
     // since: helm's three-way merge has nothing to patch, so the server is not asked. (With the
     // real DaskHub chart a values change touches six of its 37 objects.)
     if before.is_some_and(|b| canonical(b) == canonical(body)) && known.as_applied(r) {
-        return Ok(PreviewObject {
-            object: r.to_string(),
-            action: "unchanged",
-            diff: String::new(),
-            undeclared_fields: Vec::new(),
-        });
+        return Ok(PreviewObject::new(r, "unchanged", String::new()));
     }
     let live = read(cluster, r, known).await?;
     let mode = ApplyMode { manager: HELM_MANAGER, dry_run: true, force: true };
@@ -313,7 +310,7 @@ async fn compare(
         (true, true) => "unchanged",
         (true, false) => "update",
     };
-    Ok(PreviewObject { object: r.to_string(), action, diff, undeclared_fields: undeclared })
+    Ok(PreviewObject { undeclared_fields: undeclared, ..PreviewObject::new(r, action, diff) })
 }
 
 /// helm's three-way merge deletes a field the deployed manifest had and the new one has not

@@ -456,9 +456,7 @@ impl Cluster {
         let live = match self.timed(|| format!("get {obj}"), api.get_with(&obj.name, &params)).await {
             Ok(live) => Some(live),
             Err(::kube::Error::Api(s)) if s.code == 404 => None,
-            // A watch cache behind the version asked for (it catches up in milliseconds on a
-            // healthy server): the quorum read instead.
-            Err(::kube::Error::Api(s)) if params.resource_version.is_some() && s.code == 504 => self
+            Err(e) if params.resource_version.is_some() && cache_behind(&e) => self
                 .timed(|| format!("get {obj}"), api.get_opt(&obj.name))
                 .await
                 .map_err(|e| self.error("get", &obj.to_string(), e))?,
@@ -673,8 +671,7 @@ impl Cluster {
         }
         let label = || format!("list {what} {}", selector.unwrap_or_default());
         let list = match self.timed(label, api.list(&params)).await {
-            // A watch cache behind the version asked for: the quorum read instead.
-            Err(::kube::Error::Api(s)) if params.resource_version.is_some() && s.code == 504 => {
+            Err(e) if params.resource_version.is_some() && cache_behind(&e) => {
                 self.timed(label, api.list(&consistent)).await
             }
             other => other,
@@ -781,6 +778,13 @@ fn transport_message(conn: &Connection, e: &::kube::Error) -> String {
 /// The text of a kube-rs error: each cause once, innermost last, without kube-rs's variant
 /// prefixes. A failing exec credential plugin is described as kubectl does (command, exit code,
 /// its stderr): its stdout may hold a token and is never shown.
+/// Whether a read as of the command's start ([`Cluster::read_as_of_start`]) found the server's
+/// watch cache behind the version asked for (504; it catches up in milliseconds on a healthy
+/// server): the caller makes the quorum read instead.
+fn cache_behind(e: &::kube::Error) -> bool {
+    matches!(e, ::kube::Error::Api(s) if s.code == 504)
+}
+
 pub fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
     let mut causes: Vec<String> = Vec::new();
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
@@ -878,6 +882,85 @@ fn to_json(obj: DynamicObject) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
+    /// A cluster whose "API server" answers every read that names a resourceVersion with 504 (a
+    /// watch cache behind it) and every other with one ConfigMap (or a list of it at version 42);
+    /// the paths it was asked are kept.
+    fn cache_behind_cluster(asked: Arc<Mutex<Vec<String>>>) -> Cluster {
+        let service = tower::service_fn(move |request: hyper::http::Request<::kube::client::Body>| {
+            let uri = request.uri().to_string();
+            asked.lock().unwrap().push(uri.clone());
+            async move {
+                let cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": "x", "namespace": "ns", "resourceVersion": "42"}});
+                let (code, body) = if uri.contains("resourceVersion=") {
+                    (
+                        504,
+                        serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                        "message": "Timeout: Too large resource version", "reason": "Timeout", "code": 504}),
+                    )
+                } else if uri.ends_with("/configmaps/x") {
+                    (200, cm)
+                } else {
+                    (
+                        200,
+                        serde_json::json!({"kind": "ConfigMapList", "apiVersion": "v1",
+                        "metadata": {"resourceVersion": "42"}, "items": [cm]}),
+                    )
+                };
+                hyper::http::Response::builder()
+                    .status(code)
+                    .header("content-type", "application/json")
+                    .body(::kube::client::Body::from(body.to_string().into_bytes()))
+            }
+        });
+        Cluster::new(Connection {
+            client: ::kube::Client::new(service, "default"),
+            source: String::new(),
+            context: String::new(),
+            user: String::new(),
+            server: String::new(),
+            cluster_name: String::new(),
+            request_timeout: None,
+            claim: Default::default(),
+            exec_token: None,
+        })
+    }
+
+    #[test]
+    fn a_watch_cache_behind_the_start_falls_back_to_the_quorum_read() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        // The client's buffer starts a task: made inside the runtime.
+        let cluster = rt.block_on(async { cache_behind_cluster(asked.clone()) });
+        let cm = ObjectRef {
+            api_version: "v1".into(),
+            kind: "ConfigMap".into(),
+            namespace: Some("ns".into()),
+            name: "x".into(),
+        };
+        rt.block_on(async {
+            cluster.read_as_of_start();
+            // The first list is a consistent read: the start.
+            let first = cluster.list("v1", "ConfigMap", Some("ns"), None).await.unwrap();
+            assert_eq!(first.len(), 1);
+            // Then reads ask for that version; the server's 504 sends them to the quorum read.
+            let again = cluster.list("v1", "ConfigMap", Some("ns"), None).await.unwrap();
+            assert_eq!(again, first);
+            let live = cluster.get(&cm).await.unwrap().unwrap();
+            assert_eq!(live["metadata"]["name"], "x");
+        });
+        let asked = asked.lock().unwrap().clone();
+        let versioned = |u: &&String| u.contains("resourceVersion=42");
+        assert_eq!(asked.iter().filter(versioned).count(), 2, "{asked:?}");
+        assert_eq!(
+            asked.len(),
+            5,
+            "first list; list at 42, again without; get at 42, again without: {asked:?}"
+        );
+        assert!(!asked[2].contains("resourceVersion") && !asked[4].contains("resourceVersion"), "{asked:?}");
+    }
 
     fn refused(code: u16, message: &str) -> ClusterError {
         let status: Status = serde_json::from_value(serde_json::json!({
