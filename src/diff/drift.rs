@@ -235,6 +235,7 @@ fn list_key(path: &FieldPath, items: &[Value]) -> Option<&'static str> {
         _ => "",
     };
     let key = match field {
+        // Z2JH mounts one volume three times under one name: its mounts differ by path.
         "volumeMounts" => "mountPath",
         "volumeDevices" => "devicePath",
         "hostAliases" => "ip",
