@@ -287,15 +287,16 @@ async fn compare(
     let mode = ApplyMode { manager: HELM_MANAGER, dry_run: true, force: true };
     let mut undeclared = Vec::new();
     let mut merged = match cluster.apply(r, body, mode).await {
-        Err(e) if !e.undeclared_fields().is_empty() => {
+        Ok(merged) => merged,
+        Err(e) => {
             undeclared = e.undeclared_fields();
             let mut declared = body.clone();
-            if !undeclared.iter().all(|path| field_path::remove(path, &mut declared)) {
+            if undeclared.is_empty() || !undeclared.iter().all(|path| field_path::remove(path, &mut declared))
+            {
                 return Err(e);
             }
             cluster.apply(r, &declared, mode).await?
         }
-        result => result?,
     };
     if let Some(before) = before {
         drop_removed(before, body, &mut merged);

@@ -534,10 +534,10 @@ impl Cluster {
             field_manager: Some(mode.manager.to_string()),
             // A server-side apply refuses a field its schema does not declare (as
             // tests/cluster_diff_apply.rs shows), and a repeated key of a keyed list, whatever
-            // this says; the body is JSON serialised from a map, which cannot repeat a key. What Strict (or the
-            // default, Warn) adds is a second YAML parse of the body to look for repeated keys:
-            // about a quarter of the server's work for a dry run of a chart's large ConfigMap
-            // or Secret (BENCHMARKS.md).
+            // this says; the body is JSON serialised from a map, which cannot repeat a key. What
+            // Strict (or the default, Warn) adds is a second YAML parse of the body to look for
+            // repeated keys: about a quarter of the server's work for a dry run of a chart's
+            // large ConfigMap or Secret (BENCHMARKS.md).
             field_validation: Some(ValidationDirective::Ignore),
         };
         let verb = match (mode.dry_run, mode.force) {
@@ -775,9 +775,6 @@ fn transport_message(conn: &Connection, e: &::kube::Error) -> String {
     )
 }
 
-/// The text of a kube-rs error: each cause once, innermost last, without kube-rs's variant
-/// prefixes. A failing exec credential plugin is described as kubectl does (command, exit code,
-/// its stderr): its stdout may hold a token and is never shown.
 /// Whether a read as of the command's start ([`Cluster::read_as_of_start`]) found the server's
 /// watch cache behind the version asked for (504; it catches up in milliseconds on a healthy
 /// server): the caller makes the quorum read instead.
@@ -785,6 +782,9 @@ fn cache_behind(e: &::kube::Error) -> bool {
     matches!(e, ::kube::Error::Api(s) if s.code == 504)
 }
 
+/// The text of a kube-rs error: each cause once, innermost last, without kube-rs's variant
+/// prefixes. A failing exec credential plugin is described as kubectl does (command, exit code,
+/// its stderr): its stdout may hold a token and is never shown.
 pub fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
     let mut causes: Vec<String> = Vec::new();
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
